@@ -48,7 +48,7 @@ conformance: build
 	RUNTIME=$${RUNTIME:-$(ROOT)/bin/runts} $(TAP) spec/cases/*.test.ts
 
 demo: build
-	@$(NODE) test/demo.js
+	@sh test/demo.sh
 
 bench: build
 	@echo "bench: not yet"

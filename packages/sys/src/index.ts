@@ -1,1 +1,3 @@
-export {};
+export type { Spawned, Sys, WaitStatus } from './sys';
+export { LinuxSys, stagePath } from './linux';
+export { errnoName, strerror, sysError } from './errno';

@@ -1,0 +1,745 @@
+/* runts native stage. Every decision is made in TypeScript; this file only
+ * clones and then interprets the plan one op at a time. The child must not
+ * allocate or take locks: another Node thread may have held one at clone time.
+ * Credentials change through raw syscalls, as glibc's wrappers would try to
+ * signal threads that do not exist in the child. */
+#define _GNU_SOURCE
+#include "stage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+static uint8_t *plan;
+static uint32_t plan_len;
+static int sync_fd = -1;
+static int root_fd = -1;
+static uint32_t cur_op;
+static char exec_path[4096];
+
+static __attribute__((noreturn)) void quit(int code)
+{
+	syscall(SYS_exit_group, code);
+	__builtin_unreachable();
+}
+
+static const char *str(int64_t off)
+{
+	if (off < 0 || (uint64_t)off >= plan_len)
+		return NULL;
+	return (const char *)(plan + off);
+}
+
+/* Rewrites an array of offsets into a NULL-terminated char* array in place. */
+static char **strv(int64_t off)
+{
+	int64_t *v = (int64_t *)(plan + off);
+	for (size_t i = 0;; i++) {
+		if (v[i] < 0) {
+			v[i] = 0;
+			break;
+		}
+		v[i] = (int64_t)(intptr_t)(plan + v[i]);
+	}
+	return (char **)v;
+}
+
+static int write_all(int fd, const void *buf, size_t n)
+{
+	const uint8_t *p = buf;
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int read_all(int fd, void *buf, size_t n)
+{
+	uint8_t *p = buf;
+	while (n > 0) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static void send_msg(uint32_t kind, int32_t err, int32_t arg)
+{
+	struct runts_msg m = { kind, cur_op, err, arg };
+	if (sync_fd >= 0)
+		write_all(sync_fd, &m, sizeof m);
+}
+
+static __attribute__((noreturn)) void fail(int err)
+{
+	send_msg(MSG_ERROR, err, 0);
+	quit(1);
+}
+
+static void check(long rc)
+{
+	if (rc < 0)
+		fail(errno);
+}
+
+static void fd_path(char *buf, int fd)
+{
+	/* "/proc/self/fd/" + decimal fd, without snprintf. */
+	static const char prefix[] = "/proc/self/fd/";
+	char digits[12];
+	int n = 0;
+	memcpy(buf, prefix, sizeof prefix - 1);
+	do {
+		digits[n++] = (char)('0' + fd % 10);
+		fd /= 10;
+	} while (fd > 0);
+	for (int i = 0; i < n; i++)
+		buf[sizeof prefix - 1 + i] = digits[n - 1 - i];
+	buf[sizeof prefix - 1 + n] = '\0';
+}
+
+/* Opens a path inside the container root; symlinks cannot escape it. */
+static int open_in_root(const char *rel, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	return (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof how);
+}
+
+/* Splits rel into its parent (copied to parent) and last component. */
+static const char *split(const char *rel, char *parent, size_t size)
+{
+	size_t len = strnlen(rel, size);
+	if (len == 0 || len >= size)
+		fail(ENAMETOOLONG);
+	while (len > 1 && rel[len - 1] == '/')
+		len--;
+	size_t slash = len;
+	while (slash > 0 && rel[slash - 1] != '/')
+		slash--;
+	if (slash == 0) {
+		parent[0] = '/';
+		parent[1] = '\0';
+	} else {
+		memcpy(parent, rel, slash);
+		parent[slash] = '\0';
+	}
+	return rel + slash;
+}
+
+static int open_parent(const char *rel, const char **name)
+{
+	static char parent[4096];
+	*name = split(rel, parent, sizeof parent);
+	return open_in_root(parent, O_PATH | O_DIRECTORY);
+}
+
+static void mkdir_in_root(const char *rel, mode_t mode, int as_file)
+{
+	char buf[4096];
+	size_t len = strnlen(rel, sizeof buf);
+	if (len >= sizeof buf)
+		fail(ENAMETOOLONG);
+	memcpy(buf, rel, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		if (buf[i - 1] == '/')
+			continue;
+		char saved = buf[i];
+		buf[i] = '\0';
+		int fd = open_in_root(buf, O_PATH);
+		if (fd >= 0) {
+			close(fd);
+		} else if (errno == ENOENT) {
+			const char *name;
+			int pfd = open_parent(buf, &name);
+			check(pfd);
+			int last = saved == '\0' || (saved == '/' && buf[i + 1] == '\0');
+			if (last && as_file) {
+				int f = openat(pfd, name, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+				if (f < 0 && errno != EEXIST)
+					fail(errno);
+				if (f >= 0)
+					close(f);
+			} else if (mkdirat(pfd, name, mode) < 0 && errno != EEXIST) {
+				fail(errno);
+			}
+			close(pfd);
+		} else {
+			fail(errno);
+		}
+		buf[i] = saved;
+	}
+}
+
+static void mount_in_root(const char *rel, const char *src, const char *type, unsigned long flags,
+			  const char *data)
+{
+	char p[32];
+	int fd = open_in_root(rel, O_PATH);
+	check(fd);
+	fd_path(p, fd);
+	check(mount(src, p, type, flags, data));
+	close(fd);
+}
+
+/* Flags a bind remount must keep: the kernel refuses to clear locked ones. */
+static unsigned long kept_flags(const char *path)
+{
+	struct statvfs sv;
+	unsigned long f = 0;
+	if (statvfs(path, &sv) < 0)
+		return 0;
+	if (sv.f_flag & ST_NOSUID)
+		f |= MS_NOSUID;
+	if (sv.f_flag & ST_NODEV)
+		f |= MS_NODEV;
+	if (sv.f_flag & ST_NOEXEC)
+		f |= MS_NOEXEC;
+	if (sv.f_flag & ST_NOATIME)
+		f |= MS_NOATIME;
+	if (sv.f_flag & ST_NODIRATIME)
+		f |= MS_NODIRATIME;
+	if (sv.f_flag & ST_RELATIME)
+		f |= MS_RELATIME;
+	return f;
+}
+
+static void remount_in_root(const char *rel, unsigned long flags)
+{
+	char p[32];
+	int fd = open_in_root(rel, O_PATH);
+	check(fd);
+	fd_path(p, fd);
+	if (mount(NULL, p, NULL, flags | MS_REMOUNT | MS_BIND, NULL) < 0) {
+		if (errno != EPERM)
+			fail(errno);
+		check(mount(NULL, p, NULL, flags | MS_REMOUNT | MS_BIND | kept_flags(p), NULL));
+	}
+	close(fd);
+}
+
+static void mknod_in_root(const char *rel, mode_t mode, dev_t dev, uid_t uid, gid_t gid)
+{
+	const char *name;
+	int pfd = open_parent(rel, &name);
+	check(pfd);
+	if (mknodat(pfd, name, mode, dev) < 0 && errno != EEXIST)
+		fail(errno);
+	check(fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW));
+	/* fchmodat follows symlinks; the node was just checked not to be one. */
+	struct stat st;
+	check(fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW));
+	if (S_ISLNK(st.st_mode))
+		fail(ELOOP);
+	check(fchmodat(pfd, name, mode & 07777, 0));
+	close(pfd);
+}
+
+static void symlink_in_root(const char *target, const char *rel)
+{
+	const char *name;
+	int pfd = open_parent(rel, &name);
+	check(pfd);
+	if (symlinkat(target, pfd, name) < 0 && errno != EEXIST)
+		fail(errno);
+	close(pfd);
+}
+
+static void do_pivot_root(const char *path)
+{
+	int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	check(oldroot);
+	int newroot = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	check(newroot);
+	check(fchdir(newroot));
+	/* pivot_root(".", ".") stacks the old root under the new one. */
+	check(syscall(SYS_pivot_root, ".", "."));
+	check(fchdir(oldroot));
+	/* Keep the unmount from propagating back to the host. */
+	check(mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL));
+	check(umount2(".", MNT_DETACH));
+	check(chdir("/"));
+	close(oldroot);
+	close(newroot);
+	if (root_fd >= 0) {
+		close(root_fd);
+		root_fd = -1;
+	}
+}
+
+static void do_move_root(const char *path)
+{
+	check(chdir(path));
+	check(mount(path, "/", NULL, MS_MOVE, NULL));
+	check(chroot("."));
+	check(chdir("/"));
+}
+
+static void do_mask(const char *path)
+{
+	struct stat st, null;
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return;
+		fail(errno);
+	}
+	if (S_ISDIR(st.st_mode)) {
+		check(mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL));
+		return;
+	}
+	/* Only ever bind the real null device (CVE-2025-31133). */
+	check(stat("/dev/null", &null));
+	if (!S_ISCHR(null.st_mode) || null.st_rdev != makedev(1, 3))
+		fail(ENODEV);
+	check(mount("/dev/null", path, NULL, MS_BIND, NULL));
+}
+
+static void do_readonly(const char *path, int remount_only)
+{
+	if (!remount_only) {
+		if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+			if (errno == ENOENT)
+				return;
+			fail(errno);
+		}
+	}
+	check(mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags(path), NULL));
+}
+
+static void do_write_file(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	check(fd);
+	if (write_all(fd, data, len) < 0)
+		fail(errno);
+	close(fd);
+}
+
+/* Installs fd src as fd i for the container, in a blocking description. */
+static void install_stdio(int i, int src)
+{
+	struct stat st;
+	char p[32];
+	int fd = src;
+	check(fstat(src, &st));
+	if (S_ISFIFO(st.st_mode)) {
+		/* A pipe reopened through /proc gets its own open file description,
+		 * so clearing O_NONBLOCK does not reach the caller's copy. */
+		int fl = fcntl(src, F_GETFL);
+		check(fl);
+		fd_path(p, src);
+		int re = open(p, (fl & O_ACCMODE) | O_NONBLOCK | O_CLOEXEC);
+		if (re >= 0)
+			fd = re;
+	}
+	if (fd != i)
+		check(dup3(fd, i, 0));
+	else
+		check(fcntl(i, F_SETFD, 0));
+	if (fd != src)
+		close(fd);
+	int fl = fcntl(i, F_GETFL);
+	check(fl);
+	if (fl & O_NONBLOCK)
+		check(fcntl(i, F_SETFL, fl & ~O_NONBLOCK));
+}
+
+static void do_stdio(const int64_t *a)
+{
+	for (int i = 0; i < 3; i++)
+		install_stdio(i, a[i] < 0 ? i : (int)a[i]);
+}
+
+static void do_close_fds(int first)
+{
+	for (int fd = 3; fd < first; fd++)
+		check(fcntl(fd, F_SETFD, 0));
+	check(syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC));
+}
+
+static void do_exec_fifo(int fd)
+{
+	char p[32];
+	fd_path(p, fd);
+	int w = open(p, O_WRONLY | O_CLOEXEC);
+	check(w);
+	if (write_all(w, "0", 1) < 0)
+		fail(errno);
+	close(w);
+	close(fd);
+}
+
+static void do_sync(int32_t tag)
+{
+	struct runts_reply r;
+	struct runts_plan_header *h = (struct runts_plan_header *)plan;
+	send_msg(MSG_SYNC, 0, tag);
+	if (read_all(sync_fd, &r, sizeof r) < 0 || r.status != 0)
+		quit(1);
+	if (r.len > h->scratch_len - 4)
+		fail(E2BIG);
+	uint8_t *scratch = plan + h->scratch_off;
+	memcpy(scratch, &r.len, 4);
+	if (r.len > 0 && read_all(sync_fd, scratch + 4, r.len) < 0)
+		quit(1);
+}
+
+static void unblock_signals(void)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Runs a hook with the scratch payload (the state JSON) on its stdin. */
+static void do_hook(const char *path, char **argv, char **envp, int64_t timeout_ms)
+{
+	struct runts_plan_header *h = (struct runts_plan_header *)plan;
+	uint8_t *scratch = plan + h->scratch_off;
+	uint32_t len;
+	int p[2], pidfd = -1;
+	memcpy(&len, scratch, 4);
+	check(pipe2(p, O_CLOEXEC));
+	if (len > 65536)
+		fcntl(p[1], F_SETPIPE_SZ, (int)len);
+	struct clone_args ca = { 0 };
+	ca.flags = CLONE_PIDFD;
+	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	ca.exit_signal = SIGCHLD;
+	long pid = syscall(SYS_clone3, &ca, sizeof ca);
+	check(pid);
+	if (pid == 0) {
+		dup3(p[0], 0, 0);
+		fcntl(1, F_SETFD, 0);
+		fcntl(2, F_SETFD, 0);
+		unblock_signals();
+		execve(path, argv, envp);
+		syscall(SYS_exit_group, 127);
+	}
+	close(p[0]);
+	write_all(p[1], scratch + 4, len); /* EPIPE is fine: the hook need not read */
+	close(p[1]);
+	struct pollfd pfd = { pidfd, POLLIN, 0 };
+	int timeout = timeout_ms > 0 ? (int)timeout_ms : -1;
+	int rc;
+	do {
+		rc = poll(&pfd, 1, timeout);
+	} while (rc < 0 && errno == EINTR);
+	if (rc == 0)
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	check(syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, NULL));
+	close(pidfd);
+	if (rc == 0) {
+		send_msg(MSG_HOOK, ETIMEDOUT, -1);
+		quit(1);
+	}
+	if (si.si_code != CLD_EXITED || si.si_status != 0) {
+		send_msg(MSG_HOOK, 0, si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status);
+		quit(1);
+	}
+}
+
+static int is_exec(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EACCES;
+	if (access(path, X_OK) < 0)
+		return -errno;
+	return 0;
+}
+
+static void do_lookup(const char *file, const char *pathenv)
+{
+	size_t flen = strlen(file);
+	if (flen == 0 || flen >= sizeof exec_path)
+		fail(ENOENT);
+	if (strchr(file, '/')) {
+		int rc = is_exec(file);
+		if (rc < 0)
+			fail(-rc);
+		memcpy(exec_path, file, flen + 1);
+		return;
+	}
+	int last_err = ENOENT;
+	const char *p = pathenv ? pathenv : "";
+	for (;;) {
+		const char *end = strchrnul(p, ':');
+		size_t dlen = (size_t)(end - p);
+		if (dlen == 0) {
+			dlen = 1;
+			p = ".";
+		}
+		if (dlen + 1 + flen < sizeof exec_path) {
+			memcpy(exec_path, p, dlen);
+			exec_path[dlen] = '/';
+			memcpy(exec_path + dlen + 1, file, flen + 1);
+			int rc = is_exec(exec_path);
+			if (rc == 0)
+				return;
+			if (rc != -ENOENT && rc != -ENOTDIR)
+				last_err = -rc;
+		}
+		if (*end == '\0')
+			break;
+		p = end + 1;
+	}
+	exec_path[0] = '\0';
+	fail(last_err);
+}
+
+static void do_capset(uint64_t eff, uint64_t perm, uint64_t inh)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2] = {
+		{ (uint32_t)eff, (uint32_t)perm, (uint32_t)inh },
+		{ (uint32_t)(eff >> 32), (uint32_t)(perm >> 32), (uint32_t)(inh >> 32) },
+	};
+	check(syscall(SYS_capset, &hdr, d));
+}
+
+static void do_cap_bound(uint64_t keep)
+{
+	for (int cap = 0; cap < 64; cap++) {
+		if (keep & (1ULL << cap))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			fail(errno);
+	}
+}
+
+static void do_cap_ambient(uint64_t raise)
+{
+	for (int cap = 0; cap < 64; cap++) {
+		if (raise & (1ULL << cap))
+			check(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0));
+	}
+}
+
+static void run_op(const struct runts_op *op)
+{
+	const int64_t *a = op->a;
+	switch (op->code) {
+	case OP_SETNS:
+		check(setns((int)a[0], (int)a[1]));
+		break;
+	case OP_UNSHARE:
+		check(unshare((int)a[0]));
+		break;
+	case OP_SYNC:
+		do_sync((int32_t)a[0]);
+		break;
+	case OP_SETHOSTNAME:
+		check(sethostname(str(a[0]), strlen(str(a[0]))));
+		break;
+	case OP_SETDOMAINNAME:
+		check(setdomainname(str(a[0]), strlen(str(a[0]))));
+		break;
+	case OP_MOUNT:
+		check(mount(str(a[0]), str(a[1]), str(a[2]), (unsigned long)a[3], str(a[4])));
+		break;
+	case OP_MOUNT_IN_ROOT:
+		mount_in_root(str(a[0]), str(a[1]), str(a[2]), (unsigned long)a[3], str(a[4]));
+		break;
+	case OP_OPEN_ROOT:
+		root_fd = open(str(a[0]), O_PATH | O_DIRECTORY | O_CLOEXEC);
+		check(root_fd);
+		break;
+	case OP_MKDIR_IN_ROOT:
+		mkdir_in_root(str(a[0]), (mode_t)a[1], (int)a[2]);
+		break;
+	case OP_MKNOD_IN_ROOT:
+		mknod_in_root(str(a[0]), (mode_t)a[1], (dev_t)a[2], (uid_t)a[3], (gid_t)a[4]);
+		break;
+	case OP_SYMLINK_IN_ROOT:
+		symlink_in_root(str(a[0]), str(a[1]));
+		break;
+	case OP_PIVOT_ROOT:
+		do_pivot_root(str(a[0]));
+		break;
+	case OP_MOVE_ROOT:
+		do_move_root(str(a[0]));
+		break;
+	case OP_MASK:
+		do_mask(str(a[0]));
+		break;
+	case OP_READONLY:
+		do_readonly(str(a[0]), (int)a[1]);
+		break;
+	case OP_WRITE_FILE:
+		do_write_file(str(a[0]), str(a[1]), (size_t)a[2]);
+		break;
+	case OP_SETRLIMIT: {
+		struct rlimit rl = { (rlim_t)a[1], (rlim_t)a[2] };
+		check(prlimit(0, (int)a[0], &rl, NULL));
+		break;
+	}
+	case OP_UMASK:
+		umask((mode_t)a[0]);
+		break;
+	case OP_SETGROUPS:
+		check(syscall(SYS_setgroups, (size_t)a[1], a[1] ? (const gid_t *)(plan + a[0]) : NULL));
+		break;
+	case OP_SETRESGID:
+		check(syscall(SYS_setresgid, (gid_t)a[0], (gid_t)a[0], (gid_t)a[0]));
+		break;
+	case OP_SETRESUID:
+		check(syscall(SYS_setresuid, (uid_t)a[0], (uid_t)a[0], (uid_t)a[0]));
+		break;
+	case OP_PRCTL:
+		check(prctl((int)a[0], a[1], a[2], a[3], a[4]));
+		break;
+	case OP_CAPSET:
+		do_capset((uint64_t)a[0], (uint64_t)a[1], (uint64_t)a[2]);
+		break;
+	case OP_CHDIR:
+		check(chdir(str(a[0])));
+		break;
+	case OP_STDIO:
+		do_stdio(a);
+		break;
+	case OP_CLOSE_FDS:
+		do_close_fds((int)a[0]);
+		break;
+	case OP_EXEC_FIFO:
+		do_exec_fifo((int)a[0]);
+		break;
+	case OP_HOOK:
+		do_hook(str(a[0]), strv(a[1]), strv(a[2]), a[3]);
+		break;
+	case OP_LOOKUP:
+		do_lookup(str(a[0]), str(a[1]));
+		break;
+	case OP_EXEC: {
+		char **argv = strv(a[0]);
+		char **envp = strv(a[1]);
+		unblock_signals();
+		execve(exec_path, argv, envp);
+		send_msg(MSG_ERROR, errno, 0);
+		quit(127);
+	}
+	case OP_SECCOMP: {
+		struct sock_fprog prog = { (unsigned short)a[1], (struct sock_filter *)(plan + a[0]) };
+		check(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)a[2], &prog));
+		break;
+	}
+	case OP_READY:
+		send_msg(MSG_READY, 0, 0);
+		break;
+	case OP_CAP_AMBIENT:
+		do_cap_ambient((uint64_t)a[0]);
+		break;
+	case OP_CAP_BOUND:
+		do_cap_bound((uint64_t)a[0]);
+		break;
+	case OP_REMOUNT_IN_ROOT:
+		remount_in_root(str(a[0]), (unsigned long)a[1]);
+		break;
+	case OP_PERSONALITY:
+		check(personality((unsigned long)a[0]));
+		break;
+	case OP_SETSID:
+		check(setsid());
+		break;
+	default:
+		fail(ENOSYS);
+	}
+}
+
+static __attribute__((noreturn)) void child_main(void)
+{
+	const struct runts_plan_header *h = (const struct runts_plan_header *)plan;
+	const struct runts_op *ops = (const struct runts_op *)(plan + h->ops_off);
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	/* Node's handlers and ignored signals (SIGPIPE) must not reach the container. */
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL);
+	sync_fd = h->sync_fd;
+	umask(0);
+	for (uint32_t i = 0; i < h->nops; i++) {
+		cur_op = i;
+		run_op(&ops[i]);
+	}
+	quit(0);
+}
+
+int runts_spawn(uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out)
+{
+	const struct runts_plan_header *h = (const struct runts_plan_header *)p;
+	if (len < sizeof *h || h->magic != RUNTS_PLAN_MAGIC || h->version != RUNTS_PLAN_VERSION)
+		return -EINVAL;
+	if (h->ops_off > len || (uint64_t)h->nops * sizeof(struct runts_op) > len - h->ops_off ||
+	    h->scratch_off > len || h->scratch_len < 4 || h->scratch_len > len - h->scratch_off)
+		return -EINVAL;
+
+	sigset_t all, old;
+	sigfillset(&all);
+	/* The child starts with every signal blocked until it has reset handlers. */
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int pidfd = -1;
+	struct clone_args ca;
+	memset(&ca, 0, sizeof ca);
+	ca.flags = clone_flags | CLONE_PIDFD;
+	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	ca.exit_signal = SIGCHLD;
+	long pid = syscall(SYS_clone3, &ca, sizeof ca);
+	if (pid == 0) {
+		plan = p;
+		plan_len = len;
+		child_main();
+	}
+	int err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0)
+		return -err;
+	*pidfd_out = pidfd;
+	return (int)pid;
+}

@@ -1,0 +1,105 @@
+/* runts native stage: clone a child and run a plan in it that never returns to JS.
+ *
+ * The plan is one buffer built by TypeScript (packages/runtime/src/plan/encode.ts):
+ *   header | ops[nops] | data (strings, arrays, BPF programs) | scratch
+ * Strings are NUL-terminated and referenced by their offset from the start of
+ * the buffer; -1 means NULL. Arrays of strings (argv, envp) are arrays of int64
+ * offsets ending with -1; the child rewrites them into pointers in place (the
+ * child owns a copy-on-write copy of the buffer, so nothing is allocated).
+ *
+ * The child reports over the sync socket with fixed 16-byte messages; the
+ * parent answers each SYNC with a 8-byte reply header and an optional payload
+ * that lands in the scratch area (state JSON for hooks).
+ */
+#ifndef RUNTS_STAGE_H
+#define RUNTS_STAGE_H
+
+#include <stdint.h>
+
+#define RUNTS_PLAN_MAGIC 0x53544e52u /* "RNTS" */
+#define RUNTS_PLAN_VERSION 1u
+
+struct runts_plan_header {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t nops;
+	uint32_t ops_off;
+	int32_t sync_fd;
+	uint32_t scratch_off;
+	uint32_t scratch_len;
+	uint32_t reserved;
+};
+
+#define RUNTS_OP_ARGS 6
+
+struct runts_op {
+	uint32_t code;
+	uint32_t flags;
+	int64_t a[RUNTS_OP_ARGS];
+};
+
+/* Keep in sync with packages/runtime/src/plan/ops.ts (checked by a test). */
+enum runts_opcode {
+	OP_SETNS = 1,           /* fd, nstype */
+	OP_UNSHARE = 2,         /* flags */
+	OP_SYNC = 3,            /* tag */
+	OP_SETHOSTNAME = 4,     /* str */
+	OP_SETDOMAINNAME = 5,   /* str */
+	OP_MOUNT = 6,           /* src, target, fstype, flags, data */
+	OP_MOUNT_IN_ROOT = 7,   /* relpath, src, fstype, flags, data */
+	OP_OPEN_ROOT = 8,       /* path */
+	OP_MKDIR_IN_ROOT = 9,   /* relpath, mode, as_file */
+	OP_MKNOD_IN_ROOT = 10,  /* relpath, mode, dev, uid, gid */
+	OP_SYMLINK_IN_ROOT = 11,/* target, relpath */
+	OP_PIVOT_ROOT = 12,     /* path */
+	OP_MOVE_ROOT = 13,      /* path (no pivot: MS_MOVE + chroot) */
+	OP_MASK = 14,           /* path */
+	OP_READONLY = 15,       /* path, recursive */
+	OP_WRITE_FILE = 16,     /* path, data, len */
+	OP_SETRLIMIT = 17,      /* resource, soft, hard */
+	OP_UMASK = 18,          /* mask */
+	OP_SETGROUPS = 19,      /* array offset (uint32[]), count */
+	OP_SETRESGID = 20,      /* gid */
+	OP_SETRESUID = 21,      /* uid */
+	OP_PRCTL = 22,          /* option, a2, a3, a4, a5 */
+	OP_CAPSET = 23,         /* effective, permitted, inheritable (64-bit masks) */
+	OP_CHDIR = 24,          /* path */
+	OP_STDIO = 25,          /* fd0, fd1, fd2 (-1: keep) */
+	OP_CLOSE_FDS = 26,      /* first fd to mark close-on-exec */
+	OP_EXEC_FIFO = 27,      /* O_PATH fd of the exec fifo */
+	OP_HOOK = 28,           /* path, argv, envp, timeout_ms */
+	OP_LOOKUP = 29,         /* file, PATH string */
+	OP_EXEC = 30,           /* argv, envp */
+	OP_SECCOMP = 31,        /* prog offset, nfilters, flags */
+	OP_READY = 32,          /* - */
+	OP_CAP_AMBIENT = 33,    /* 64-bit mask of caps to raise */
+	OP_CAP_BOUND = 34,      /* 64-bit mask of caps to keep in the bounding set */
+	OP_REMOUNT_IN_ROOT = 35,/* relpath, flags (bind remount keeping locked flags) */
+	OP_PERSONALITY = 36,    /* persona */
+	OP_SETSID = 37,         /* - */
+};
+
+/* Child -> parent messages. */
+enum runts_msg_kind {
+	MSG_SYNC = 1,   /* reached OP_SYNC, tag in arg */
+	MSG_ERROR = 2,  /* op failed with errno */
+	MSG_READY = 3,  /* about to block on the exec fifo */
+	MSG_HOOK = 4,   /* a hook failed: arg = wait status, or errno if < 0 */
+};
+
+struct runts_msg {
+	uint32_t kind;
+	uint32_t op;
+	int32_t err;
+	int32_t arg;
+};
+
+struct runts_reply {
+	uint32_t status; /* 0: go on; anything else: exit quietly */
+	uint32_t len;    /* payload bytes that follow, stored in scratch */
+};
+
+/* Returns the child's pid, or -errno. *pidfd_out gets a pidfd for it. */
+int runts_spawn(uint8_t *plan, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out);
+
+#endif

@@ -1,0 +1,332 @@
+import { isAbsolute, join, posix } from 'node:path';
+import { CAPABILITIES, RLIMITS, type Hook, type Mount, type Spec } from '@runts/oci';
+import { configError, RuntsError } from '@runts/errors';
+import type { PlanOp, Arg } from './encode';
+import { CLONE, MS, NS_FLAG, PR, SIGKILL } from './flags';
+import { parseMountOptions, propagationFlag } from './mountopts';
+import type { OpName } from './ops';
+import { SyncTag } from './ops';
+
+/** One v1 hierarchy (or the v2 dir) the container's cgroup mount shows. */
+export interface CgroupMountSource {
+  /** Directory name under the mount: `cpu,cpuacct`; '' for v2. */
+  name: string;
+  /** The container's cgroup directory on the host. */
+  hostPath: string;
+  /** Extra names that point at it: `cpu`, `cpuacct`. */
+  links: string[];
+}
+
+/** Everything the plan needs that is not in config.json. */
+export interface PlanContext {
+  spec: Spec;
+  bundle: string;
+  rootfs: string;
+  syncFd: number;
+  fifoFd: number;
+  /** fds opened for `linux.namespaces[i].path`, by index; pid is joined by the parent. */
+  nsFds: Map<number, number>;
+  noPivot: boolean;
+  preserveFds: number;
+  cgroupMounts: CgroupMountSource[];
+  /** Mount point holding the rootfs, made private so pivot_root works with a shared root propagation. */
+  rootParentMount: string | null;
+  /** Is a device node file on the host (for binding devices in a user namespace)? */
+  hostDeviceExists: (path: string) => boolean;
+  /** Is the bind source a directory (else it is bound as a file)? */
+  isDirectory: (path: string) => boolean;
+}
+
+export interface Plan {
+  ops: PlanOp[];
+  cloneFlags: bigint;
+}
+
+const DEFAULT_DEVICES = [
+  { path: '/dev/null', major: 1, minor: 3 },
+  { path: '/dev/zero', major: 1, minor: 5 },
+  { path: '/dev/full', major: 1, minor: 7 },
+  { path: '/dev/tty', major: 5, minor: 0 },
+  { path: '/dev/urandom', major: 1, minor: 9 },
+  { path: '/dev/random', major: 1, minor: 8 },
+];
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+class Ops {
+  readonly list: PlanOp[] = [];
+  add(op: OpName, args: Arg[], path: string, what: string): void {
+    this.list.push({ op, args, path, what });
+  }
+}
+
+function makedev(major: number, minor: number): bigint {
+  // glibc's encoding: high major bits, then minor.
+  const M = BigInt(major);
+  const m = BigInt(minor);
+  return ((M & 0xfffff000n) << 32n) | ((M & 0xfffn) << 8n) | ((m & 0xffffff00n) << 12n) | (m & 0xffn);
+}
+
+function capMask(names: readonly string[] | undefined, path: string): bigint {
+  let mask = 0n;
+  (names ?? []).forEach((name, i) => {
+    const n = CAPABILITIES[name];
+    if (n === undefined) throw configError(`${path}[${i}]`, `unknown capability "${name}"`);
+    mask |= 1n << BigInt(n);
+  });
+  return mask;
+}
+
+function hookArgs(h: Hook): { argv: string[]; env: string[] } {
+  return { argv: h.args && h.args.length > 0 ? h.args : [h.path], env: h.env ?? [] };
+}
+
+function findNs(spec: Spec, type: string): { index: number; path?: string } | undefined {
+  const list = spec.linux?.namespaces ?? [];
+  const index = list.findIndex((n) => n.type === type);
+  if (index < 0) return undefined;
+  const ns = list[index]!;
+  return ns.path ? { index, path: ns.path } : { index };
+}
+
+/** Clone flags: every namespace created new, except those unshared later (cgroup after cgroup placement, time before exec). */
+export function cloneFlagsFor(spec: Spec): bigint {
+  let flags = 0;
+  for (const ns of spec.linux?.namespaces ?? []) {
+    if (ns.path || ns.type === 'cgroup' || ns.type === 'time') continue;
+    flags |= NS_FLAG[ns.type] ?? 0;
+  }
+  return BigInt(flags);
+}
+
+export function buildPlan(ctx: PlanContext): Plan {
+  const { spec } = ctx;
+  const o = new Ops();
+  const namespaces = spec.linux?.namespaces ?? [];
+  const userNs = findNs(spec, 'user');
+  const mountNs = findNs(spec, 'mount');
+  if (!mountNs) throw configError('linux.namespaces', 'a mount namespace is required to set up the root filesystem');
+  if (userNs?.path && namespaces.some((n) => !n.path && n.type !== 'user')) {
+    throw new RuntsError('ERR_UNSUPPORTED', 'linux.namespaces: joining a user namespace by path while creating other namespaces is not supported yet', { path: 'linux.namespaces' });
+  }
+
+  // Join namespaces by path: user first, mount last (as runc orders them).
+  const order = ['user', 'ipc', 'uts', 'network', 'cgroup', 'time', 'mount'];
+  for (const type of order) {
+    const ns = findNs(spec, type);
+    if (!ns?.path) continue;
+    const fd = ctx.nsFds.get(ns.index);
+    if (fd === undefined) throw new Error(`no fd for namespace ${type}`);
+    o.add('SETNS', [fd, NS_FLAG[type]!], `linux.namespaces[${ns.index}]`, `join ${type} namespace ${ns.path}`);
+  }
+
+  o.add('SYNC', [SyncTag.SETUP], 'linux', 'wait for id maps and cgroup placement');
+  o.add('SETSID', [], 'process', 'start a new session');
+  o.add('PRCTL', [PR.SET_PDEATHSIG, SIGKILL, 0, 0, 0], 'process', 'die with the runtime during setup');
+  o.add('PRCTL', [PR.SET_DUMPABLE, 0, 0, 0, 0], 'process', 'stay non-dumpable until exec');
+
+  const cgroupNs = findNs(spec, 'cgroup');
+  if (cgroupNs && !cgroupNs.path) o.add('UNSHARE', [CLONE.NEWCGROUP], `linux.namespaces[${cgroupNs.index}]`, 'create cgroup namespace');
+  const timeNs = findNs(spec, 'time');
+  if (timeNs && !timeNs.path) {
+    o.add('UNSHARE', [CLONE.NEWTIME], `linux.namespaces[${timeNs.index}]`, 'create time namespace');
+    const offsets = spec.linux?.timeOffsets ?? {};
+    const lines = Object.entries(offsets).map(([clock, v]) => `${clock} ${v.secs ?? 0} ${v.nanosecs ?? 0}\n`);
+    if (lines.length > 0) {
+      const text = lines.join('');
+      o.add('WRITE_FILE', ['/proc/self/timens_offsets', text, Buffer.byteLength(text)], 'linux.timeOffsets', 'write time namespace offsets');
+    }
+  } else if (spec.linux?.timeOffsets && Object.keys(spec.linux.timeOffsets).length > 0 && !timeNs) {
+    throw configError('linux.timeOffsets', 'requires a new time namespace');
+  }
+
+  o.add('STDIO', [-1, -1, -1], 'process', 'install stdio');
+
+  if (!mountNs.path) buildRootfs(ctx, o, !!userNs);
+
+  const hooks = spec.hooks ?? {};
+  const hasParentHooks = (hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) > 0;
+  const createContainer = hooks.createContainer ?? [];
+  if (hasParentHooks || createContainer.length > 0) {
+    o.add('SYNC', [SyncTag.HOOKS], 'hooks', 'run prestart and createRuntime hooks');
+  }
+  createContainer.forEach((h, i) => {
+    const { argv, env } = hookArgs(h);
+    o.add('HOOK', [h.path, argv, env, (h.timeout ?? 0) * 1000], `hooks.createContainer[${i}]`, `run hook ${h.path}`);
+  });
+
+  if (!mountNs.path) {
+    if (ctx.noPivot) o.add('MOVE_ROOT', [ctx.rootfs], 'root.path', 'move the root (--no-pivot)');
+    else o.add('PIVOT_ROOT', [ctx.rootfs], 'root.path', 'pivot_root');
+    const prop = spec.linux?.rootfsPropagation;
+    if (prop) o.add('MOUNT', [null, '/', null, propagationFlag(prop)!, null], 'linux.rootfsPropagation', `make / ${prop}`);
+    if (spec.root?.readonly) o.add('READONLY', ['/', 1], 'root.readonly', 'remount / read-only');
+    (spec.linux?.readonlyPaths ?? []).forEach((p, i) => o.add('READONLY', [p, 0], `linux.readonlyPaths[${i}]`, `make ${p} read-only`));
+    (spec.linux?.maskedPaths ?? []).forEach((p, i) => o.add('MASK', [p], `linux.maskedPaths[${i}]`, `mask ${p}`));
+  }
+
+  if (spec.hostname !== undefined) o.add('SETHOSTNAME', [spec.hostname], 'hostname', `set hostname ${spec.hostname}`);
+  if (spec.domainname !== undefined) o.add('SETDOMAINNAME', [spec.domainname], 'domainname', `set domainname ${spec.domainname}`);
+  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
+    const file = '/proc/sys/' + key.replace(/\./g, '/');
+    o.add('WRITE_FILE', [file, value, Buffer.byteLength(value)], `linux.sysctl.${key}`, `set sysctl ${key}`);
+  }
+
+  buildProcess(ctx, o);
+  return { ops: o.list, cloneFlags: cloneFlagsFor(spec) };
+}
+
+function buildRootfs(ctx: PlanContext, o: Ops, inUserNs: boolean): void {
+  const { spec, rootfs } = ctx;
+  const prop = spec.linux?.rootfsPropagation;
+  // Nothing the container mounts may reach the host: "/" becomes rslave unless asked otherwise.
+  const rootProp = prop ? propagationFlag(prop)! : MS.SLAVE | MS.REC;
+  o.add('MOUNT', [null, '/', null, rootProp | MS.REC, null], 'linux.rootfsPropagation', 'set propagation of /');
+  if (ctx.rootParentMount && prop && /shared/.test(prop)) {
+    o.add('MOUNT', [null, ctx.rootParentMount, null, MS.PRIVATE, null], 'linux.rootfsPropagation', `make ${ctx.rootParentMount} private for pivot_root`);
+  }
+  o.add('MOUNT', [rootfs, rootfs, null, MS.BIND | MS.REC, null], 'root.path', `bind ${rootfs} onto itself`);
+  o.add('OPEN_ROOT', [rootfs], 'root.path', `open ${rootfs}`);
+
+  const mounts = spec.mounts ?? [];
+  mounts.forEach((m, i) => buildMount(ctx, o, m, `mounts[${i}]`));
+
+  const devBound = mounts.some((m) => posix.normalize(m.destination) === '/dev' && isBind(m));
+  if (!devBound) {
+    DEFAULT_DEVICES.forEach((d) => addDevice(ctx, o, inUserNs, d.path, S_IFCHR | 0o666, d.major, d.minor, 0, 0, 'linux.devices'));
+    (spec.linux?.devices ?? []).forEach((d, i) => {
+      const type = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;
+      const mode = type | ((d.fileMode ?? 0o666) & 0o7777);
+      addDevice(ctx, o, inUserNs, d.path, mode, d.major ?? 0, d.minor ?? 0, d.uid ?? 0, d.gid ?? 0, `linux.devices[${i}]`);
+    });
+    const links: [string, string][] = [
+      ['/proc/self/fd', '/dev/fd'],
+      ['/proc/self/fd/0', '/dev/stdin'],
+      ['/proc/self/fd/1', '/dev/stdout'],
+      ['/proc/self/fd/2', '/dev/stderr'],
+    ];
+    if (ctx.hostDeviceExists('/proc/kcore')) links.push(['/proc/kcore', '/dev/core']);
+    if (mounts.some((m) => posix.normalize(m.destination) === '/dev/pts')) links.push(['pts/ptmx', '/dev/ptmx']);
+    for (const [target, path] of links) o.add('SYMLINK_IN_ROOT', [target, path], 'linux', `link ${path} -> ${target}`);
+  }
+}
+
+function isBind(m: Mount): boolean {
+  return m.type === 'bind' || (m.options ?? []).some((x) => x === 'bind' || x === 'rbind');
+}
+
+function addDevice(ctx: PlanContext, o: Ops, inUserNs: boolean, path: string, mode: number, major: number, minor: number, uid: number, gid: number, jsonPath: string): void {
+  if (inUserNs) {
+    // mknod is not allowed in a user namespace: bind the host's node, as runc does.
+    if (!ctx.hostDeviceExists(path)) throw configError(jsonPath, `${path} does not exist on the host to bind in a user namespace`);
+    o.add('MKDIR_IN_ROOT', [path, 0o755, 1], jsonPath, `create ${path}`);
+    o.add('MOUNT_IN_ROOT', [path, path, null, MS.BIND, null], jsonPath, `bind device ${path}`);
+    return;
+  }
+  o.add('MKDIR_IN_ROOT', [posix.dirname(path), 0o755, 0], jsonPath, `create ${posix.dirname(path)}`);
+  o.add('MKNOD_IN_ROOT', [path, mode, makedev(major, minor), uid, gid], jsonPath, `mknod ${path}`);
+}
+
+function buildMount(ctx: PlanContext, o: Ops, m: Mount, path: string): void {
+  const dest = posix.normalize(m.destination);
+  const opts = parseMountOptions(m.options);
+  const data = opts.data.length > 0 ? opts.data.join(',') : null;
+  if (m.type === 'cgroup') return buildCgroupMount(ctx, o, m, dest, opts.flags, path);
+  if (isBind(m)) {
+    const source = m.source === undefined ? undefined : isAbsolute(m.source) ? m.source : join(ctx.bundle, m.source);
+    if (!source) throw configError(`${path}.source`, 'a bind mount needs a source');
+    const isDir = ctx.isDirectory(source);
+    o.add('MKDIR_IN_ROOT', [dest, 0o755, isDir ? 0 : 1], `${path}.destination`, `create ${dest}`);
+    const bindFlags = MS.BIND | (opts.flags & MS.REC);
+    o.add('MOUNT_IN_ROOT', [dest, source, null, bindFlags, null], path, `bind ${source} on ${dest}`);
+    const rest = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+    if (rest !== 0) o.add('REMOUNT_IN_ROOT', [dest, rest], `${path}.options`, `remount ${dest} with its options`);
+  } else {
+    o.add('MKDIR_IN_ROOT', [dest, 0o755, 0], `${path}.destination`, `create ${dest}`);
+    o.add('MOUNT_IN_ROOT', [dest, m.source ?? m.type ?? 'none', m.type ?? null, opts.flags, data], path, `mount ${m.type ?? 'none'} on ${dest}`);
+  }
+  for (const p of opts.propagation) o.add('MOUNT_IN_ROOT', [dest, null, null, p, null], `${path}.options`, `set propagation of ${dest}`);
+}
+
+function buildCgroupMount(ctx: PlanContext, o: Ops, m: Mount, dest: string, flags: number, path: string): void {
+  const ro = flags & MS.RDONLY;
+  const base = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC);
+  o.add('MKDIR_IN_ROOT', [dest, 0o755, 0], `${path}.destination`, `create ${dest}`);
+  const v2 = ctx.cgroupMounts.length === 1 && ctx.cgroupMounts[0]!.name === '';
+  if (v2) {
+    const src = ctx.cgroupMounts[0]!.hostPath;
+    o.add('MOUNT_IN_ROOT', [dest, src, null, MS.BIND | MS.REC, null], path, `bind cgroup ${src} on ${dest}`);
+    o.add('REMOUNT_IN_ROOT', [dest, base | ro], `${path}.options`, `remount ${dest}`);
+    return;
+  }
+  // v1 without systemd: a tmpfs holding one bind of the container's own cgroup per hierarchy.
+  o.add('MOUNT_IN_ROOT', [dest, 'tmpfs', 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755'], path, `mount tmpfs on ${dest}`);
+  for (const src of ctx.cgroupMounts) {
+    const sub = posix.join(dest, src.name);
+    o.add('MKDIR_IN_ROOT', [sub, 0o755, 0], path, `create ${sub}`);
+    o.add('MOUNT_IN_ROOT', [sub, src.hostPath, null, MS.BIND | MS.REC, null], path, `bind cgroup ${src.hostPath} on ${sub}`);
+    o.add('REMOUNT_IN_ROOT', [sub, base | ro], `${path}.options`, `remount ${sub}`);
+    for (const link of src.links) {
+      if (link !== src.name) o.add('SYMLINK_IN_ROOT', [src.name, posix.join(dest, link)], path, `link ${link} -> ${src.name}`);
+    }
+  }
+  if (ro) o.add('REMOUNT_IN_ROOT', [dest, base | ro], `${path}.options`, `remount ${dest} read-only`);
+}
+
+function buildProcess(ctx: PlanContext, o: Ops): void {
+  const { spec } = ctx;
+  const p = spec.process;
+  if (!p) throw configError('process', 'is required to create a container');
+  (p.rlimits ?? []).forEach((r, i) => {
+    const res = RLIMITS[r.type];
+    if (res === undefined) throw configError(`process.rlimits[${i}].type`, `unknown rlimit "${r.type}"`);
+    o.add('SETRLIMIT', [res, BigInt(r.soft), BigInt(r.hard)], `process.rlimits[${i}]`, `set ${r.type}`);
+  });
+  const caps = p.capabilities;
+  if (caps) o.add('CAP_BOUND', [capMask(caps.bounding, 'process.capabilities.bounding')], 'process.capabilities.bounding', 'drop bounding capabilities');
+
+  const user = p.user;
+  o.add('PRCTL', [PR.SET_KEEPCAPS, 1, 0, 0, 0], 'process.user', 'keep capabilities across setuid');
+  const userNsSetgroupsDenied = false;
+  if (!userNsSetgroupsDenied) {
+    const gids = Buffer.alloc(4 * (user.additionalGids?.length ?? 0));
+    (user.additionalGids ?? []).forEach((g, i) => gids.writeUInt32LE(g, i * 4));
+    o.add('SETGROUPS', [gids, gids.length / 4], 'process.user.additionalGids', 'set supplementary groups');
+  }
+  o.add('SETRESGID', [user.gid], 'process.user.gid', `set gid ${user.gid}`);
+  o.add('SETRESUID', [user.uid], 'process.user.uid', `set uid ${user.uid}`);
+  o.add('PRCTL', [PR.SET_KEEPCAPS, 0, 0, 0, 0], 'process.user', 'stop keeping capabilities');
+  if (caps) {
+    o.add('CAPSET', [
+      capMask(caps.effective, 'process.capabilities.effective'),
+      capMask(caps.permitted, 'process.capabilities.permitted'),
+      capMask(caps.inheritable, 'process.capabilities.inheritable'),
+    ], 'process.capabilities', 'set capabilities');
+    const ambient = capMask(caps.ambient, 'process.capabilities.ambient');
+    if (ambient !== 0n) o.add('CAP_AMBIENT', [ambient], 'process.capabilities.ambient', 'raise ambient capabilities');
+  } else {
+    o.add('CAPSET', [0n, 0n, 0n], 'process.capabilities', 'drop all capabilities');
+  }
+
+  o.add('CHDIR', [p.cwd], 'process.cwd', `chdir to ${p.cwd}`);
+  const env = p.env ?? [];
+  const pathVar = [...env].reverse().find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  const args = p.args ?? [];
+  o.add('LOOKUP', [args[0]!, pathVar], 'process.args[0]', `find executable "${args[0]}"`);
+  if (p.noNewPrivileges) o.add('PRCTL', [PR.SET_NO_NEW_PRIVS, 1, 0, 0, 0], 'process.noNewPrivileges', 'set no_new_privs');
+  o.add('UMASK', [p.user.umask ?? 0o022], 'process.user.umask', 'set umask');
+  o.add('CLOSE_FDS', [3 + ctx.preserveFds], 'process', 'close inherited fds on exec');
+
+  const startHooks = spec.hooks?.startContainer ?? [];
+  if (startHooks.length > 0) o.add('SYNC', [SyncTag.START_STATE], 'hooks.startContainer', 'receive state for startContainer hooks');
+  o.add('READY', [], 'process', 'report ready');
+  o.add('EXEC_FIFO', [ctx.fifoFd], 'process', 'wait for start');
+  startHooks.forEach((h, i) => {
+    const { argv, env: henv } = hookArgs(h);
+    o.add('HOOK', [h.path, argv, henv, (h.timeout ?? 0) * 1000], `hooks.startContainer[${i}]`, `run hook ${h.path}`);
+  });
+  o.add('EXEC', [args, env], 'process.args', `exec ${args[0]}`);
+}

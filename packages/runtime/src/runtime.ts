@@ -1,0 +1,517 @@
+import { chmodSync, chownSync, closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, constants as fsc } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { constants as osc } from 'node:os';
+import { defaultSpec, features as ociFeatures, parseConfig, OCI_VERSION, type Spec, type State } from '@runts/oci';
+import { newManager, resolveCgroupsPath, type Manager } from '@runts/cgroups';
+import { RuntsError, configError } from '@runts/errors';
+import { LinuxSys, errnoName, strerror, type Sys } from '@runts/sys';
+import type { CreateOptions, GlobalOptions, RunOptions, RuntimeApi } from './cli/api';
+import { runHooks, runHooksWarn } from './hooks';
+import { buildPlan, type Plan } from './plan/build';
+import { encodePlan } from './plan/encode';
+import { MSG_SIZE, Msg, SyncTag } from './plan/ops';
+import { isAlive, mountPointOf, sleepMs, startTime } from './proc';
+import { StateStore, type ContainerRecord, type Status } from './state';
+
+export interface RuntimeOptions {
+  root: string;
+  systemdCgroup?: boolean;
+  sys?: Sys;
+  warn?: (msg: string) => void;
+}
+
+// Room for the state JSON that hooks get on stdin, sent by the parent at a SYNC.
+const SCRATCH_MIN = 64 * 1024;
+const SIGNALS_FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
+
+/** Undo steps of a create, run in reverse if it fails. */
+class Undo {
+  private steps: (() => void)[] = [];
+  push(step: () => void): void {
+    this.steps.push(step);
+  }
+  run(): void {
+    for (const s of this.steps.reverse()) {
+      try {
+        s();
+      } catch {
+        // Best effort: the first error is the one the user sees.
+      }
+    }
+    this.steps = [];
+  }
+}
+
+export class Runtime implements RuntimeApi {
+  readonly store: StateStore;
+  private readonly sys: Sys;
+  private readonly warn: (msg: string) => void;
+  private readonly systemd: boolean;
+  /** pidfds of inits this process created, for run's wait. */
+  private readonly pidfds = new Map<string, number>();
+
+  constructor(opts: RuntimeOptions) {
+    this.store = new StateStore(opts.root);
+    this.sys = opts.sys ?? new LinuxSys();
+    this.warn = opts.warn ?? ((m) => process.stderr.write(`runts: warning: ${m}\n`));
+    this.systemd = opts.systemdCgroup ?? false;
+  }
+
+  async create(id: string, opts: CreateOptions): Promise<void> {
+    this.createSync(id, opts);
+  }
+
+  private createSync(id: string, opts: CreateOptions): number {
+    const dir = this.store.claim(id);
+    const undo = new Undo();
+    undo.push(() => this.store.remove(id));
+    try {
+      return this.setup(id, dir, opts, undo);
+    } catch (e) {
+      undo.run();
+      throw e;
+    }
+  }
+
+  private setup(id: string, dir: string, opts: CreateOptions, undo: Undo): number {
+    const bundle = resolve(opts.bundle);
+    const configPath = join(bundle, 'config.json');
+    let text: string;
+    try {
+      text = readFileSync(configPath, 'utf8');
+    } catch (e) {
+      throw new RuntsError('ERR_NOT_FOUND', `config.json: cannot read ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: configPath });
+    }
+    const spec = parseConfig(text);
+    if (!spec.root?.path) throw configError('root.path', 'is required');
+    const rootfs = resolve(bundle, spec.root.path);
+    let realRootfs: string;
+    try {
+      realRootfs = realpathSync(rootfs);
+      if (!statSync(realRootfs).isDirectory()) throw new Error('not a directory');
+    } catch {
+      throw configError('root.path', `${rootfs} is not a directory`);
+    }
+    const rec: ContainerRecord = {
+      ociVersion: spec.ociVersion,
+      id,
+      bundle,
+      rootfs: realRootfs,
+      pid: 0,
+      startTime: '',
+      created: new Date().toISOString(),
+      owner: '',
+      annotations: spec.annotations ?? {},
+      creating: true,
+      cgroupPath: '',
+      sharedPidNs: !(spec.linux?.namespaces ?? []).some((n) => n.type === 'pid' && !n.path),
+      poststart: spec.hooks?.poststart ?? [],
+      poststop: spec.hooks?.poststop ?? [],
+    };
+    this.store.save(rec);
+
+    const cgroupPath = resolveCgroupsPath(spec.linux?.cgroupsPath, id, { systemd: this.systemd });
+    rec.cgroupPath = cgroupPath;
+    const cgroup = newManager({ path: cgroupPath });
+
+    const fds: number[] = [];
+    undo.push(() => fds.forEach((fd) => this.safeClose(fd)));
+    const [parentEnd, childEnd] = this.sys.socketpair();
+    fds.push(parentEnd, childEnd);
+    const fifo = this.store.fifo(id);
+    this.sys.mkfifo(fifo, 0o622);
+    chmodSync(fifo, 0o622);
+    const rootUid = hostId(spec.linux?.uidMappings, 0);
+    const rootGid = hostId(spec.linux?.gidMappings, 0);
+    if (rootUid !== 0 || rootGid !== 0) chownSync(fifo, rootUid, rootGid);
+    const fifoFd = this.sys.openPath(fifo);
+    fds.push(fifoFd);
+
+    const nsFds = new Map<number, number>();
+    let pidNsFd: number | undefined;
+    (spec.linux?.namespaces ?? []).forEach((ns, i) => {
+      if (!ns.path) return;
+      let fd: number;
+      try {
+        fd = openSync(ns.path, 'r');
+      } catch (e) {
+        throw configError(`linux.namespaces[${i}].path`, `cannot open ${ns.path}: ${(e as NodeJS.ErrnoException).code}`);
+      }
+      fds.push(fd);
+      if (ns.type === 'pid') pidNsFd = fd;
+      else nsFds.set(i, fd);
+    });
+
+    const propagation = spec.linux?.rootfsPropagation;
+    const plan = buildPlan({
+      spec,
+      bundle,
+      rootfs: realRootfs,
+      syncFd: childEnd,
+      fifoFd,
+      nsFds,
+      noPivot: opts.noPivot ?? false,
+      preserveFds: opts.preserveFds ?? 0,
+      cgroupMounts: (spec.mounts ?? []).some((m) => m.type === 'cgroup') ? cgroup.mountSources() : [],
+      rootParentMount: propagation && /shared/.test(propagation) ? mountPointOf(realRootfs) : null,
+      hostDeviceExists: (p) => existsSync(p),
+      isDirectory: (p) => {
+        try {
+          return statSync(p).isDirectory();
+        } catch {
+          return true;
+        }
+      },
+    });
+    const stateJson = (status: Status) => JSON.stringify(this.ociState(rec, status));
+    const scratch = SCRATCH_MIN + 2 * Buffer.byteLength(JSON.stringify(rec.annotations)) + 2 * bundle.length;
+    const buf = encodePlan(plan.ops, childEnd, scratch);
+
+    const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
+    undo.push(() => {
+      // Kill and reap the half-made init; its mounts go with its mount namespace.
+      try {
+        this.sys.pidfdSendSignal(pidfd, osc.signals.SIGKILL);
+        for (let i = 0; i < 5000 && !this.sys.tryWaitPidfd(pidfd); i++) sleepMs(1);
+      } catch {
+        /* already gone */
+      }
+      this.safeClose(pidfd);
+    });
+    undo.push(() => cgroup.destroy());
+    this.safeClose(childEnd);
+    fds.splice(fds.indexOf(childEnd), 1);
+    rec.pid = pid;
+    rec.startTime = startTime(pid) ?? '';
+
+    this.converse(parentEnd, plan, {
+      [SyncTag.SETUP]: () => {
+        writeIdMaps(pid, spec);
+        cgroup.apply(pid);
+        if (spec.linux?.resources) cgroup.set(spec.linux.resources);
+        if (spec.process?.oomScoreAdj !== undefined) {
+          writeProc(`/proc/${pid}/oom_score_adj`, String(spec.process.oomScoreAdj), 'process.oomScoreAdj');
+        }
+        return '';
+      },
+      [SyncTag.HOOKS]: () => {
+        const s = stateJson('creating');
+        runHooks(spec.hooks?.prestart, 'prestart', s);
+        runHooks(spec.hooks?.createRuntime, 'createRuntime', s);
+        return s;
+      },
+      [SyncTag.START_STATE]: () => stateJson('created'),
+    });
+
+    rec.creating = false;
+    this.store.save(rec);
+    if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
+    fds.forEach((fd) => this.safeClose(fd));
+    fds.length = 0;
+    this.pidfds.set(id, pidfd);
+    return pidfd;
+  }
+
+  /** Clones the init; a pid namespace given by path is joined by this thread for the clone only. */
+  private spawnIn(pidNsFd: number | undefined, buf: Buffer, plan: Plan): { pid: number; pidfd: number } {
+    if (pidNsFd === undefined) return this.sys.spawn(buf, plan.cloneFlags);
+    const own = openSync('/proc/self/ns/pid', 'r');
+    try {
+      this.sys.setns(pidNsFd, 0x20000000);
+      try {
+        return this.sys.spawn(buf, plan.cloneFlags);
+      } finally {
+        this.sys.setns(own, 0x20000000);
+      }
+    } finally {
+      closeSync(own);
+    }
+  }
+
+  /** Answers the child's SYNC points until it reports READY; turns its errors into RuntsErrors. */
+  private converse(fd: number, plan: Plan, handlers: Record<number, () => string>): void {
+    const msg = Buffer.alloc(MSG_SIZE);
+    for (;;) {
+      let got = 0;
+      while (got < MSG_SIZE) {
+        const n = this.sys.read(fd, msg.subarray(got));
+        if (n === 0) throw new RuntsError('ERR_SYSCALL', 'container init exited during setup without reporting an error');
+        got += n;
+      }
+      const kind = msg.readUInt32LE(0);
+      const index = msg.readUInt32LE(4);
+      const err = msg.readInt32LE(8);
+      const arg = msg.readInt32LE(12);
+      const op = plan.ops[index];
+      if (kind === Msg.READY) return;
+      if (kind === Msg.SYNC) {
+        const handler = handlers[arg];
+        let payload = Buffer.alloc(0);
+        try {
+          payload = Buffer.from(handler ? handler() : '');
+        } catch (e) {
+          this.reply(fd, 1, payload);
+          throw e;
+        }
+        this.reply(fd, 0, payload);
+        continue;
+      }
+      if (!op) throw new RuntsError('ERR_SYSCALL', `container init failed at unknown step ${index}`);
+      if (kind === Msg.HOOK) {
+        const how = errnoName(err) === 'ETIMEDOUT' ? 'timed out' : arg >= 128 ? `was killed by signal ${arg - 128}` : `exited with status ${arg}`;
+        throw new RuntsError('ERR_HOOK', `${op.path}: hook ${String(op.args[0])} ${how}`, { path: op.path });
+      }
+      const name = errnoName(err);
+      if (op.op === 'LOOKUP' && (name === 'ENOENT' || name === 'EACCES')) {
+        const file = String(op.args[0]);
+        throw new RuntsError('ERR_CONFIG_INVALID', `${op.path}: executable file "${file}" ${name === 'ENOENT' ? 'not found in $PATH' : 'is not executable'}`, { path: op.path, errno: name });
+      }
+      throw new RuntsError('ERR_SYSCALL', `${op.path}: ${op.what}: ${name} (${strerror(err)})`, {
+        path: op.path,
+        syscall: op.op.toLowerCase(),
+        errno: name,
+      });
+    }
+  }
+
+  private reply(fd: number, status: number, payload: Buffer): void {
+    const head = Buffer.alloc(8);
+    head.writeUInt32LE(status, 0);
+    head.writeUInt32LE(payload.length, 4);
+    try {
+      this.sys.write(fd, Buffer.concat([head, payload]));
+    } catch {
+      /* the child is gone; the next read reports it */
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    const rec = this.store.load(id);
+    const status = this.status(rec);
+    if (status !== 'created') throw new RuntsError('ERR_BAD_STATE', `cannot start a container that is ${status}`);
+    const fifo = this.store.fifo(id);
+    const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    try {
+      const b = Buffer.alloc(1);
+      for (;;) {
+        try {
+          if (readSync(fd, b, 0, 1, null) === 1) break;
+          throw new RuntsError('ERR_BAD_STATE', `container "${id}" init exited before start`);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+          if (!isAlive(rec.pid, rec.startTime)) throw new RuntsError('ERR_BAD_STATE', `container "${id}" init exited before start`);
+          sleepMs(1);
+        }
+      }
+    } finally {
+      closeSync(fd);
+      try {
+        unlinkSync(fifo);
+      } catch {
+        /* a concurrent start removed it */
+      }
+    }
+    runHooksWarn(rec.poststart, 'poststart', JSON.stringify(this.ociState(rec, 'running')), this.warn);
+  }
+
+  async run(id: string, opts: RunOptions): Promise<number> {
+    const pidfd = this.createSync(id, opts);
+    const forward = new Map<string, () => void>();
+    if (!opts.detach) {
+      for (const sig of SIGNALS_FORWARDED) {
+        const h = () => {
+          try {
+            this.sys.pidfdSendSignal(pidfd, osc.signals[sig]);
+          } catch {
+            /* exited */
+          }
+        };
+        forward.set(sig, h);
+        process.on(sig, h);
+      }
+    }
+    try {
+      await this.start(id);
+      if (opts.detach) return 0;
+      const st = await this.sys.waitPidfd(pidfd);
+      if (!opts.keep) await this.delete(id, { force: true });
+      return st.code;
+    } catch (e) {
+      if (!opts.keep) await this.delete(id, { force: true }).catch(() => undefined);
+      throw e;
+    } finally {
+      for (const [sig, h] of forward) process.off(sig, h);
+      this.safeClose(pidfd);
+      this.pidfds.delete(id);
+    }
+  }
+
+  state(id: string): State {
+    const rec = this.store.load(id);
+    return this.ociState(rec, this.status(rec));
+  }
+
+  list(): State[] {
+    const out: State[] = [];
+    for (const id of this.store.ids()) {
+      try {
+        out.push(this.state(id));
+      } catch {
+        // A container deleted while listing is simply not listed.
+      }
+    }
+    return out;
+  }
+
+  kill(id: string, signal: number, opts: { all?: boolean }): void {
+    const rec = this.store.load(id);
+    const status = this.status(rec);
+    if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not running`);
+    if (opts.all || rec.sharedPidNs) {
+      const cg = newManager({ path: rec.cgroupPath });
+      for (const pid of cg.pids()) {
+        try {
+          this.sys.kill(pid, signal);
+        } catch {
+          /* exited meanwhile */
+        }
+      }
+      if (!opts.all) this.signalInit(rec, signal);
+      return;
+    }
+    this.signalInit(rec, signal);
+  }
+
+  private signalInit(rec: ContainerRecord, signal: number): void {
+    const pidfd = this.sys.pidfdOpen(rec.pid);
+    try {
+      if (isAlive(rec.pid, rec.startTime)) this.sys.pidfdSendSignal(pidfd, signal);
+    } finally {
+      this.safeClose(pidfd);
+    }
+  }
+
+  async delete(id: string, opts: { force?: boolean }): Promise<void> {
+    const rec = this.store.load(id);
+    const status = this.status(rec);
+    if ((status === 'running' || status === 'paused') && !opts.force) {
+      throw new RuntsError('ERR_BAD_STATE', `cannot delete container "${id}" that is not stopped: ${status}`);
+    }
+    const cg = rec.cgroupPath ? newManager({ path: rec.cgroupPath }) : undefined;
+    if (status !== 'stopped') {
+      if (cg && (opts.force || rec.sharedPidNs)) {
+        for (const pid of cg.pids()) {
+          try {
+            this.sys.kill(pid, osc.signals.SIGKILL);
+          } catch {
+            /* gone */
+          }
+        }
+        if (status === 'paused') cg.thaw();
+      }
+      if (rec.pid > 0 && isAlive(rec.pid, rec.startTime)) {
+        try {
+          this.sys.kill(rec.pid, osc.signals.SIGKILL);
+        } catch {
+          /* gone */
+        }
+      }
+      this.waitGone(rec);
+    }
+    if (!rec.creating) runHooksWarn(rec.poststop, 'poststop', JSON.stringify(this.ociState(rec, 'stopped')), this.warn);
+    cg?.destroy();
+    this.store.remove(id);
+  }
+
+  private waitGone(rec: ContainerRecord): void {
+    const fd = this.pidfds.get(rec.id);
+    for (let i = 0; i < 10000 && rec.pid > 0 && isAlive(rec.pid, rec.startTime); i++) {
+      // Our own child must be reaped, or it stays a zombie until we exit.
+      if (fd !== undefined && this.sys.tryWaitPidfd(fd)) break;
+      sleepMs(1);
+    }
+  }
+
+  async spec(opts: { bundle: string; rootless?: boolean }): Promise<void> {
+    const file = join(resolve(opts.bundle), 'config.json');
+    if (existsSync(file)) throw new RuntsError('ERR_EXISTS', `File ${file} exists. Remove it first`);
+    writeFileSync(file, JSON.stringify(defaultSpec({ rootless: opts.rootless ?? false }), null, '\t') + '\n');
+  }
+
+  features(): object {
+    return ociFeatures({});
+  }
+
+  private status(rec: ContainerRecord): Status {
+    if (rec.creating) return rec.pid > 0 && isAlive(rec.pid, rec.startTime) ? 'creating' : 'stopped';
+    if (!isAlive(rec.pid, rec.startTime)) return 'stopped';
+    if (existsSync(this.store.fifo(rec.id))) return 'created';
+    try {
+      if (rec.cgroupPath && newManager({ path: rec.cgroupPath }).isFrozen()) return 'paused';
+    } catch {
+      /* no freezer: not paused */
+    }
+    return 'running';
+  }
+
+  private ociState(rec: ContainerRecord, status: Status): State {
+    const s: State = {
+      ociVersion: OCI_VERSION,
+      id: rec.id,
+      status,
+      bundle: rec.bundle,
+      rootfs: rec.rootfs,
+      created: rec.created,
+      owner: rec.owner,
+    };
+    if (status !== 'stopped' && rec.pid > 0) s.pid = rec.pid;
+    if (Object.keys(rec.annotations).length > 0) s.annotations = rec.annotations;
+    return s;
+  }
+
+  private safeClose(fd: number): void {
+    try {
+      this.sys.close(fd);
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+function hostId(map: { containerID: number; hostID: number; size: number }[] | undefined, id: number): number {
+  const m = (map ?? []).find((e) => id >= e.containerID && id < e.containerID + e.size);
+  return m ? m.hostID + (id - m.containerID) : id;
+}
+
+function writeProc(file: string, value: string, path: string): void {
+  try {
+    writeFileSync(file, value);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new RuntsError('ERR_SYSCALL', `${path}: write ${file}: ${code}`, { path, file, errno: code });
+  }
+}
+
+function writeIdMaps(pid: number, spec: Spec): void {
+  const fmt = (m: { containerID: number; hostID: number; size: number }[]) => m.map((e) => `${e.containerID} ${e.hostID} ${e.size}\n`).join('');
+  const uid = spec.linux?.uidMappings;
+  const gid = spec.linux?.gidMappings;
+  if (!(spec.linux?.namespaces ?? []).some((n) => n.type === 'user' && !n.path)) return;
+  if (uid?.length) writeProc(`/proc/${pid}/uid_map`, fmt(uid), 'linux.uidMappings');
+  if (gid?.length) writeProc(`/proc/${pid}/gid_map`, fmt(gid), 'linux.gidMappings');
+}
+
+/** The pid with no trailing newline, written atomically (engines read it at once). */
+function writePidFile(file: string, pid: number): void {
+  const tmp = join(dirname(file), `.${process.pid}.pid.tmp`);
+  try {
+    writeFileSync(tmp, String(pid));
+    renameSync(tmp, file);
+  } catch (e) {
+    throw new RuntsError('ERR_IO', `--pid-file: cannot write ${file}: ${(e as NodeJS.ErrnoException).code}`, { file });
+  }
+}
+
+export function createRuntime(g: GlobalOptions, warn?: (msg: string) => void): RuntimeApi {
+  return new Runtime({ root: g.root, systemdCgroup: g.systemdCgroup, ...(warn ? { warn } : {}) });
+}

@@ -1,0 +1,99 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Hook, State } from '@runts/oci';
+import { RuntsError } from '@runts/errors';
+
+export type Status = State['status'];
+
+/** What runts keeps about a container in `<root>/<id>/state.json`. */
+export interface ContainerRecord {
+  ociVersion: string;
+  id: string;
+  bundle: string;
+  rootfs: string;
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat at create: tells our process from a reused pid. */
+  startTime: string;
+  created: string;
+  owner: string;
+  annotations: Record<string, string>;
+  /** Set while create runs; cleared once the init waits on the exec fifo. */
+  creating: boolean;
+  cgroupPath: string;
+  /** The init shares the host's (or another's) pid namespace: kill and delete reach every process in the cgroup. */
+  sharedPidNs: boolean;
+  poststart: Hook[];
+  poststop: Hook[];
+}
+
+const ID_RE = /^[\w+.-]+$/;
+
+export function validateId(id: string): void {
+  if (!id) throw new RuntsError('ERR_INVALID_ID', 'container id cannot be empty');
+  if (!ID_RE.test(id) || id === '.' || id === '..' || id.length > 1024) {
+    throw new RuntsError('ERR_INVALID_ID', `invalid container id "${id}": only letters, digits, '_', '+', '-' and '.' are allowed`);
+  }
+}
+
+/** One directory per container under the runtime's --root, each 0700. */
+export class StateStore {
+  constructor(readonly root: string) {}
+
+  dir(id: string): string {
+    return join(this.root, id);
+  }
+
+  fifo(id: string): string {
+    return join(this.dir(id), 'exec.fifo');
+  }
+
+  /** Claims the id: mkdir is atomic, so only one create wins. */
+  claim(id: string): string {
+    validateId(id);
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    const dir = this.dir(id);
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new RuntsError('ERR_EXISTS', `container with id "${id}" already exists`);
+      }
+      throw new RuntsError('ERR_IO', `create state directory ${dir}: ${(e as Error).message}`, { file: dir });
+    }
+    return dir;
+  }
+
+  save(rec: ContainerRecord): void {
+    const file = join(this.dir(rec.id), 'state.json');
+    const tmp = `${file}.tmp`;
+    writeFileSync(tmp, JSON.stringify(rec), { mode: 0o600 });
+    renameSync(tmp, file);
+  }
+
+  load(id: string): ContainerRecord {
+    validateId(id);
+    let text: string;
+    try {
+      text = readFileSync(join(this.dir(id), 'state.json'), 'utf8');
+    } catch {
+      throw new RuntsError('ERR_NOT_FOUND', `container "${id}" does not exist`);
+    }
+    try {
+      return JSON.parse(text) as ContainerRecord;
+    } catch {
+      throw new RuntsError('ERR_IO', `container "${id}": state file is damaged`, { file: join(this.dir(id), 'state.json') });
+    }
+  }
+
+  ids(): string[] {
+    if (!existsSync(this.root)) return [];
+    return readdirSync(this.root, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && existsSync(join(this.root, d.name, 'state.json')))
+      .map((d) => d.name)
+      .sort();
+  }
+
+  remove(id: string): void {
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,36 @@
+/** The one syscall interface of runts. Everything the runtime does to the
+ * host outside plain file I/O goes through a `Sys`, so tests can record it. */
+
+export interface Spawned {
+  pid: number;
+  pidfd: number;
+}
+
+export interface WaitStatus {
+  /** Exit code, or 128 + signal for a signalled process (the shell's and runc's convention). */
+  code: number;
+  signal?: number;
+}
+
+export interface Sys {
+  /** Clones a child that runs `plan` in the native stage (bindings/stage.c). */
+  spawn(plan: Uint8Array, cloneFlags: bigint): Spawned;
+  /** A connected AF_UNIX stream pair, both close-on-exec. */
+  socketpair(): [number, number];
+  mkfifo(path: string, mode: number): void;
+  /** open(path, O_PATH|O_CLOEXEC): a handle to pass to the child without opening the file. */
+  openPath(path: string): number;
+  setns(fd: number, nstype: number): void;
+  pidfdOpen(pid: number): number;
+  /** Sends a signal through a pidfd: no race with pid reuse. */
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  kill(pid: number, signal: number): void;
+  /** Reaps a child of this process; resolves when it exits. */
+  waitPidfd(pidfd: number): Promise<WaitStatus>;
+  /** Non-blocking reap: null while the child still runs. */
+  tryWaitPidfd(pidfd: number): WaitStatus | null;
+  read(fd: number, buf: Uint8Array): number;
+  write(fd: number, buf: Uint8Array): number;
+  close(fd: number): void;
+  geteuid(): number;
+}
