@@ -703,6 +703,9 @@ static __attribute__((noreturn)) void child_main(void)
 	for (int sig = 1; sig < NSIG; sig++)
 		sigaction(sig, &dfl, NULL);
 	sync_fd = h->sync_fd;
+	/* Without the parent's end, a dead parent reads as EOF here. */
+	if (h->close_fd >= 0)
+		close(h->close_fd);
 	umask(0);
 	for (uint32_t i = 0; i < h->nops; i++) {
 		cur_op = i;

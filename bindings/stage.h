@@ -27,7 +27,7 @@ struct runts_plan_header {
 	int32_t sync_fd;
 	uint32_t scratch_off;
 	uint32_t scratch_len;
-	uint32_t reserved;
+	int32_t close_fd; /* the parent's end of the sync socket: closed first in the child */
 };
 
 #define RUNTS_OP_ARGS 6

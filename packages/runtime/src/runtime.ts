@@ -165,7 +165,7 @@ export class Runtime implements RuntimeApi {
     });
     const stateJson = (status: Status) => JSON.stringify(this.ociState(rec, status));
     const scratch = SCRATCH_MIN + 2 * Buffer.byteLength(JSON.stringify(rec.annotations)) + 2 * bundle.length;
-    const buf = encodePlan(plan.ops, childEnd, scratch);
+    const buf = encodePlan(plan.ops, childEnd, scratch, parentEnd);
 
     const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
     undo.push(() => {

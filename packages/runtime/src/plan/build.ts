@@ -123,9 +123,9 @@ export function buildPlan(ctx: PlanContext): Plan {
     o.add('SETNS', [fd, NS_FLAG[type]!], `linux.namespaces[${ns.index}]`, `join ${type} namespace ${ns.path}`);
   }
 
+  o.add('PRCTL', [PR.SET_PDEATHSIG, SIGKILL, 0, 0, 0], 'process', 'die with the runtime during setup');
   o.add('SYNC', [SyncTag.SETUP], 'linux', 'wait for id maps and cgroup placement');
   o.add('SETSID', [], 'process', 'start a new session');
-  o.add('PRCTL', [PR.SET_PDEATHSIG, SIGKILL, 0, 0, 0], 'process', 'die with the runtime during setup');
   o.add('PRCTL', [PR.SET_DUMPABLE, 0, 0, 0, 0], 'process', 'stay non-dumpable until exec');
 
   const cgroupNs = findNs(spec, 'cgroup');
@@ -305,7 +305,9 @@ function buildProcess(ctx: PlanContext, o: Ops): void {
       capMask(caps.permitted, 'process.capabilities.permitted'),
       capMask(caps.inheritable, 'process.capabilities.inheritable'),
     ], 'process.capabilities', 'set capabilities');
-    const ambient = capMask(caps.ambient, 'process.capabilities.ambient');
+    // The kernel raises an ambient cap only if it is permitted and inheritable;
+    // runc drops the others silently, and so do we.
+    const ambient = capMask(caps.ambient, 'process.capabilities.ambient') & capMask(caps.permitted, 'process.capabilities.permitted') & capMask(caps.inheritable, 'process.capabilities.inheritable');
     if (ambient !== 0n) o.add('CAP_AMBIENT', [ambient], 'process.capabilities.ambient', 'raise ambient capabilities');
   } else {
     o.add('CAPSET', [0n, 0n, 0n], 'process.capabilities', 'drop all capabilities');
@@ -322,6 +324,8 @@ function buildProcess(ctx: PlanContext, o: Ops): void {
 
   const startHooks = spec.hooks?.startContainer ?? [];
   if (startHooks.length > 0) o.add('SYNC', [SyncTag.START_STATE], 'hooks.startContainer', 'receive state for startContainer hooks');
+  // The runtime exits after create: from here the init must outlive it.
+  o.add('PRCTL', [PR.SET_PDEATHSIG, 0, 0, 0, 0], 'process', 'outlive the runtime');
   o.add('READY', [], 'process', 'report ready');
   o.add('EXEC_FIFO', [ctx.fifoFd], 'process', 'wait for start');
   startHooks.forEach((h, i) => {

@@ -14,7 +14,7 @@ export interface PlanOp {
 }
 
 /** Encodes ops into the native stage's buffer (layout in bindings/stage.h). */
-export function encodePlan(ops: readonly PlanOp[], syncFd: number, scratchLen: number): Buffer {
+export function encodePlan(ops: readonly PlanOp[], syncFd: number, scratchLen: number, closeFd = -1): Buffer {
   const data: Buffer[] = [];
   const dataStart = HEADER_SIZE + ops.length * OP_SIZE;
   let dataLen = 0;
@@ -63,5 +63,6 @@ export function encodePlan(ops: readonly PlanOp[], syncFd: number, scratchLen: n
   header.writeInt32LE(syncFd, 16);
   header.writeUInt32LE(scratchOff, 20);
   header.writeUInt32LE(scratchLen, 24);
+  header.writeInt32LE(closeFd, 28);
   return Buffer.concat([header, opsBuf, ...data, Buffer.alloc(scratchLen)]);
 }

@@ -1,0 +1,157 @@
+// Plan building without root: what the native stage would be told to do.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultSpec } from '@runts/oci';
+import { buildPlan, cloneFlagsFor, type PlanContext } from '../src/plan/build';
+import { encodePlan } from '../src/plan/encode';
+import { HEADER_SIZE, OP_SIZE, Op, PLAN_MAGIC } from '../src/plan/ops';
+import { parseMountOptions } from '../src/plan/mountopts';
+import { CLONE, MS } from '../src/plan/flags';
+
+function ctx(patch: (s: any) => void = () => {}, extra: Partial<PlanContext> = {}): PlanContext {
+  const spec: any = defaultSpec();
+  spec.process.terminal = false;
+  patch(spec);
+  return {
+    spec,
+    bundle: '/b',
+    rootfs: '/b/rootfs',
+    syncFd: 10,
+    fifoFd: 11,
+    nsFds: new Map(),
+    noPivot: false,
+    preserveFds: 0,
+    cgroupMounts: [{ name: 'cpu,cpuacct', hostPath: '/sys/fs/cgroup/cpu,cpuacct/x', links: ['cpu', 'cpuacct'] }],
+    rootParentMount: null,
+    hostDeviceExists: () => true,
+    isDirectory: () => true,
+    ...extra,
+  };
+}
+
+const names = (c: PlanContext) => buildPlan(c).ops.map((o) => o.op);
+
+t.test('opcodes match bindings/stage.h', async (t) => {
+  const header = readFileSync(join(__dirname, '..', '..', '..', 'bindings', 'stage.h'), 'utf8');
+  const inC = new Map<string, number>();
+  for (const m of header.matchAll(/\bOP_([A-Z_]+)\s*=\s*(\d+)/g)) inC.set(m[1]!, Number(m[2]));
+  t.same(Object.fromEntries(inC), Op);
+});
+
+t.test('default spec: ordered steps', async (t) => {
+  const plan = buildPlan(ctx());
+  const ops = plan.ops.map((o) => o.op);
+  const at = (op: string) => ops.indexOf(op as never);
+  t.equal(ops[1], 'SYNC', 'waits for maps and cgroups first');
+  t.ok(at('OPEN_ROOT') < at('MOUNT_IN_ROOT'), 'mounts happen inside the opened root');
+  t.ok(at('MKNOD_IN_ROOT') < at('PIVOT_ROOT'), 'devices before pivot_root');
+  t.ok(at('PIVOT_ROOT') < at('MASK'), 'masks after pivot_root');
+  t.ok(at('SETRESUID') < at('CAPSET'), 'capabilities set after the uid change');
+  t.ok(at('LOOKUP') < at('READY'), 'a missing executable fails create, not start');
+  t.ok(at('READY') < at('EXEC_FIFO'));
+  t.equal(ops[ops.length - 1], 'EXEC');
+  t.equal(plan.cloneFlags, BigInt(CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS));
+  const host = plan.ops.find((o) => o.op === 'SETHOSTNAME')!;
+  t.equal(host.path, 'hostname');
+  t.same(host.args, ['runts']);
+});
+
+t.test('plan snapshot of the default spec', async (t) => {
+  t.matchSnapshot(buildPlan(ctx()).ops.map((o) => `${o.op} ${o.path}: ${o.what}`).join('\n'));
+});
+
+t.test('--no-pivot moves the root instead', async (t) => {
+  const ops = names(ctx(() => {}, { noPivot: true }));
+  t.ok(ops.includes('MOVE_ROOT'));
+  t.notOk(ops.includes('PIVOT_ROOT'));
+});
+
+t.test('namespaces joined by path are setns ops, not clone flags', async (t) => {
+  const c = ctx((s) => {
+    s.linux.namespaces = [{ type: 'pid' }, { type: 'mount' }, { type: 'network', path: '/proc/1/ns/net' }];
+  }, { nsFds: new Map([[2, 42]]) });
+  const plan = buildPlan(c);
+  const setns = plan.ops.filter((o) => o.op === 'SETNS');
+  t.equal(setns.length, 1);
+  t.same(setns[0]!.args, [42, CLONE.NEWNET]);
+  t.equal(setns[0]!.path, 'linux.namespaces[2]');
+  t.equal(plan.cloneFlags & BigInt(CLONE.NEWNET), 0n);
+});
+
+t.test('cgroup and time namespaces are unshared after placement', async (t) => {
+  const c = ctx((s) => {
+    s.linux.namespaces.push({ type: 'cgroup' }, { type: 'time' });
+    s.linux.timeOffsets = { monotonic: { secs: 10, nanosecs: 0 } };
+  });
+  const plan = buildPlan(c);
+  t.equal(plan.cloneFlags & BigInt(CLONE.NEWCGROUP | CLONE.NEWTIME), 0n);
+  const unshares = plan.ops.filter((o) => o.op === 'UNSHARE').map((o) => o.args[0]);
+  t.same(unshares, [CLONE.NEWCGROUP, CLONE.NEWTIME]);
+  t.ok(plan.ops.some((o) => o.op === 'WRITE_FILE' && o.args[1] === 'monotonic 10 0\n'));
+});
+
+t.test('a mount namespace is required', async (t) => {
+  t.throws(() => buildPlan(ctx((s) => (s.linux.namespaces = [{ type: 'pid' }]))), { code: 'ERR_CONFIG_INVALID' });
+});
+
+t.test('bind mounts: file or dir target, remount for options, propagation', async (t) => {
+  const c = ctx((s) => {
+    s.mounts = [{ destination: '/etc/hosts', type: 'bind', source: 'hosts', options: ['rbind', 'ro', 'nosuid', 'rprivate'] }];
+  }, { isDirectory: () => false });
+  const ops = buildPlan(c).ops.filter((o) => o.path.startsWith('mounts[0]'));
+  t.same(ops.map((o) => o.op), ['MKDIR_IN_ROOT', 'MOUNT_IN_ROOT', 'REMOUNT_IN_ROOT', 'MOUNT_IN_ROOT']);
+  t.same(ops[0]!.args, ['/etc/hosts', 0o755, 1], 'file target');
+  t.same(ops[1]!.args, ['/etc/hosts', '/b/hosts', null, MS.BIND | MS.REC, null], 'source relative to the bundle');
+  t.same(ops[2]!.args, ['/etc/hosts', MS.RDONLY | MS.NOSUID]);
+  t.same(ops[3]!.args, ['/etc/hosts', null, null, MS.PRIVATE | MS.REC, null]);
+});
+
+t.test('cgroup mount on v1: tmpfs with one bind per hierarchy', async (t) => {
+  const ops = buildPlan(ctx()).ops.filter((o) => o.what.includes('cgroup') || o.what.includes('cpuacct'));
+  t.ok(ops.some((o) => o.op === 'MOUNT_IN_ROOT' && o.args[1] === '/sys/fs/cgroup/cpu,cpuacct/x'));
+  t.ok(ops.some((o) => o.op === 'SYMLINK_IN_ROOT' && o.args[0] === 'cpu,cpuacct' && o.args[1] === '/sys/fs/cgroup/cpu'));
+});
+
+t.test('user namespace: devices are bound from the host', async (t) => {
+  const c = ctx((s) => {
+    s.linux.namespaces.push({ type: 'user' });
+    s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  });
+  const ops = buildPlan(c).ops;
+  t.notOk(ops.some((o) => o.op === 'MKNOD_IN_ROOT'));
+  t.ok(ops.some((o) => o.op === 'MOUNT_IN_ROOT' && o.args[1] === '/dev/null'));
+});
+
+t.test('errors carry the config path', async (t) => {
+  t.throws(() => buildPlan(ctx((s) => (s.process.rlimits = [{ type: 'RLIMIT_BOGUS', soft: 1, hard: 1 }]))), { message: /process\.rlimits\[0\]\.type/ });
+  t.throws(() => buildPlan(ctx((s) => (s.process.capabilities.bounding = ['CAP_NOPE']))), { message: /process\.capabilities\.bounding\[0\]/ });
+});
+
+t.test('mount options', async (t) => {
+  const o = parseMountOptions(['nosuid', 'ro', 'rw', 'mode=755', 'rshared', 'size=1k']);
+  t.equal(o.flags, MS.NOSUID, 'rw clears ro');
+  t.same(o.propagation, [MS.SHARED | MS.REC]);
+  t.same(o.data, ['mode=755', 'size=1k']);
+});
+
+t.test('encoding: header, ops and strings', async (t) => {
+  const buf = encodePlan([{ op: 'SETHOSTNAME', args: ['abc'], path: 'hostname', what: 'x' }, { op: 'EXEC', args: [['sh', '-c'], []], path: 'p', what: 'y' }], 7, 64);
+  t.equal(buf.readUInt32LE(0), PLAN_MAGIC);
+  t.equal(buf.readUInt32LE(8), 2);
+  t.equal(buf.readInt32LE(16), 7, 'sync fd');
+  t.equal(buf.readUInt32LE(HEADER_SIZE), Op.SETHOSTNAME);
+  const off = Number(buf.readBigInt64LE(HEADER_SIZE + 8));
+  t.equal(buf.toString('utf8', off, off + 4), 'abc\0');
+  const argv = Number(buf.readBigInt64LE(HEADER_SIZE + OP_SIZE + 8));
+  const first = Number(buf.readBigInt64LE(argv));
+  t.equal(buf.toString('utf8', first, first + 2), 'sh');
+  t.equal(buf.readBigInt64LE(argv + 16), -1n, 'argv ends with -1');
+  const scratchOff = buf.readUInt32LE(20);
+  t.equal(buf.length, scratchOff + 64);
+});
+
+t.test('clone flags', async (t) => {
+  t.equal(cloneFlagsFor({ ociVersion: '1', linux: { namespaces: [{ type: 'user' }, { type: 'uts' }] } } as any), BigInt(CLONE.NEWUSER | CLONE.NEWUTS));
+});

@@ -1,0 +1,130 @@
+// Integration harness: a busybox bundle per test, a private --root, and a
+// teardown that force-deletes whatever the test created, even on failure.
+import { spawnSync, spawn, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const TOP = resolve(__dirname, '..', '..');
+export const RUNTS = process.env['RUNTS'] ?? join(TOP, 'bin', 'runts');
+
+interface Teardown {
+  teardown(fn: () => void | Promise<void>): void;
+}
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+// One busybox rootfs shared by all bundles of a test process (bundles point at it).
+let sharedRootfs: string | undefined;
+function rootfs(): string {
+  if (sharedRootfs) return sharedRootfs;
+  const dir = mkdtempSync(join(tmpdir(), 'runts-rootfs-'));
+  const r = spawnSync(join(TOP, 'test', 'lib', 'make-bundle.sh'), [dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`make-bundle failed: ${r.stderr}`);
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  sharedRootfs = join(dir, 'rootfs');
+  return sharedRootfs;
+}
+
+export function baseConfig(args: string[]): any {
+  return {
+    ociVersion: '1.2.1',
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args,
+      env: ['PATH=/bin:/sbin:/usr/bin', 'TERM=xterm'],
+      cwd: '/',
+      capabilities: {
+        bounding: ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_ADMIN', 'CAP_SETUID', 'CAP_SETGID'],
+        effective: ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_ADMIN', 'CAP_SETUID', 'CAP_SETGID'],
+        permitted: ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_ADMIN', 'CAP_SETUID', 'CAP_SETGID'],
+      },
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
+      noNewPrivileges: true,
+    },
+    root: { path: 'rootfs', readonly: false },
+    hostname: 'runts-test',
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+      { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
+      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    ],
+    linux: {
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      maskedPaths: ['/proc/kcore', '/proc/keys', '/sys/firmware'],
+      readonlyPaths: ['/proc/sys', '/proc/sysrq-trigger'],
+    },
+  };
+}
+
+export class Env {
+  readonly root: string;
+  readonly dir: string;
+  private ids = new Set<string>();
+  private n = 0;
+
+  constructor(t: Teardown) {
+    this.dir = mkdtempSync(join(tmpdir(), 'runts-it-'));
+    this.root = join(this.dir, 'state');
+    t.teardown(() => this.cleanup());
+  }
+
+  id(prefix = 'c'): string {
+    const id = `${prefix}-${process.pid}-${++this.n}`;
+    this.ids.add(id);
+    return id;
+  }
+
+  /** A bundle whose rootfs is the shared busybox tree, bound by path. */
+  bundle(config: any): string {
+    const b = join(this.dir, `bundle-${++this.n}`);
+    spawnSync('mkdir', ['-p', b]);
+    const cfg = { ...config, root: { ...config.root, path: rootfs() } };
+    writeFileSync(join(b, 'config.json'), JSON.stringify(cfg, null, 2));
+    return b;
+  }
+
+  runts(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Result {
+    const r: SpawnSyncReturns<string> = spawnSync(RUNTS, ['--root', this.root, ...args], {
+      encoding: 'utf8',
+      input: opts.input ?? '',
+      timeout: opts.timeoutMs ?? 30000,
+    });
+    return { code: r.status ?? 128 + 9, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  }
+
+  state(id: string): any {
+    const r = this.runts(['state', id]);
+    if (r.code !== 0) throw new Error(`state ${id}: ${r.stderr}`);
+    return JSON.parse(r.stdout);
+  }
+
+  /** Runs a container in the foreground and returns its output and exit code. */
+  run(config: any, extra: string[] = []): Result & { id: string } {
+    const id = this.id();
+    const b = this.bundle(config);
+    return { id, ...this.runts(['run', '--bundle', b, ...extra, id]) };
+  }
+
+  cleanup(): void {
+    for (const id of this.ids) this.runts(['delete', '--force', id], { timeoutMs: 10000 });
+    if (existsSync(this.root)) {
+      for (const id of readdirSync(this.root)) this.runts(['delete', '--force', id], { timeoutMs: 10000 });
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function readText(file: string): string {
+  return readFileSync(file, 'utf8');
+}
+
+export { spawn };

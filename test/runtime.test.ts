@@ -1,0 +1,226 @@
+// Integration tests: real busybox containers run by bin/runts (needs root).
+import t from 'tap';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Env, baseConfig } from './lib/harness';
+
+const sh = (script: string) => baseConfig(['sh', '-c', script]);
+
+t.test('run: output, exit codes and signals', async (t) => {
+  const env = new Env(t);
+  const ok = env.run(sh('echo hello'));
+  t.equal(ok.code, 0, ok.stderr);
+  t.equal(ok.stdout, 'hello\n');
+  t.equal(env.run(sh('exit 42')).code, 42);
+  t.equal(env.run(sh('kill -9 $$')).code, 137, 'SIGKILL gives 128+9');
+  t.equal(env.run(sh('kill -TERM $$; sleep 1')).code, 0, 'pid 1 ignores SIGTERM it has no handler for');
+  t.same(execSync('ls ' + env.root).toString().trim(), '', 'run deletes the container after it exits');
+});
+
+t.test('namespaces isolate the container', async (t) => {
+  const env = new Env(t);
+  const r = env.run(sh('echo pid=$$; hostname; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "; readlink /proc/self/ns/ipc /proc/self/ns/mnt /proc/self/ns/uts /proc/self/ns/net'));
+  t.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  t.equal(lines[0], 'pid=1', 'pid namespace: the process is PID 1');
+  t.equal(lines[1], 'runts-test', 'uts namespace: own hostname');
+  t.equal(lines[2], 'lo', 'network namespace: loopback only');
+  for (const [i, ns] of ['ipc', 'mnt', 'uts', 'net'].entries()) {
+    t.not(lines[3 + i], readlinkSync(`/proc/self/ns/${ns}`), `own ${ns} namespace`);
+  }
+  t.equal(hostname(), execSync('hostname').toString().trim(), 'host hostname untouched');
+});
+
+t.test('joining a namespace by path', async (t) => {
+  const env = new Env(t);
+  const a = env.id();
+  t.equal(env.runts(['run', '-d', '--bundle', env.bundle(sh('sleep 30')), a]).code, 0);
+  const pid = env.state(a).pid as number;
+  const cfg = sh('readlink /proc/self/ns/net /proc/self/ns/uts');
+  cfg.linux.namespaces = cfg.linux.namespaces.map((n: any) => (n.type === 'network' ? { type: 'network', path: `/proc/${pid}/ns/net` } : n));
+  const r = env.run(cfg);
+  t.equal(r.code, 0, r.stderr);
+  const [net, uts] = r.stdout.trim().split('\n');
+  t.equal(net, readlinkSync(`/proc/${pid}/ns/net`), 'joined the first container\'s network namespace');
+  t.not(uts, readlinkSync(`/proc/${pid}/ns/uts`), 'kept its own uts namespace');
+});
+
+t.test('rootfs: /proc, devices, symlinks, masked and read-only paths', async (t) => {
+  const env = new Env(t);
+  const r = env.run(sh([
+    'stat -c "%t:%T %a" /dev/null',
+    'readlink /dev/fd',
+    'echo x > /dev/null && echo null-ok',
+    'wc -c < /proc/kcore',
+    'echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo sys-rw || echo sys-ro',
+    'head -c 4 /dev/zero | wc -c',
+    'grep -c " /dev/pts " /proc/self/mounts',
+  ].join('; ')));
+  t.equal(r.code, 0, r.stderr);
+  const out = r.stdout.trim().split('\n');
+  t.equal(out[0], '1:3 666', '/dev/null is char 1:3 mode 0666');
+  t.equal(out[1], '/proc/self/fd');
+  t.equal(out[2], 'null-ok');
+  t.equal(out[3], '0', '/proc/kcore is masked');
+  t.equal(out[4], 'sys-ro', '/proc/sys is read-only');
+  t.equal(out[5], '4');
+  t.equal(out[6], '1', 'devpts mounted');
+});
+
+t.test('root.readonly and bind mounts with options', async (t) => {
+  const env = new Env(t);
+  const host = join(env.dir, 'shared');
+  mkdirSync(host);
+  writeFileSync(join(host, 'from-host'), 'hi\n');
+  const cfg = sh('cat /data/from-host; touch /data/new && echo data-rw; touch /ro/x 2>/dev/null || echo ro-ok; touch /rootfile 2>/dev/null || echo root-ro');
+  cfg.root.readonly = true;
+  cfg.mounts.push({ destination: '/data', type: 'bind', source: host, options: ['rbind', 'rw'] });
+  cfg.mounts.push({ destination: '/ro', type: 'bind', source: host, options: ['bind', 'ro'] });
+  const r = env.run(cfg);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'hi\ndata-rw\nro-ok\nroot-ro\n');
+  t.ok(existsSync(join(host, 'new')), 'write through the bind mount reached the host');
+});
+
+t.test('process: env, cwd, user, groups, umask, rlimits', async (t) => {
+  const env = new Env(t);
+  const cfg = sh('echo $GREETING; pwd; id -u; id -g; id -G; umask; ulimit -n');
+  cfg.process.env.push('GREETING=hello world');
+  cfg.process.cwd = '/tmp';
+  cfg.process.user = { uid: 1000, gid: 1000, additionalGids: [10, 20], umask: 0o027 };
+  cfg.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 321, hard: 654 }];
+  const r = env.run(cfg);
+  t.equal(r.code, 0, r.stderr);
+  t.same(r.stdout.trim().split('\n'), ['hello world', '/tmp', '1000', '1000', '1000 10 20', '0027', '321']);
+});
+
+t.test('capabilities and no_new_privs', async (t) => {
+  const env = new Env(t);
+  const r = env.run(sh('grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status'));
+  t.equal(r.code, 0, r.stderr);
+  // AUDIT_WRITE 29, KILL 5, NET_BIND_SERVICE 10, SYS_ADMIN 21, SETUID 7, SETGID 6
+  const mask = ((1n << 29n) | (1n << 5n) | (1n << 10n) | (1n << 21n) | (1n << 7n) | (1n << 6n)).toString(16).padStart(16, '0');
+  t.match(r.stdout, new RegExp(`CapEff:\\s+${mask}`));
+  t.match(r.stdout, new RegExp(`CapBnd:\\s+${mask}`));
+  t.match(r.stdout, /NoNewPrivs:\s+1/);
+});
+
+t.test('lifecycle: create, start, state, kill, delete', async (t) => {
+  const env = new Env(t);
+  const id = env.id();
+  const pidFile = join(env.dir, 'init.pid');
+  const b = env.bundle(sh('sleep 30'));
+  const c = env.runts(['create', '--bundle', b, '--pid-file', pidFile, id]);
+  t.equal(c.code, 0, c.stderr);
+  const created = env.state(id);
+  t.equal(created.status, 'created');
+  t.equal(created.id, id);
+  t.equal(created.bundle, b);
+  t.type(created.pid, 'number');
+  t.equal(readFileSync(pidFile, 'utf8'), String(created.pid), 'pid file holds the pid without a newline');
+  t.match(readFileSync(`/proc/${created.pid}/cmdline`, 'utf8'), /^\S+/, 'init waits before exec');
+
+  t.equal(env.runts(['create', '--bundle', b, id]).code, 1, 'create with an existing id fails');
+  t.equal(env.runts(['start', id]).code, 0);
+  t.equal(env.state(id).status, 'running');
+  t.match(readFileSync(`/proc/${created.pid}/cmdline`, 'utf8'), /^sleep\0/);
+  const again = env.runts(['start', id]);
+  t.not(again.code, 0, 'start twice fails');
+  const del = env.runts(['delete', id]);
+  t.not(del.code, 0, 'delete of a running container without --force fails');
+  t.match(del.stderr, /not stopped/);
+
+  const list = env.runts(['list', '--format', 'json']);
+  t.same(JSON.parse(list.stdout).map((s: any) => s.id), [id]);
+  t.equal(env.runts(['list', '-q']).stdout, `${id}\n`);
+
+  t.equal(env.runts(['kill', id, 'KILL']).code, 0);
+  for (let i = 0; i < 200 && env.state(id).status !== 'stopped'; i++) execSync('sleep 0.01');
+  t.equal(env.state(id).status, 'stopped');
+  t.not(env.runts(['kill', id, 'TERM']).code, 0, 'kill of a stopped container fails');
+  t.equal(env.runts(['delete', id]).code, 0);
+  t.not(env.runts(['state', id]).code, 0, 'state of a deleted container fails');
+  t.notOk(existsSync(join(env.root, id)));
+});
+
+t.test('delete --force of a running container', async (t) => {
+  const env = new Env(t);
+  const id = env.id();
+  t.equal(env.runts(['run', '-d', '--bundle', env.bundle(sh('sleep 60')), id]).code, 0);
+  const pid = env.state(id).pid;
+  const r = env.runts(['delete', '--force', id]);
+  t.equal(r.code, 0, r.stderr);
+  t.notOk(existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep'), 'init killed');
+  t.notOk(existsSync(join(env.root, id)));
+});
+
+t.test('hooks run in order with the state on stdin', async (t) => {
+  const env = new Env(t);
+  const log = join(env.dir, 'hooks.log');
+  const hook = join(env.dir, 'hook.sh');
+  writeFileSync(hook, `#!/bin/sh\nstate=$(cat)\necho "$1 $(echo "$state" | grep -o '"status":"[a-z]*"')" >> ${log}\n`);
+  chmodSync(hook, 0o755);
+  const cfg = sh(`echo main >> ${log}`);
+  // The log path must exist inside the container too: bind the test dir at the same path.
+  cfg.mounts.push({ destination: env.dir, type: 'bind', source: env.dir, options: ['rbind'] });
+  const kinds = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'];
+  cfg.hooks = Object.fromEntries(kinds.map((k) => [k, [{ path: hook, args: ['hook', k] }]]));
+  const r = env.run(cfg);
+  t.equal(r.code, 0, r.stderr);
+  const lines = readFileSync(log, 'utf8').trim().split('\n');
+  t.same(lines.filter((l) => l !== 'main').map((l) => l.split(' ')[0]), kinds, 'the six hooks ran in the spec order');
+  t.match(lines.join('\n'), /prestart "status":"creating"/);
+  t.match(lines.join('\n'), /poststop "status":"stopped"/);
+});
+
+t.test('a failing hook fails create and leaves nothing behind', async (t) => {
+  const env = new Env(t);
+  const cfg = sh('true');
+  cfg.hooks = { createRuntime: [{ path: '/bin/false' }] };
+  const id = env.id();
+  const r = env.runts(['create', '--bundle', env.bundle(cfg), id]);
+  t.not(r.code, 0);
+  t.match(r.stderr, /hooks\.createRuntime\[0\]/);
+  t.notOk(existsSync(join(env.root, id)), 'no state dir');
+});
+
+t.test('bad configs: one line naming the JSON path, nothing left behind', async (t) => {
+  const env = new Env(t);
+  const cases: [string, (c: any) => void, RegExp][] = [
+    ['empty args', (c) => (c.process.args = []), /process\.args/],
+    ['missing bind source', (c) => c.mounts.push({ destination: '/x', type: 'bind', source: '/nonexistent-runts', options: ['bind'] }), /mounts\[6\]/],
+    ['unknown executable', (c) => (c.process.args = ['no-such-binary']), /process\.args\[0\].*not found/],
+    ['bad cwd', (c) => (c.process.cwd = '/no/such/dir'), /process\.cwd/],
+    ['unknown namespace', (c) => c.linux.namespaces.push({ type: 'bogus' }), /linux\.namespaces\[5\]/],
+  ];
+  for (const [name, patch, re] of cases) {
+    const cfg = sh('true');
+    patch(cfg);
+    const id = env.id();
+    const r = env.runts(['create', '--bundle', env.bundle(cfg), id]);
+    t.not(r.code, 0, `${name}: fails`);
+    t.match(r.stderr, re, `${name}: names the path`);
+    t.equal(r.stderr.trim().split('\n').length, 1, `${name}: one line`);
+    t.notMatch(r.stderr, /\n\s+at /, `${name}: no stack trace`);
+    t.notOk(existsSync(join(env.root, id)), `${name}: no state dir`);
+  }
+  const out = execSync(`grep -c ${env.dir} /proc/self/mountinfo || true`).toString().trim();
+  t.equal(out, '0', 'no mounts left on the host');
+});
+
+t.test('--log --log-format json writes exactly one JSON line per failure', async (t) => {
+  const env = new Env(t);
+  const logFile = join(env.dir, 'log.json');
+  const cfg = sh('true');
+  cfg.process.args = [];
+  const r = env.runts(['--log', logFile, '--log-format', 'json', 'create', '--bundle', env.bundle(cfg), env.id()]);
+  t.not(r.code, 0);
+  const lines = readFileSync(logFile, 'utf8').trim().split('\n');
+  t.equal(lines.length, 1);
+  const rec = JSON.parse(lines[0]!);
+  t.equal(rec.level, 'error');
+  t.match(rec.msg, /process\.args/);
+  t.ok(!Number.isNaN(Date.parse(rec.time)));
+});
