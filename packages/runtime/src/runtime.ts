@@ -5,9 +5,10 @@ import { defaultSpec, features as ociFeatures, parseConfig, OCI_VERSION, type Sp
 import { newManager, resolveCgroupsPath, type Manager } from '@runts/cgroups';
 import { RuntsError, configError } from '@runts/errors';
 import { LinuxSys, errnoName, strerror, type Sys } from '@runts/sys';
-import type { CreateOptions, GlobalOptions, RunOptions, RuntimeApi } from './cli/api';
+import type { CreateOptions, ExecOptions, GlobalOptions, RunOptions, RuntimeApi } from './cli/api';
 import { runHooks, runHooksWarn } from './hooks';
-import { buildPlan, type Plan } from './plan/build';
+import { buildExecPlan, buildPlan, type Plan } from './plan/build';
+import { NS_PROC_NAME } from './plan/flags';
 import { encodePlan } from './plan/encode';
 import { MSG_SIZE, Msg, SyncTag } from './plan/ops';
 import { isAlive, mountPointOf, sleepMs, startTime } from './proc';
@@ -83,6 +84,8 @@ export class Runtime implements RuntimeApi {
       throw new RuntsError('ERR_NOT_FOUND', `config.json: cannot read ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: configPath });
     }
     const spec = parseConfig(text);
+    // exec and delete need the config as it was at create, whatever the bundle holds later.
+    writeFileSync(join(dir, 'config.json'), text, { mode: 0o600 });
     if (!spec.root?.path) throw configError('root.path', 'is required');
     const rootfs = resolve(bundle, spec.root.path);
     let realRootfs: string;
@@ -168,16 +171,8 @@ export class Runtime implements RuntimeApi {
     const buf = encodePlan(plan.ops, childEnd, scratch, parentEnd);
 
     const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
-    undo.push(() => {
-      // Kill and reap the half-made init; its mounts go with its mount namespace.
-      try {
-        this.sys.pidfdSendSignal(pidfd, osc.signals.SIGKILL);
-        for (let i = 0; i < 5000 && !this.sys.tryWaitPidfd(pidfd); i++) sleepMs(1);
-      } catch {
-        /* already gone */
-      }
-      this.safeClose(pidfd);
-    });
+    // A half-made init's mounts go with its mount namespace.
+    undo.push(() => this.reap(pidfd));
     undo.push(() => cgroup.destroy());
     this.safeClose(childEnd);
     fds.splice(fds.indexOf(childEnd), 1);
@@ -285,6 +280,85 @@ export class Runtime implements RuntimeApi {
     }
   }
 
+  /** Runs another process in a running container; returns its exit code (0 when detached). */
+  async exec(id: string, opts: ExecOptions): Promise<number> {
+    const rec = this.store.load(id);
+    const status = this.status(rec);
+    if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', `cannot exec in a ${status} container`);
+    if (status === 'paused' && !opts.ignorePaused) throw new RuntsError('ERR_BAD_STATE', 'cannot exec in a paused container (use --ignore-paused)');
+    const spec = this.store.config(id);
+    const fds: number[] = [];
+    try {
+      const nsFds = new Map<string, number>();
+      let pidNsFd: number | undefined;
+      for (const ns of spec.linux?.namespaces ?? []) {
+        const fd = openSync(`/proc/${rec.pid}/ns/${NS_PROC_NAME[ns.type]}`, 'r');
+        fds.push(fd);
+        if (ns.type === 'pid') pidNsFd = fd;
+        else nsFds.set(ns.type, fd);
+      }
+      const [parentEnd, childEnd] = this.sys.socketpair();
+      fds.push(parentEnd, childEnd);
+      const plan = buildExecPlan({ process: opts.process, nsFds, preserveFds: opts.preserveFds ?? 0 });
+      const buf = encodePlan(plan.ops, childEnd, 4096, parentEnd);
+      const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
+      this.safeClose(childEnd);
+      fds.splice(fds.indexOf(childEnd), 1);
+      try {
+        this.converse(parentEnd, plan, {
+          [SyncTag.SETUP]: () => {
+            if (rec.cgroupPath) newManager({ path: rec.cgroupPath }).apply(pid);
+            return '';
+          },
+        });
+      } catch (e) {
+        this.reap(pidfd);
+        throw e;
+      }
+      if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
+      if (opts.detach) {
+        this.safeClose(pidfd);
+        return 0;
+      }
+      return await this.waitForwarding(pidfd);
+    } finally {
+      fds.forEach((fd) => this.safeClose(fd));
+    }
+  }
+
+  /** Waits for our child, passing on the signals a foreground runtime gets. */
+  private async waitForwarding(pidfd: number): Promise<number> {
+    const forward = new Map<string, () => void>();
+    for (const sig of SIGNALS_FORWARDED) {
+      const h = () => {
+        try {
+          this.sys.pidfdSendSignal(pidfd, osc.signals[sig]);
+        } catch {
+          /* exited */
+        }
+      };
+      forward.set(sig, h);
+      process.on(sig, h);
+    }
+    try {
+      return (await this.sys.waitPidfd(pidfd)).code;
+    } finally {
+      for (const [sig, h] of forward) process.off(sig, h);
+      this.safeClose(pidfd);
+    }
+  }
+
+  /** Kills and reaps a child that failed its setup. */
+  private reap(pidfd: number): void {
+    try {
+      this.sys.pidfdSendSignal(pidfd, osc.signals.SIGKILL);
+      for (let i = 0; i < 5000 && !this.sys.tryWaitPidfd(pidfd); i++) sleepMs(1);
+    } catch {
+      /* already gone */
+    }
+    this.safeClose(pidfd);
+  }
+
   async start(id: string): Promise<void> {
     const rec = this.store.load(id);
     const status = this.status(rec);
@@ -316,34 +390,21 @@ export class Runtime implements RuntimeApi {
 
   async run(id: string, opts: RunOptions): Promise<number> {
     const pidfd = this.createSync(id, opts);
-    const forward = new Map<string, () => void>();
-    if (!opts.detach) {
-      for (const sig of SIGNALS_FORWARDED) {
-        const h = () => {
-          try {
-            this.sys.pidfdSendSignal(pidfd, osc.signals[sig]);
-          } catch {
-            /* exited */
-          }
-        };
-        forward.set(sig, h);
-        process.on(sig, h);
-      }
-    }
     try {
       await this.start(id);
-      if (opts.detach) return 0;
-      const st = await this.sys.waitPidfd(pidfd);
-      if (!opts.keep) await this.delete(id, { force: true });
-      return st.code;
     } catch (e) {
-      if (!opts.keep) await this.delete(id, { force: true }).catch(() => undefined);
-      throw e;
-    } finally {
-      for (const [sig, h] of forward) process.off(sig, h);
+      await this.delete(id, { force: true }).catch(() => undefined);
       this.safeClose(pidfd);
-      this.pidfds.delete(id);
+      throw e;
     }
+    if (opts.detach) {
+      this.safeClose(pidfd);
+      return 0;
+    }
+    const code = await this.waitForwarding(pidfd);
+    this.pidfds.delete(id);
+    if (!opts.keep) await this.delete(id, { force: true });
+    return code;
   }
 
   state(id: string): State {

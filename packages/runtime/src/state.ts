@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Hook, State } from '@runts/oci';
+import type { Hook, Spec, State } from '@runts/oci';
 import { RuntsError } from '@runts/errors';
 
 export type Status = State['status'];
@@ -83,6 +83,11 @@ export class StateStore {
     } catch {
       throw new RuntsError('ERR_IO', `container "${id}": state file is damaged`, { file: join(this.dir(id), 'state.json') });
     }
+  }
+
+  /** The config.json the container was created from. */
+  config(id: string): Spec {
+    return JSON.parse(readFileSync(join(this.dir(id), 'config.json'), 'utf8')) as Spec;
   }
 
   ids(): string[] {

@@ -1,5 +1,5 @@
 import { isAbsolute, join, posix } from 'node:path';
-import { CAPABILITIES, RLIMITS, type Hook, type Mount, type Spec } from '@runts/oci';
+import { CAPABILITIES, RLIMITS, type Hook, type Mount, type Process, type Spec } from '@runts/oci';
 import { configError, RuntsError } from '@runts/errors';
 import type { PlanOp, Arg } from './encode';
 import { CLONE, MS, NS_FLAG, PR, SIGKILL } from './flags';
@@ -175,8 +175,31 @@ export function buildPlan(ctx: PlanContext): Plan {
     o.add('WRITE_FILE', [file, value, Buffer.byteLength(value)], `linux.sysctl.${key}`, `set sysctl ${key}`);
   }
 
-  buildProcess(ctx, o);
+  buildProcess(o, spec.process, { preserveFds: ctx.preserveFds, init: { fifoFd: ctx.fifoFd, startHooks: spec.hooks?.startContainer ?? [] } });
   return { ops: o.list, cloneFlags: cloneFlagsFor(spec) };
+}
+
+/** An exec'd process: joins the init's namespaces, then gets the same process setup. */
+export interface ExecContext {
+  process: Process;
+  /** Open fds of /proc/<init>/ns/<name>, by namespace type; pid is joined by the parent. */
+  nsFds: Map<string, number>;
+  preserveFds: number;
+}
+
+export function buildExecPlan(ctx: ExecContext): Plan {
+  const o = new Ops();
+  for (const type of ['user', 'ipc', 'uts', 'network', 'cgroup', 'time', 'mount']) {
+    const fd = ctx.nsFds.get(type);
+    if (fd !== undefined) o.add('SETNS', [fd, NS_FLAG[type]!], 'linux.namespaces', `join the container's ${type} namespace`);
+  }
+  o.add('PRCTL', [PR.SET_PDEATHSIG, SIGKILL, 0, 0, 0], 'process', 'die with the runtime during setup');
+  o.add('SYNC', [SyncTag.SETUP], 'linux', 'wait for cgroup placement');
+  o.add('SETSID', [], 'process', 'start a new session');
+  o.add('PRCTL', [PR.SET_DUMPABLE, 0, 0, 0, 0], 'process', 'stay non-dumpable until exec');
+  o.add('STDIO', [-1, -1, -1], 'process', 'install stdio');
+  buildProcess(o, ctx.process, { preserveFds: ctx.preserveFds });
+  return { ops: o.list, cloneFlags: 0n };
 }
 
 function buildRootfs(ctx: PlanContext, o: Ops, inUserNs: boolean): void {
@@ -276,9 +299,14 @@ function buildCgroupMount(ctx: PlanContext, o: Ops, m: Mount, dest: string, flag
   if (ro) o.add('REMOUNT_IN_ROOT', [dest, base | ro], `${path}.options`, `remount ${dest} read-only`);
 }
 
-function buildProcess(ctx: PlanContext, o: Ops): void {
-  const { spec } = ctx;
-  const p = spec.process;
+/** What differs between the init and an exec'd process. */
+interface ProcessStage {
+  preserveFds: number;
+  /** The init waits on the exec fifo and runs startContainer hooks. */
+  init?: { fifoFd: number; startHooks: Hook[] };
+}
+
+function buildProcess(o: Ops, p: Process | undefined, stage: ProcessStage): void {
   if (!p) throw configError('process', 'is required to create a container');
   (p.rlimits ?? []).forEach((r, i) => {
     const res = RLIMITS[r.type];
@@ -320,14 +348,14 @@ function buildProcess(ctx: PlanContext, o: Ops): void {
   o.add('LOOKUP', [args[0]!, pathVar], 'process.args[0]', `find executable "${args[0]}"`);
   if (p.noNewPrivileges) o.add('PRCTL', [PR.SET_NO_NEW_PRIVS, 1, 0, 0, 0], 'process.noNewPrivileges', 'set no_new_privs');
   o.add('UMASK', [p.user.umask ?? 0o022], 'process.user.umask', 'set umask');
-  o.add('CLOSE_FDS', [3 + ctx.preserveFds], 'process', 'close inherited fds on exec');
+  o.add('CLOSE_FDS', [3 + stage.preserveFds], 'process', 'close inherited fds on exec');
 
-  const startHooks = spec.hooks?.startContainer ?? [];
+  const startHooks = stage.init?.startHooks ?? [];
   if (startHooks.length > 0) o.add('SYNC', [SyncTag.START_STATE], 'hooks.startContainer', 'receive state for startContainer hooks');
-  // The runtime exits after create: from here the init must outlive it.
+  // The runtime exits after create: from here the process must outlive it.
   o.add('PRCTL', [PR.SET_PDEATHSIG, 0, 0, 0, 0], 'process', 'outlive the runtime');
   o.add('READY', [], 'process', 'report ready');
-  o.add('EXEC_FIFO', [ctx.fifoFd], 'process', 'wait for start');
+  if (stage.init) o.add('EXEC_FIFO', [stage.init.fifoFd], 'process', 'wait for start');
   startHooks.forEach((h, i) => {
     const { argv, env: henv } = hookArgs(h);
     o.add('HOOK', [h.path, argv, henv, (h.timeout ?? 0) * 1000], `hooks.startContainer[${i}]`, `run hook ${h.path}`);
