@@ -16,9 +16,13 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <termios.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -534,6 +538,56 @@ static void do_lookup(const char *file, const char *pathenv)
 	fail(last_err);
 }
 
+/* The container's own pty (its devpts, after pivot_root): the master goes to
+ * the console socket with SCM_RIGHTS and the pty name as data, like runc; the
+ * peer is opened through the master (TIOCGPTPEER), never by path. */
+static void do_console(int sock, int rows, int cols)
+{
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	check(master);
+	int unlock = 0;
+	check(ioctl(master, TIOCSPTLCK, &unlock));
+	int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	check(slave);
+	if (rows > 0 || cols > 0) {
+		struct winsize ws = { (unsigned short)rows, (unsigned short)cols, 0, 0 };
+		check(ioctl(slave, TIOCSWINSZ, &ws));
+	}
+	unsigned int n = 0;
+	check(ioctl(master, TIOCGPTN, &n));
+	char name[32] = "/dev/pts/";
+	char digits[12];
+	int len = 0, pos = 9;
+	do {
+		digits[len++] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n > 0);
+	while (len > 0)
+		name[pos++] = digits[--len];
+	name[pos] = '\0';
+
+	char control[CMSG_SPACE(sizeof(int))];
+	memset(control, 0, sizeof control);
+	struct iovec iov = { name, (size_t)pos };
+	struct msghdr msg = { 0 };
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = control;
+	msg.msg_controllen = sizeof control;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &master, sizeof(int));
+	check(sendmsg(sock, &msg, MSG_NOSIGNAL));
+	close(master);
+	close(sock);
+	check(ioctl(slave, TIOCSCTTY, 0));
+	for (int i = 0; i < 3; i++)
+		check(dup3(slave, i, 0));
+	close(slave);
+}
+
 static void do_capset(uint64_t eff, uint64_t perm, uint64_t inh)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
@@ -687,6 +741,9 @@ static void run_op(const struct runts_op *op)
 	case OP_SETSID:
 		check(setsid());
 		break;
+	case OP_CONSOLE:
+		do_console((int)a[0], (int)a[1], (int)a[2]);
+		break;
 	default:
 		fail(ENOSYS);
 	}
@@ -745,4 +802,26 @@ int runts_spawn(uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t *pidfd_o
 		return -err;
 	*pidfd_out = pidfd;
 	return (int)pid;
+}
+
+int runts_recv_fd(int sock, char *buf, int len, int32_t *fd_out)
+{
+	char control[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { buf, (size_t)len };
+	struct msghdr msg = { 0 };
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = control;
+	msg.msg_controllen = sizeof control;
+	ssize_t n;
+	do {
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+		return -EPROTO;
+	memcpy(fd_out, CMSG_DATA(c), sizeof(int));
+	return (int)n;
 }

@@ -77,6 +77,7 @@ enum runts_opcode {
 	OP_REMOUNT_IN_ROOT = 35,/* relpath, flags (bind remount keeping locked flags) */
 	OP_PERSONALITY = 36,    /* persona */
 	OP_SETSID = 37,         /* - */
+	OP_CONSOLE = 38,        /* socket fd, rows, cols: new pty, master sent over the socket, slave as stdio */
 };
 
 /* Child -> parent messages. */
@@ -101,5 +102,8 @@ struct runts_reply {
 
 /* Returns the child's pid, or -errno. *pidfd_out gets a pidfd for it. */
 int runts_spawn(uint8_t *plan, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out);
+
+/* Receives one fd sent with SCM_RIGHTS; returns the data length or -errno. */
+int runts_recv_fd(int sock, char *buf, int len, int32_t *fd_out);
 
 #endif

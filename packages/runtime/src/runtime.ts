@@ -12,7 +12,14 @@ import { NS_PROC_NAME } from './plan/flags';
 import { encodePlan } from './plan/encode';
 import { MSG_SIZE, Msg, SyncTag } from './plan/ops';
 import { isAlive, mountPointOf, sleepMs, startTime } from './proc';
+import { attachTerminal } from './tty';
 import { StateStore, type ContainerRecord, type Status } from './state';
+
+interface Created {
+  pidfd: number;
+  /** The pty master of a terminal attached to this process. */
+  master?: number;
+}
 
 export interface RuntimeOptions {
   root: string;
@@ -59,22 +66,24 @@ export class Runtime implements RuntimeApi {
   }
 
   async create(id: string, opts: CreateOptions): Promise<void> {
-    this.createSync(id, opts);
+    this.safeClose(this.createSync(id, opts, false).pidfd);
+    this.pidfds.delete(id);
   }
 
-  private createSync(id: string, opts: CreateOptions): number {
+  /** With attach, a terminal's master comes back here instead of going to a console socket. */
+  private createSync(id: string, opts: CreateOptions, attach: boolean): Created {
     const dir = this.store.claim(id);
     const undo = new Undo();
     undo.push(() => this.store.remove(id));
     try {
-      return this.setup(id, dir, opts, undo);
+      return this.setup(id, dir, opts, attach, undo);
     } catch (e) {
       undo.run();
       throw e;
     }
   }
 
-  private setup(id: string, dir: string, opts: CreateOptions, undo: Undo): number {
+  private setup(id: string, dir: string, opts: CreateOptions, attach: boolean, undo: Undo): Created {
     const bundle = resolve(opts.bundle);
     const configPath = join(bundle, 'config.json');
     let text: string;
@@ -130,6 +139,24 @@ export class Runtime implements RuntimeApi {
     const fifoFd = this.sys.openPath(fifo);
     fds.push(fifoFd);
 
+    let consoleFd: number | undefined;
+    let attachEnd: number | undefined;
+    if (spec.process?.terminal) {
+      if (opts.consoleSocket) {
+        consoleFd = this.sys.connectUnix(resolve(opts.consoleSocket));
+        fds.push(consoleFd);
+      } else if (attach) {
+        const [mine, theirs] = this.sys.socketpair();
+        fds.push(mine, theirs);
+        attachEnd = mine;
+        consoleFd = theirs;
+      } else {
+        throw configError('process.terminal', 'cannot allocate a terminal for a detached container without --console-socket');
+      }
+    } else if (opts.consoleSocket) {
+      throw new RuntsError('ERR_USAGE', '--console-socket given, but process.terminal is false in config.json');
+    }
+
     const nsFds = new Map<number, number>();
     let pidNsFd: number | undefined;
     (spec.linux?.namespaces ?? []).forEach((ns, i) => {
@@ -165,6 +192,7 @@ export class Runtime implements RuntimeApi {
           return true;
         }
       },
+      ...(consoleFd !== undefined ? { consoleFd } : {}),
     });
     const stateJson = (status: Status) => JSON.stringify(this.ociState(rec, status));
     const scratch = SCRATCH_MIN + 2 * Buffer.byteLength(JSON.stringify(rec.annotations)) + 2 * bundle.length;
@@ -198,13 +226,14 @@ export class Runtime implements RuntimeApi {
       [SyncTag.START_STATE]: () => stateJson('created'),
     });
 
+    const master = attachEnd !== undefined ? this.sys.recvFd(attachEnd).fd : undefined;
     rec.creating = false;
     this.store.save(rec);
     if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
     fds.forEach((fd) => this.safeClose(fd));
     fds.length = 0;
     this.pidfds.set(id, pidfd);
-    return pidfd;
+    return master !== undefined ? { pidfd, master } : { pidfd };
   }
 
   /** Clones the init; a pid namespace given by path is joined by this thread for the clone only. */
@@ -299,7 +328,13 @@ export class Runtime implements RuntimeApi {
       }
       const [parentEnd, childEnd] = this.sys.socketpair();
       fds.push(parentEnd, childEnd);
-      const plan = buildExecPlan({ process: opts.process, nsFds, preserveFds: opts.preserveFds ?? 0 });
+      let consoleFd: number | undefined;
+      if (opts.process.terminal) {
+        if (!opts.consoleSocket) throw configError('process.terminal', 'exec with a terminal needs --console-socket');
+        consoleFd = this.sys.connectUnix(resolve(opts.consoleSocket));
+        fds.push(consoleFd);
+      }
+      const plan = buildExecPlan({ process: opts.process, nsFds, preserveFds: opts.preserveFds ?? 0, ...(consoleFd !== undefined ? { consoleFd } : {}) });
       const buf = encodePlan(plan.ops, childEnd, 4096, parentEnd);
       const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
       this.safeClose(childEnd);
@@ -327,9 +362,10 @@ export class Runtime implements RuntimeApi {
   }
 
   /** Waits for our child, passing on the signals a foreground runtime gets. */
-  private async waitForwarding(pidfd: number): Promise<number> {
+  private async waitForwarding(pidfd: number, skip: string[] = []): Promise<number> {
     const forward = new Map<string, () => void>();
     for (const sig of SIGNALS_FORWARDED) {
+      if (skip.includes(sig)) continue;
       const h = () => {
         try {
           this.sys.pidfdSendSignal(pidfd, osc.signals[sig]);
@@ -389,19 +425,20 @@ export class Runtime implements RuntimeApi {
   }
 
   async run(id: string, opts: RunOptions): Promise<number> {
-    const pidfd = this.createSync(id, opts);
+    const { pidfd, master } = this.createSync(id, opts, !opts.detach);
     try {
       await this.start(id);
     } catch (e) {
       await this.delete(id, { force: true }).catch(() => undefined);
       this.safeClose(pidfd);
+      if (master !== undefined) this.safeClose(master);
       throw e;
     }
     if (opts.detach) {
       this.safeClose(pidfd);
       return 0;
     }
-    const code = await this.waitForwarding(pidfd);
+    const code = master !== undefined ? await attachTerminal(this.sys, master, this.waitForwarding(pidfd, ['SIGWINCH'])) : await this.waitForwarding(pidfd);
     this.pidfds.delete(id);
     if (!opts.keep) await this.delete(id, { force: true });
     return code;

@@ -28,6 +28,10 @@ interface Lib {
   pidfdSendSignal: Fn;
   kill: Fn;
   waitid: Fn;
+  socket: Fn;
+  connect: Fn;
+  recvFd: Fn;
+  ioctl: Fn;
 }
 
 let lib: Lib | undefined;
@@ -54,6 +58,10 @@ function load(): Lib {
     pidfdSendSignal: f(libc, 'int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)'),
     kill: f(libc, 'int kill(int pid, int sig)'),
     waitid: f(libc, 'int waitid(int idtype, int id, uint8_t *info, int options)'),
+    socket: f(libc, 'int socket(int domain, int type, int protocol)'),
+    connect: f(libc, 'int connect(int fd, const uint8_t *addr, uint32_t len)'),
+    recvFd: f(stage, 'int runts_recv_fd(int sock, uint8_t *buf, int len, _Out_ int32_t *fd)'),
+    ioctl: f(libc, 'int ioctl(int fd, unsigned long req, uint8_t *arg)'),
   };
   return lib;
 }
@@ -154,5 +162,38 @@ export class LinuxSys implements Sys {
 
   geteuid(): number {
     return process.geteuid?.() ?? 0;
+  }
+
+  connectUnix(path: string): number {
+    const l = load();
+    const addr = Buffer.alloc(110);
+    addr.writeUInt16LE(AF_UNIX, 0);
+    if (Buffer.byteLength(path) > 107) throw sysError('connect', 36 /* ENAMETOOLONG */, path, { file: path });
+    addr.write(path, 2);
+    const fd = l.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw sysError('socket', errno(l));
+    if (l.connect(fd, addr, addr.length) < 0) {
+      const e = errno(l);
+      closeSync(fd);
+      throw sysError('connect', e, path, { file: path });
+    }
+    return fd;
+  }
+
+  recvFd(sock: number): { fd: number; data: string } {
+    const l = load();
+    const data = Buffer.alloc(4096);
+    const out = [-1];
+    const n = l.recvFd(sock, data, data.length, out);
+    if (n < 0) throw sysError('recvmsg', -n);
+    return { fd: out[0]!, data: data.toString('utf8', 0, n) };
+  }
+
+  setWinsize(fd: number, rows: number, cols: number): void {
+    const l = load();
+    const ws = Buffer.alloc(8);
+    ws.writeUInt16LE(rows, 0);
+    ws.writeUInt16LE(cols, 2);
+    if (l.ioctl(fd, 0x5414 /* TIOCSWINSZ */, ws) < 0) throw sysError('ioctl TIOCSWINSZ', errno(l));
   }
 }

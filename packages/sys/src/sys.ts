@@ -33,4 +33,10 @@ export interface Sys {
   write(fd: number, buf: Uint8Array): number;
   close(fd: number): void;
   geteuid(): number;
+  /** A stream socket connected to the unix socket at path (the console socket). */
+  connectUnix(path: string): number;
+  /** Receives one fd passed with SCM_RIGHTS; returns it with the message's data. */
+  recvFd(sock: number): { fd: number; data: string };
+  /** TIOCSWINSZ on a terminal fd. */
+  setWinsize(fd: number, rows: number, cols: number): void;
 }

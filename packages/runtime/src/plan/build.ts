@@ -35,6 +35,8 @@ export interface PlanContext {
   hostDeviceExists: (path: string) => boolean;
   /** Is the bind source a directory (else it is bound as a file)? */
   isDirectory: (path: string) => boolean;
+  /** A connected console socket when process.terminal is set. */
+  consoleFd?: number;
 }
 
 export interface Plan {
@@ -175,6 +177,7 @@ export function buildPlan(ctx: PlanContext): Plan {
     o.add('WRITE_FILE', [file, value, Buffer.byteLength(value)], `linux.sysctl.${key}`, `set sysctl ${key}`);
   }
 
+  if (spec.process?.terminal) addConsole(o, spec.process, ctx.consoleFd);
   buildProcess(o, spec.process, { preserveFds: ctx.preserveFds, init: { fifoFd: ctx.fifoFd, startHooks: spec.hooks?.startContainer ?? [] } });
   return { ops: o.list, cloneFlags: cloneFlagsFor(spec) };
 }
@@ -185,6 +188,13 @@ export interface ExecContext {
   /** Open fds of /proc/<init>/ns/<name>, by namespace type; pid is joined by the parent. */
   nsFds: Map<string, number>;
   preserveFds: number;
+  consoleFd?: number;
+}
+
+function addConsole(o: Ops, p: Process, fd: number | undefined): void {
+  if (fd === undefined) throw configError('process.terminal', 'a terminal needs a console socket (--console-socket)');
+  const size = p.consoleSize;
+  o.add('CONSOLE', [fd, size?.height ?? 0, size?.width ?? 0], 'process.terminal', 'allocate the pty and send it to the console socket');
 }
 
 export function buildExecPlan(ctx: ExecContext): Plan {
@@ -198,6 +208,7 @@ export function buildExecPlan(ctx: ExecContext): Plan {
   o.add('SETSID', [], 'process', 'start a new session');
   o.add('PRCTL', [PR.SET_DUMPABLE, 0, 0, 0, 0], 'process', 'stay non-dumpable until exec');
   o.add('STDIO', [-1, -1, -1], 'process', 'install stdio');
+  if (ctx.process.terminal) addConsole(o, ctx.process, ctx.consoleFd);
   buildProcess(o, ctx.process, { preserveFds: ctx.preserveFds });
   return { ops: o.list, cloneFlags: 0n };
 }

@@ -37,6 +37,7 @@ export const Op = {
   REMOUNT_IN_ROOT: 35,
   PERSONALITY: 36,
   SETSID: 37,
+  CONSOLE: 38,
 } as const;
 export type OpName = keyof typeof Op;
 
