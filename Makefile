@@ -3,6 +3,8 @@ SHELL := /bin/bash
 ROOT := $(CURDIR)
 NODE := $(ROOT)/node_modules/.bin/node
 export PATH := $(ROOT)/node_modules/.bin:$(PATH)
+# tap's TypeScript loader: our compiler options (ES2023), not its ES5 defaults.
+export TS_NODE_PROJECT := $(ROOT)/tsconfig.tap.json
 CC ?= cc
 CFLAGS ?= -O2 -Wall -Wextra -Werror -fPIC -fno-strict-aliasing
 APT_PKGS := busybox-static
@@ -28,7 +30,11 @@ bindings: bindings/libruntsstage.so
 bindings/libruntsstage.so: bindings/stage.c bindings/stage.h
 	$(CC) $(CFLAGS) -shared -o $@ bindings/stage.c
 
-ts:
+# Syscall numbers come from this system's kernel headers.
+packages/seccomp/src/gen/syscalls.ts: packages/seccomp/scripts/gen-syscalls.mts
+	$(NODE) $<
+
+ts: packages/seccomp/src/gen/syscalls.ts
 	$(NODE) node_modules/typescript/bin/tsc -b
 
 # Entry points run on the repo's Node 24 by absolute path: engines scrub PATH.
@@ -54,7 +60,7 @@ demo: build
 # namespace without the cgroup2 mount, so they see the same host.
 bench: build
 	@dpkg -s runc crun >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc crun)
-	-@unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec $(NODE) bench/bench.ts'
+	-@unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec $(NODE) bench/bench.mts'
 
 clean:
 	rm -rf bin bindings/*.so packages/*/dist packages/*/tsconfig.tsbuildinfo .tap

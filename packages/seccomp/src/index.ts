@@ -1,0 +1,1 @@
+export { compile, ACTIONS, OPERATORS, FILTER_FLAGS, SUPPORTED_ARCHES, type Compiled } from './compile';
