@@ -334,7 +334,13 @@ export class Runtime implements RuntimeApi {
         consoleFd = this.sys.connectUnix(resolve(opts.consoleSocket));
         fds.push(consoleFd);
       }
-      const plan = buildExecPlan({ process: opts.process, nsFds, preserveFds: opts.preserveFds ?? 0, ...(consoleFd !== undefined ? { consoleFd } : {}) });
+      const plan = buildExecPlan({
+        process: opts.process,
+        nsFds,
+        preserveFds: opts.preserveFds ?? 0,
+        ...(consoleFd !== undefined ? { consoleFd } : {}),
+        ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
+      });
       const buf = encodePlan(plan.ops, childEnd, 4096, parentEnd);
       const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
       this.safeClose(childEnd);

@@ -1,5 +1,6 @@
 import { isAbsolute, join, posix } from 'node:path';
-import { CAPABILITIES, RLIMITS, type Hook, type Mount, type Process, type Spec } from '@runts/oci';
+import { CAPABILITIES, RLIMITS, type Hook, type LinuxSeccomp, type Mount, type Process, type Spec } from '@runts/oci';
+import { compile } from '@runts/seccomp';
 import { configError, RuntsError } from '@runts/errors';
 import type { PlanOp, Arg } from './encode';
 import { CLONE, MS, NS_FLAG, PR, SIGKILL } from './flags';
@@ -178,7 +179,7 @@ export function buildPlan(ctx: PlanContext): Plan {
   }
 
   if (spec.process?.terminal) addConsole(o, spec.process, ctx.consoleFd);
-  buildProcess(o, spec.process, { preserveFds: ctx.preserveFds, init: { fifoFd: ctx.fifoFd, startHooks: spec.hooks?.startContainer ?? [] } });
+  buildProcess(o, spec.process, { preserveFds: ctx.preserveFds, ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}), init: { fifoFd: ctx.fifoFd, startHooks: spec.hooks?.startContainer ?? [] } });
   return { ops: o.list, cloneFlags: cloneFlagsFor(spec) };
 }
 
@@ -189,6 +190,7 @@ export interface ExecContext {
   nsFds: Map<string, number>;
   preserveFds: number;
   consoleFd?: number;
+  seccomp?: LinuxSeccomp;
 }
 
 function addConsole(o: Ops, p: Process, fd: number | undefined): void {
@@ -209,7 +211,7 @@ export function buildExecPlan(ctx: ExecContext): Plan {
   o.add('PRCTL', [PR.SET_DUMPABLE, 0, 0, 0, 0], 'process', 'stay non-dumpable until exec');
   o.add('STDIO', [-1, -1, -1], 'process', 'install stdio');
   if (ctx.process.terminal) addConsole(o, ctx.process, ctx.consoleFd);
-  buildProcess(o, ctx.process, { preserveFds: ctx.preserveFds });
+  buildProcess(o, ctx.process, { preserveFds: ctx.preserveFds, ...(ctx.seccomp ? { seccomp: ctx.seccomp } : {}) });
   return { ops: o.list, cloneFlags: 0n };
 }
 
@@ -313,6 +315,7 @@ function buildCgroupMount(ctx: PlanContext, o: Ops, m: Mount, dest: string, flag
 /** What differs between the init and an exec'd process. */
 interface ProcessStage {
   preserveFds: number;
+  seccomp?: LinuxSeccomp;
   /** The init waits on the exec fifo and runs startContainer hooks. */
   init?: { fifoFd: number; startHooks: Hook[] };
 }
@@ -326,6 +329,14 @@ function buildProcess(o: Ops, p: Process | undefined, stage: ProcessStage): void
   });
   const caps = p.capabilities;
   if (caps) o.add('CAP_BOUND', [capMask(caps.bounding, 'process.capabilities.bounding')], 'process.capabilities.bounding', 'drop bounding capabilities');
+
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
+  const filter = stage.seccomp ? compile(stage.seccomp) : undefined;
+  if (filter?.notify) throw new RuntsError('ERR_UNSUPPORTED', 'linux.seccomp: SCMP_ACT_NOTIFY is not supported yet', { path: 'linux.seccomp' });
+  const addSeccomp = () => {
+    if (filter) o.add('SECCOMP', [filter.program, filter.instructions, filter.flags], 'linux.seccomp', 'load the seccomp filter');
+  };
+  if (!p.noNewPrivileges) addSeccomp();
 
   const user = p.user;
   o.add('PRCTL', [PR.SET_KEEPCAPS, 1, 0, 0, 0], 'process.user', 'keep capabilities across setuid');
@@ -371,5 +382,6 @@ function buildProcess(o: Ops, p: Process | undefined, stage: ProcessStage): void
     const { argv, env: henv } = hookArgs(h);
     o.add('HOOK', [h.path, argv, henv, (h.timeout ?? 0) * 1000], `hooks.startContainer[${i}]`, `run hook ${h.path}`);
   });
+  if (p.noNewPrivileges) addSeccomp();
   o.add('EXEC', [args, env], 'process.args', `exec ${args[0]}`);
 }
