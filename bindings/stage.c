@@ -741,6 +741,13 @@ static void run_op(const struct runts_op *op)
 	case OP_SETSID:
 		check(setsid());
 		break;
+	case OP_SYSCALL: {
+		long args[5];
+		for (int i = 0; i < 5; i++)
+			args[i] = (op->flags & (1u << i)) ? (long)(intptr_t)(plan + a[i + 1]) : (long)a[i + 1];
+		check(syscall((long)a[0], args[0], args[1], args[2], args[3], args[4]));
+		break;
+	}
 	case OP_CONSOLE:
 		do_console((int)a[0], (int)a[1], (int)a[2]);
 		break;

@@ -77,6 +77,7 @@ enum runts_opcode {
 	OP_REMOUNT_IN_ROOT = 35,/* relpath, flags (bind remount keeping locked flags) */
 	OP_PERSONALITY = 36,    /* persona */
 	OP_SETSID = 37,         /* - */
+	OP_SYSCALL = 39,        /* nr, a1..a5; op flags bit i: argument i+1 is a plan offset (a buffer) */
 	OP_CONSOLE = 38,        /* socket fd, rows, cols: new pty, master sent over the socket, slave as stdio */
 };
 

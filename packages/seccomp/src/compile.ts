@@ -53,6 +53,14 @@ const ARCHES: Record<string, ArchInfo> = {
 export const SUPPORTED_ARCHES = Object.keys(ARCHES);
 
 const NATIVE: Record<string, string> = { x64: 'SCMP_ARCH_X86_64', arm64: 'SCMP_ARCH_AARCH64' };
+
+/** The number of a syscall on this machine (for raw calls the runtime makes). */
+export function syscallNumber(name: string, machine: string = process.arch): number {
+  const table = ARCHES[NATIVE[machine] ?? '']?.table;
+  const nr = table ? SYSCALLS[table]?.[name] : undefined;
+  if (nr === undefined) throw new Error(`no syscall ${name} on ${machine}`);
+  return nr;
+}
 const X32_BIT = 0x40000000;
 const EPERM = 1;
 

@@ -1,6 +1,6 @@
 import { isAbsolute, join, posix } from 'node:path';
 import { CAPABILITIES, RLIMITS, type Hook, type LinuxSeccomp, type Mount, type Process, type Spec } from '@runts/oci';
-import { compile } from '@runts/seccomp';
+import { compile, syscallNumber } from '@runts/seccomp';
 import { configError, RuntsError } from '@runts/errors';
 import type { PlanOp, Arg } from './encode';
 import { CLONE, MS, NS_FLAG, PR, SIGKILL } from './flags';
@@ -179,8 +179,57 @@ export function buildPlan(ctx: PlanContext): Plan {
   }
 
   if (spec.process?.terminal) addConsole(o, spec.process, ctx.consoleFd);
-  buildProcess(o, spec.process, { preserveFds: ctx.preserveFds, ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}), init: { fifoFd: ctx.fifoFd, startHooks: spec.hooks?.startContainer ?? [] } });
+  buildProcess(o, spec.process, {
+    preserveFds: ctx.preserveFds,
+    ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
+    ...(spec.linux?.personality ? { personality: spec.linux.personality } : {}),
+    init: { fifoFd: ctx.fifoFd, startHooks: spec.hooks?.startContainer ?? [] },
+  });
   return { ops: o.list, cloneFlags: cloneFlagsFor(spec) };
+}
+
+const SCHED_POLICY: Record<string, number> = { SCHED_OTHER: 0, SCHED_FIFO: 1, SCHED_RR: 2, SCHED_BATCH: 3, SCHED_ISO: 4, SCHED_IDLE: 5, SCHED_DEADLINE: 6 };
+const SCHED_FLAG: Record<string, number> = {
+  SCHED_FLAG_RESET_ON_FORK: 1,
+  SCHED_FLAG_RECLAIM: 2,
+  SCHED_FLAG_DL_OVERRUN: 4,
+  SCHED_FLAG_KEEP_POLICY: 8,
+  SCHED_FLAG_KEEP_PARAMS: 16,
+  SCHED_FLAG_UTIL_CLAMP_MIN: 32,
+  SCHED_FLAG_UTIL_CLAMP_MAX: 64,
+};
+const IOPRIO_CLASS: Record<string, number> = { IOPRIO_CLASS_RT: 1, IOPRIO_CLASS_BE: 2, IOPRIO_CLASS_IDLE: 3 };
+
+/** process.scheduler (sched_setattr) and process.ioPriority (ioprio_set), before privileges drop. */
+function addScheduling(o: Ops, p: Process): void {
+  const s = p.scheduler;
+  if (s) {
+    const policy = SCHED_POLICY[s.policy];
+    if (policy === undefined) throw configError('process.scheduler.policy', `unknown policy "${s.policy}"`);
+    let flags = 0;
+    (s.flags ?? []).forEach((f, i) => {
+      const v = SCHED_FLAG[f];
+      if (v === undefined) throw configError(`process.scheduler.flags[${i}]`, `unknown flag "${f}"`);
+      flags |= v;
+    });
+    // struct sched_attr, SCHED_ATTR_SIZE_VER0 (48 bytes).
+    const attr = Buffer.alloc(48);
+    attr.writeUInt32LE(48, 0);
+    attr.writeUInt32LE(policy, 4);
+    attr.writeBigUInt64LE(BigInt(flags), 8);
+    attr.writeInt32LE(s.nice ?? 0, 16);
+    attr.writeUInt32LE(s.priority ?? 0, 20);
+    attr.writeBigUInt64LE(BigInt(s.runtime ?? 0), 24);
+    attr.writeBigUInt64LE(BigInt(s.deadline ?? 0), 32);
+    attr.writeBigUInt64LE(BigInt(s.period ?? 0), 40);
+    o.add('SYSCALL', [syscallNumber('sched_setattr'), 0, attr, 0], 'process.scheduler', `set scheduler ${s.policy}`);
+  }
+  const io = p.ioPriority;
+  if (io) {
+    const cls = IOPRIO_CLASS[io.class];
+    if (cls === undefined) throw configError('process.ioPriority.class', `unknown class "${io.class}"`);
+    o.add('SYSCALL', [syscallNumber('ioprio_set'), 1 /* IOPRIO_WHO_PROCESS */, 0, (cls << 13) | (io.priority ?? 0)], 'process.ioPriority', `set I/O priority ${io.class}`);
+  }
 }
 
 /** An exec'd process: joins the init's namespaces, then gets the same process setup. */
@@ -316,6 +365,7 @@ function buildCgroupMount(ctx: PlanContext, o: Ops, m: Mount, dest: string, flag
 interface ProcessStage {
   preserveFds: number;
   seccomp?: LinuxSeccomp;
+  personality?: { domain: string };
   /** The init waits on the exec fifo and runs startContainer hooks. */
   init?: { fifoFd: number; startHooks: Hook[] };
 }
@@ -327,6 +377,7 @@ function buildProcess(o: Ops, p: Process | undefined, stage: ProcessStage): void
     if (res === undefined) throw configError(`process.rlimits[${i}].type`, `unknown rlimit "${r.type}"`);
     o.add('SETRLIMIT', [res, BigInt(r.soft), BigInt(r.hard)], `process.rlimits[${i}]`, `set ${r.type}`);
   });
+  addScheduling(o, p);
   const caps = p.capabilities;
   if (caps) o.add('CAP_BOUND', [capMask(caps.bounding, 'process.capabilities.bounding')], 'process.capabilities.bounding', 'drop bounding capabilities');
 
@@ -369,6 +420,11 @@ function buildProcess(o: Ops, p: Process | undefined, stage: ProcessStage): void
   const args = p.args ?? [];
   o.add('LOOKUP', [args[0]!, pathVar], 'process.args[0]', `find executable "${args[0]}"`);
   if (p.noNewPrivileges) o.add('PRCTL', [PR.SET_NO_NEW_PRIVS, 1, 0, 0, 0], 'process.noNewPrivileges', 'set no_new_privs');
+  if (stage.personality) {
+    const domain = stage.personality.domain === 'LINUX32' ? 0x0008 : stage.personality.domain === 'LINUX' ? 0 : undefined;
+    if (domain === undefined) throw configError('linux.personality.domain', `unknown domain "${stage.personality.domain}"`);
+    o.add('PERSONALITY', [domain], 'linux.personality', `set personality ${stage.personality.domain}`);
+  }
   o.add('UMASK', [p.user.umask ?? 0o022], 'process.user.umask', 'set umask');
   o.add('CLOSE_FDS', [3 + stage.preserveFds], 'process', 'close inherited fds on exec');
 

@@ -37,7 +37,10 @@ export function encodePlan(ops: readonly PlanOp[], syncFd: number, scratchLen: n
     const base = i * OP_SIZE;
     opsBuf.writeUInt32LE(Op[o.op], base);
     if (o.args.length > 6) throw new Error(`plan op ${o.op}: too many arguments`);
+    let flags = 0;
     o.args.forEach((a, j) => {
+      // OP_SYSCALL reads this mask to tell buffers from numbers (bit i: argument i+1).
+      if (a !== null && typeof a !== 'number' && typeof a !== 'bigint' && j > 0) flags |= 1 << (j - 1);
       let v: bigint;
       if (a === null) v = -1n;
       else if (typeof a === 'number') v = BigInt(a);
@@ -54,6 +57,7 @@ export function encodePlan(ops: readonly PlanOp[], syncFd: number, scratchLen: n
       }
       opsBuf.writeBigInt64LE(BigInt.asIntN(64, v), base + 8 + j * 8);
     });
+    opsBuf.writeUInt32LE(flags, base + 4);
   });
   const scratchOff = dataStart + dataLen;
   header.writeUInt32LE(PLAN_MAGIC, 0);

@@ -38,6 +38,7 @@ export const Op = {
   PERSONALITY: 36,
   SETSID: 37,
   CONSOLE: 38,
+  SYSCALL: 39,
 } as const;
 export type OpName = keyof typeof Op;
 
