@@ -40,6 +40,8 @@
 #define P_PIDFD 3
 #endif
 
+static int send_fd(int sock, const void *buf, size_t len, int fd);
+
 static uint8_t *plan;
 static uint32_t plan_len;
 static int sync_fd = -1;
@@ -566,20 +568,9 @@ static void do_console(int sock, int rows, int cols)
 		name[pos++] = digits[--len];
 	name[pos] = '\0';
 
-	char control[CMSG_SPACE(sizeof(int))];
-	memset(control, 0, sizeof control);
-	struct iovec iov = { name, (size_t)pos };
-	struct msghdr msg = { 0 };
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = control;
-	msg.msg_controllen = sizeof control;
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &master, sizeof(int));
-	check(sendmsg(sock, &msg, MSG_NOSIGNAL));
+	int rc = send_fd(sock, name, (size_t)pos, master);
+	if (rc < 0)
+		fail(-rc);
 	close(master);
 	close(sock);
 	check(ioctl(slave, TIOCSCTTY, 0));
@@ -720,7 +711,19 @@ static void run_op(const struct runts_op *op)
 	}
 	case OP_SECCOMP: {
 		struct sock_fprog prog = { (unsigned short)a[1], (struct sock_filter *)(plan + a[0]) };
-		check(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)a[2], &prog));
+		long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)a[2], &prog);
+		check(fd);
+		if (a[2] & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+			/* The parent hands the listener to the seccomp agent at listenerPath. */
+			struct runts_msg m = { MSG_SECCOMP, cur_op, 0, 0 };
+			struct runts_reply r;
+			int rc = send_fd(sync_fd, &m, sizeof m, (int)fd);
+			if (rc < 0)
+				fail(-rc);
+			close((int)fd);
+			if (read_all(sync_fd, &r, sizeof r) < 0 || r.status != 0)
+				quit(1);
+		}
 		break;
 	}
 	case OP_READY:
@@ -811,24 +814,56 @@ int runts_spawn(uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t *pidfd_o
 	return (int)pid;
 }
 
-int runts_recv_fd(int sock, char *buf, int len, int32_t *fd_out)
+int runts_recv_msg(int sock, char *buf, int len, int32_t *fd_out)
+{
+	int got = 0;
+	*fd_out = -1;
+	while (got < len) {
+		char control[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { buf + got, (size_t)(len - got) };
+		struct msghdr msg = { 0 };
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = control;
+		msg.msg_controllen = sizeof control;
+		ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return got;
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(fd_out, CMSG_DATA(c), sizeof(int));
+		got += (int)n;
+	}
+	return got;
+}
+
+static int send_fd(int sock, const void *buf, size_t len, int fd)
 {
 	char control[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { buf, (size_t)len };
+	memset(control, 0, sizeof control);
+	struct iovec iov = { (void *)buf, len };
 	struct msghdr msg = { 0 };
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
 	msg.msg_control = control;
 	msg.msg_controllen = sizeof control;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	ssize_t n;
 	do {
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
 	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-		return -EPROTO;
-	memcpy(fd_out, CMSG_DATA(c), sizeof(int));
-	return (int)n;
+	return n < 0 ? -errno : 0;
+}
+
+int runts_send_fd(int sock, const char *buf, int len, int fd)
+{
+	return send_fd(sock, buf, (size_t)len, fd);
 }

@@ -87,6 +87,7 @@ enum runts_msg_kind {
 	MSG_ERROR = 2,  /* op failed with errno */
 	MSG_READY = 3,  /* about to block on the exec fifo */
 	MSG_HOOK = 4,   /* a hook failed: arg = wait status, or errno if < 0 */
+	MSG_SECCOMP = 5, /* the seccomp listener fd rides along (SCM_RIGHTS); a reply follows */
 };
 
 struct runts_msg {
@@ -104,7 +105,10 @@ struct runts_reply {
 /* Returns the child's pid, or -errno. *pidfd_out gets a pidfd for it. */
 int runts_spawn(uint8_t *plan, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out);
 
-/* Receives one fd sent with SCM_RIGHTS; returns the data length or -errno. */
-int runts_recv_fd(int sock, char *buf, int len, int32_t *fd_out);
+/* Reads len bytes, or fewer if the peer closes; an fd sent with SCM_RIGHTS lands
+ * in *fd_out (else -1). Returns the bytes read (0 at EOF) or -errno. */
+int runts_recv_msg(int sock, char *buf, int len, int32_t *fd_out);
+/* Sends data with fd attached (SCM_RIGHTS). Returns 0 or -errno. */
+int runts_send_fd(int sock, const char *buf, int len, int fd);
 
 #endif

@@ -202,8 +202,12 @@ export class Runtime implements RuntimeApi {
     // A half-made init's mounts go with its mount namespace.
     undo.push(() => this.reap(pidfd));
     undo.push(() => cgroup.destroy());
-    this.safeClose(childEnd);
-    fds.splice(fds.indexOf(childEnd), 1);
+    // Ends only the child uses: closed here so that the child's exit reads as EOF.
+    for (const fd of [childEnd, consoleFd]) {
+      if (fd === undefined) continue;
+      this.safeClose(fd);
+      fds.splice(fds.indexOf(fd), 1);
+    }
     rec.pid = pid;
     rec.startTime = startTime(pid) ?? '';
 
@@ -224,9 +228,10 @@ export class Runtime implements RuntimeApi {
         return s;
       },
       [SyncTag.START_STATE]: () => stateJson('created'),
-    });
+    }, (listener) => this.sendListener(spec, listener, JSON.parse(stateJson('creating')) as State));
 
-    const master = attachEnd !== undefined ? this.sys.recvFd(attachEnd).fd : undefined;
+    const master = attachEnd !== undefined ? this.sys.recvMsg(attachEnd, 64).fd : undefined;
+    if (master === -1) throw new RuntsError('ERR_SYSCALL', 'process.terminal: the container sent no terminal');
     rec.creating = false;
     this.store.save(rec);
     if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
@@ -253,21 +258,29 @@ export class Runtime implements RuntimeApi {
   }
 
   /** Answers the child's SYNC points until it reports READY; turns its errors into RuntsErrors. */
-  private converse(fd: number, plan: Plan, handlers: Record<number, () => string>): void {
-    const msg = Buffer.alloc(MSG_SIZE);
+  private converse(fd: number, plan: Plan, handlers: Record<number, () => string>, onListener?: (listener: number) => void): void {
     for (;;) {
-      let got = 0;
-      while (got < MSG_SIZE) {
-        const n = this.sys.read(fd, msg.subarray(got));
-        if (n === 0) throw new RuntsError('ERR_SYSCALL', 'container init exited during setup without reporting an error');
-        got += n;
-      }
+      const { data: msg, fd: passed } = this.sys.recvMsg(fd, MSG_SIZE);
+      if (msg.length < MSG_SIZE) throw new RuntsError('ERR_SYSCALL', 'container init exited during setup without reporting an error');
       const kind = msg.readUInt32LE(0);
       const index = msg.readUInt32LE(4);
       const err = msg.readInt32LE(8);
       const arg = msg.readInt32LE(12);
       const op = plan.ops[index];
       if (kind === Msg.READY) return;
+      if (kind === Msg.SECCOMP) {
+        try {
+          if (passed < 0) throw new RuntsError('ERR_SYSCALL', 'linux.seccomp: the container sent no listener fd');
+          onListener?.(passed);
+        } catch (e) {
+          this.reply(fd, 1, Buffer.alloc(0));
+          throw e;
+        } finally {
+          if (passed >= 0) this.safeClose(passed);
+        }
+        this.reply(fd, 0, Buffer.alloc(0));
+        continue;
+      }
       if (kind === Msg.SYNC) {
         const handler = handlers[arg];
         let payload = Buffer.alloc(0);
@@ -295,6 +308,25 @@ export class Runtime implements RuntimeApi {
         syscall: op.op.toLowerCase(),
         errno: name,
       });
+    }
+  }
+
+  /** Hands the seccomp listener to the agent at linux.seccomp.listenerPath, as the runtime-spec says. */
+  private sendListener(spec: Spec, listener: number, state: State): void {
+    const path = spec.linux?.seccomp?.listenerPath;
+    if (!path) throw configError('linux.seccomp.listenerPath', 'SCMP_ACT_NOTIFY needs a listener path');
+    const sock = this.sys.connectUnix(path);
+    try {
+      const msg = {
+        ociVersion: OCI_VERSION,
+        fds: ['seccompFd'],
+        pid: state.pid,
+        metadata: spec.linux?.seccomp?.listenerMetadata ?? '',
+        state,
+      };
+      this.sys.sendFd(sock, Buffer.from(JSON.stringify(msg)), listener);
+    } finally {
+      this.safeClose(sock);
     }
   }
 
@@ -351,7 +383,7 @@ export class Runtime implements RuntimeApi {
             if (rec.cgroupPath) newManager({ path: rec.cgroupPath }).apply(pid);
             return '';
           },
-        });
+        }, (listener) => this.sendListener(spec, listener, this.ociState(rec, status)));
       } catch (e) {
         this.reap(pidfd);
         throw e;

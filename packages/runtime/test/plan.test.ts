@@ -155,3 +155,13 @@ t.test('encoding: header, ops and strings', async (t) => {
 t.test('clone flags', async (t) => {
   t.equal(cloneFlagsFor({ ociVersion: '1', linux: { namespaces: [{ type: 'user' }, { type: 'uts' }] } } as any), BigInt(CLONE.NEWUSER | CLONE.NEWUTS));
 });
+
+t.test('sysctl: only keys in the container\'s own namespaces', async (t) => {
+  const ops = buildPlan(ctx((s) => (s.linux.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '1000' }))).ops;
+  t.ok(ops.some((o) => o.op === 'WRITE_FILE' && o.args[0] === '/proc/sys/net/ipv4/ip_forward'));
+  t.throws(() => buildPlan(ctx((s) => (s.linux.sysctl = { 'vm.swappiness': '1' }))), { message: /linux\.sysctl\.vm\.swappiness/ });
+  t.throws(() => buildPlan(ctx((s) => {
+    s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'ipc');
+    s.linux.sysctl = { 'kernel.msgmax': '1' };
+  })), { message: /IPC namespace/ });
+});

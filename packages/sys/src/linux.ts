@@ -30,7 +30,8 @@ interface Lib {
   waitid: Fn;
   socket: Fn;
   connect: Fn;
-  recvFd: Fn;
+  recvMsg: Fn;
+  sendFd: Fn;
   ioctl: Fn;
 }
 
@@ -60,7 +61,8 @@ function load(): Lib {
     waitid: f(libc, 'int waitid(int idtype, int id, uint8_t *info, int options)'),
     socket: f(libc, 'int socket(int domain, int type, int protocol)'),
     connect: f(libc, 'int connect(int fd, const uint8_t *addr, uint32_t len)'),
-    recvFd: f(stage, 'int runts_recv_fd(int sock, uint8_t *buf, int len, _Out_ int32_t *fd)'),
+    recvMsg: f(stage, 'int runts_recv_msg(int sock, uint8_t *buf, int len, _Out_ int32_t *fd)'),
+    sendFd: f(stage, 'int runts_send_fd(int sock, const uint8_t *buf, int len, int fd)'),
     ioctl: f(libc, 'int ioctl(int fd, unsigned long req, uint8_t *arg)'),
   };
   return lib;
@@ -180,13 +182,19 @@ export class LinuxSys implements Sys {
     return fd;
   }
 
-  recvFd(sock: number): { fd: number; data: string } {
+  recvMsg(sock: number, len: number): { data: Buffer; fd: number } {
     const l = load();
-    const data = Buffer.alloc(4096);
+    const data = Buffer.alloc(len);
     const out = [-1];
-    const n = l.recvFd(sock, data, data.length, out);
+    const n = l.recvMsg(sock, data, len, out);
     if (n < 0) throw sysError('recvmsg', -n);
-    return { fd: out[0]!, data: data.toString('utf8', 0, n) };
+    return { data: data.subarray(0, n), fd: out[0] ?? -1 };
+  }
+
+  sendFd(sock: number, data: Uint8Array, fd: number): void {
+    const l = load();
+    const rc = l.sendFd(sock, data, data.byteLength, fd);
+    if (rc < 0) throw sysError('sendmsg', -rc);
   }
 
   setWinsize(fd: number, rows: number, cols: number): void {

@@ -35,8 +35,10 @@ export interface Sys {
   geteuid(): number;
   /** A stream socket connected to the unix socket at path (the console socket). */
   connectUnix(path: string): number;
-  /** Receives one fd passed with SCM_RIGHTS; returns it with the message's data. */
-  recvFd(sock: number): { fd: number; data: string };
+  /** Reads up to `len` bytes (fewer only at EOF), with any fd passed along (SCM_RIGHTS; else -1). */
+  recvMsg(sock: number, len: number): { data: Buffer; fd: number };
+  /** Sends data with an fd attached (SCM_RIGHTS). */
+  sendFd(sock: number, data: Uint8Array, fd: number): void;
   /** TIOCSWINSZ on a terminal fd. */
   setWinsize(fd: number, rows: number, cols: number): void;
 }

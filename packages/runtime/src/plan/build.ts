@@ -174,6 +174,7 @@ export function buildPlan(ctx: PlanContext): Plan {
   if (spec.hostname !== undefined) o.add('SETHOSTNAME', [spec.hostname], 'hostname', `set hostname ${spec.hostname}`);
   if (spec.domainname !== undefined) o.add('SETDOMAINNAME', [spec.domainname], 'domainname', `set domainname ${spec.domainname}`);
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
+    checkSysctl(spec, key);
     const file = '/proc/sys/' + key.replace(/\./g, '/');
     o.add('WRITE_FILE', [file, value, Buffer.byteLength(value)], `linux.sysctl.${key}`, `set sysctl ${key}`);
   }
@@ -262,6 +263,23 @@ export function buildExecPlan(ctx: ExecContext): Plan {
   if (ctx.process.terminal) addConsole(o, ctx.process, ctx.consoleFd);
   buildProcess(o, ctx.process, { preserveFds: ctx.preserveFds, ...(ctx.seccomp ? { seccomp: ctx.seccomp } : {}) });
   return { ops: o.list, cloneFlags: 0n };
+}
+
+const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
+
+/** Only sysctls that live in one of the container's own namespaces may be set (runc's rule). */
+function checkSysctl(spec: Spec, key: string): void {
+  const own = (type: string) => (spec.linux?.namespaces ?? []).some((n) => n.type === type && !n.path);
+  const path = `linux.sysctl.${key}`;
+  if (IPC_SYSCTLS.has(key) || key.startsWith('fs.mqueue.')) {
+    if (!own('ipc')) throw configError(path, 'needs a new IPC namespace');
+  } else if (key.startsWith('net.')) {
+    if (!(spec.linux?.namespaces ?? []).some((n) => n.type === 'network')) throw configError(path, 'needs a network namespace');
+  } else if (key === 'kernel.hostname' || key === 'kernel.domainname') {
+    if (!own('uts')) throw configError(path, 'needs a new UTS namespace');
+  } else {
+    throw configError(path, 'is not in a separate kernel namespace and cannot be set for a container');
+  }
 }
 
 function buildRootfs(ctx: PlanContext, o: Ops, inUserNs: boolean): void {
@@ -383,7 +401,7 @@ function buildProcess(o: Ops, p: Process | undefined, stage: ProcessStage): void
 
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
   const filter = stage.seccomp ? compile(stage.seccomp) : undefined;
-  if (filter?.notify) throw new RuntsError('ERR_UNSUPPORTED', 'linux.seccomp: SCMP_ACT_NOTIFY is not supported yet', { path: 'linux.seccomp' });
+  if (filter?.notify && !stage.seccomp?.listenerPath) throw configError('linux.seccomp.listenerPath', 'is required when an action is SCMP_ACT_NOTIFY');
   const addSeccomp = () => {
     if (filter) o.add('SECCOMP', [filter.program, filter.instructions, filter.flags], 'linux.seccomp', 'load the seccomp filter');
   };
@@ -430,6 +448,8 @@ function buildProcess(o: Ops, p: Process | undefined, stage: ProcessStage): void
 
   const startHooks = stage.init?.startHooks ?? [];
   if (startHooks.length > 0) o.add('SYNC', [SyncTag.START_STATE], 'hooks.startContainer', 'receive state for startContainer hooks');
+  // As late as the parent is still there to take a listener fd (runc's order too).
+  if (p.noNewPrivileges) addSeccomp();
   // The runtime exits after create: from here the process must outlive it.
   o.add('PRCTL', [PR.SET_PDEATHSIG, 0, 0, 0, 0], 'process', 'outlive the runtime');
   o.add('READY', [], 'process', 'report ready');
@@ -438,6 +458,5 @@ function buildProcess(o: Ops, p: Process | undefined, stage: ProcessStage): void
     const { argv, env: henv } = hookArgs(h);
     o.add('HOOK', [h.path, argv, henv, (h.timeout ?? 0) * 1000], `hooks.startContainer[${i}]`, `run hook ${h.path}`);
   });
-  if (p.noNewPrivileges) addSeccomp();
   o.add('EXEC', [args, env], 'process.args', `exec ${args[0]}`);
 }

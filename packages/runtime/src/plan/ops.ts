@@ -43,7 +43,7 @@ export const Op = {
 export type OpName = keyof typeof Op;
 
 /** Child -> parent message kinds. */
-export const Msg = { SYNC: 1, ERROR: 2, READY: 3, HOOK: 4 } as const;
+export const Msg = { SYNC: 1, ERROR: 2, READY: 3, HOOK: 4, SECCOMP: 5 } as const;
 
 /** Tags of the SYNC points where the parent acts. */
 export const SyncTag = {
