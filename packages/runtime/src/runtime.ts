@@ -441,15 +441,17 @@ export class Runtime implements RuntimeApi {
     const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
     try {
       const b = Buffer.alloc(1);
+      // EOF or EAGAIN: the init has not opened its end yet (it reports ready just before).
       for (;;) {
+        let n = 0;
         try {
-          if (readSync(fd, b, 0, 1, null) === 1) break;
-          throw new RuntsError('ERR_BAD_STATE', `container "${id}" init exited before start`);
+          n = readSync(fd, b, 0, 1, null);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-          if (!isAlive(rec.pid, rec.startTime)) throw new RuntsError('ERR_BAD_STATE', `container "${id}" init exited before start`);
-          sleepMs(1);
         }
+        if (n === 1) break;
+        if (!isAlive(rec.pid, rec.startTime)) throw new RuntsError('ERR_BAD_STATE', `container "${id}" init exited before start`);
+        sleepMs(1);
       }
     } finally {
       closeSync(fd);

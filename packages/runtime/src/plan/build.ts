@@ -129,6 +129,12 @@ export function buildPlan(ctx: PlanContext): Plan {
   o.add('PRCTL', [PR.SET_PDEATHSIG, SIGKILL, 0, 0, 0], 'process', 'die with the runtime during setup');
   o.add('SYNC', [SyncTag.SETUP], 'linux', 'wait for id maps and cgroup placement');
   o.add('SETSID', [], 'process', 'start a new session');
+  if (userNs && !userNs.path) {
+    // Still the host's root, unmapped in the new namespace: become its root so files we create have an owner.
+    o.add('SETGROUPS', [Buffer.alloc(0), 0], 'linux.gidMappings', 'drop supplementary groups');
+    o.add('SETRESGID', [0], 'linux.gidMappings', 'become gid 0 in the user namespace');
+    o.add('SETRESUID', [0], 'linux.uidMappings', 'become uid 0 in the user namespace');
+  }
   o.add('PRCTL', [PR.SET_DUMPABLE, 0, 0, 0, 0], 'process', 'stay non-dumpable until exec');
 
   const cgroupNs = findNs(spec, 'cgroup');
