@@ -40,8 +40,8 @@ ts: packages/seccomp/src/gen/syscalls.ts
 # Entry points run on the repo's Node 24 by absolute path: engines scrub PATH.
 bins:
 	@mkdir -p bin
-	@for b in $(BINS); do \
-	  printf '#!%s\nrequire(%s);\n' "$(NODE)" "'$(ROOT)/packages/runtime/dist/cli/main.js'" > bin/$$b; chmod 755 bin/$$b; done
+	@commit=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown); for b in $(BINS); do \
+	  printf '#!%s\nrequire(%s).cli(%s);\n' "$(NODE)" "'$(ROOT)/packages/runtime/dist/cli/main.js'" "'$$commit'" > bin/$$b; chmod 755 bin/$$b; done
 
 TAP := $(NODE) node_modules/.bin/tap
 test: build

@@ -1,7 +1,7 @@
 // Integration harness: a busybox bundle per test, a private --root, and a
 // teardown that force-deletes whatever the test created, even on failure.
-import { spawnSync, spawn, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { spawnSync, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -92,13 +92,24 @@ export class Env {
     return b;
   }
 
-  runts(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Result {
-    const r: SpawnSyncReturns<string> = spawnSync(RUNTS, ['--root', this.root, ...args], {
-      encoding: 'utf8',
-      input: opts.input ?? '',
-      timeout: opts.timeoutMs ?? 30000,
-    });
-    return { code: r.status ?? 128 + 9, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  /** Output goes to files, not pipes: a detached container keeps its stdio open long after runts exits. */
+  runts(args: string[], opts: { timeoutMs?: number } = {}): Result {
+    const out = join(this.dir, `out-${++this.n}`);
+    const err = join(this.dir, `err-${this.n}`);
+    const fds = [openSync(out, 'w'), openSync(err, 'w')];
+    try {
+      const r = spawnSync(RUNTS, ['--root', this.root, ...args], { stdio: ['ignore', fds[0], fds[1]], timeout: opts.timeoutMs ?? 30000 });
+      return { code: r.status ?? 128 + 9, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
+    } finally {
+      fds.forEach((fd) => closeSync(fd));
+      rmSync(out, { force: true });
+      rmSync(err, { force: true });
+    }
+  }
+
+  /** Starts runts without waiting for it (a foreground run to signal from outside). */
+  spawnRunts(args: string[]) {
+    return spawn(RUNTS, ['--root', this.root, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
   state(id: string): any {
@@ -127,4 +138,3 @@ export function readText(file: string): string {
   return readFileSync(file, 'utf8');
 }
 
-export { spawn };

@@ -1,7 +1,7 @@
 import { chmodSync, chownSync, closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, constants as fsc } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { constants as osc } from 'node:os';
-import { defaultSpec, features as ociFeatures, parseConfig, OCI_VERSION, type Spec, type State } from '@runts/oci';
+import { defaultSpec, features as ociFeatures, parseConfig, OCI_VERSION, type Process, type Spec, type State } from '@runts/oci';
 import { newManager, resolveCgroupsPath, type Manager } from '@runts/cgroups';
 import { RuntsError, configError } from '@runts/errors';
 import { LinuxSys, errnoName, strerror, type Sys } from '@runts/sys';
@@ -339,6 +339,14 @@ export class Runtime implements RuntimeApi {
     } catch {
       /* the child is gone; the next read reports it */
     }
+  }
+
+  /** The container's own process, the base that `exec` with arguments changes. */
+  baseProcess(id: string): Process {
+    this.store.load(id);
+    const p = this.store.config(id).process;
+    if (!p) throw new RuntsError('ERR_CONFIG_INVALID', `container "${id}" has no process in its config`);
+    return p;
   }
 
   /** Runs another process in a running container; returns its exit code (0 when detached). */

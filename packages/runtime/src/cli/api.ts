@@ -1,0 +1,52 @@
+import type { Process, State } from '@runts/oci';
+
+/** What the CLI needs from the runtime; the lifecycle lives in ../runtime.ts. */
+export interface CreateOptions {
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+  preserveFds?: number;
+}
+
+export interface RunOptions extends CreateOptions {
+  detach?: boolean;
+  keep?: boolean;
+}
+
+export interface ExecOptions {
+  process: Process;
+  detach?: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  preserveFds?: number;
+  ignorePaused?: boolean;
+}
+
+export interface RuntimeApi {
+  create(id: string, opts: CreateOptions): Promise<void>;
+  start(id: string): Promise<void>;
+  /** create + start; in the foreground waits and returns the exit code (128+signal if signalled). */
+  run(id: string, opts: RunOptions): Promise<number>;
+  exec(id: string, opts: ExecOptions): Promise<number>;
+  /** The container's process from its config: what exec with arguments starts from. */
+  baseProcess(id: string): Process;
+  state(id: string): State;
+  list(): State[];
+  kill(id: string, signal: number, opts: { all?: boolean }): void;
+  delete(id: string, opts: { force?: boolean }): Promise<void>;
+  /** Writes config.json into the bundle; fails if one exists (like runc). */
+  spec(opts: { bundle: string; rootless?: boolean }): Promise<void>;
+  features(): object;
+}
+
+export interface GlobalOptions {
+  root: string;
+  log?: string;
+  logFormat: 'text' | 'json';
+  systemdCgroup: boolean;
+  debug: boolean;
+}
+
+export type RuntimeFactory = (g: GlobalOptions, warn: (msg: string) => void) => RuntimeApi;
