@@ -2,7 +2,7 @@ import { chmodSync, chownSync, closeSync, existsSync, openSync, readFileSync, re
 import { dirname, join, resolve } from 'node:path';
 import { constants as osc } from 'node:os';
 import { defaultSpec, features as ociFeatures, parseConfig, OCI_VERSION, type Process, type Spec, type State } from '@runts/oci';
-import { newManager, resolveCgroupsPath, type Manager } from '@runts/cgroups';
+import { checkSystemdPath, newManager, realFs } from '@runts/cgroups';
 import { RuntsError, configError } from '@runts/errors';
 import { LinuxSys, errnoName, strerror, type Sys } from '@runts/sys';
 import type { CreateOptions, ExecOptions, GlobalOptions, RunOptions, RuntimeApi } from './cli/api';
@@ -11,6 +11,7 @@ import { buildExecPlan, buildPlan, type Plan } from './plan/build';
 import { NS_PROC_NAME } from './plan/flags';
 import { encodePlan } from './plan/encode';
 import { MSG_SIZE, Msg, SyncTag } from './plan/ops';
+import { MOUNT_OPTIONS } from './plan/mountopts';
 import { isAlive, mountPointOf, sleepMs, startTime } from './proc';
 import { attachTerminal } from './tty';
 import { StateStore, type ContainerRecord, type Status } from './state';
@@ -115,16 +116,17 @@ export class Runtime implements RuntimeApi {
       owner: '',
       annotations: spec.annotations ?? {},
       creating: true,
-      cgroupPath: '',
+      cgroupPaths: {},
+      cgroupCreated: [],
       sharedPidNs: !(spec.linux?.namespaces ?? []).some((n) => n.type === 'pid' && !n.path),
       poststart: spec.hooks?.poststart ?? [],
       poststop: spec.hooks?.poststop ?? [],
     };
     this.store.save(rec);
 
-    const cgroupPath = resolveCgroupsPath(spec.linux?.cgroupsPath, id, { systemd: this.systemd });
-    rec.cgroupPath = cgroupPath;
-    const cgroup = newManager({ path: cgroupPath });
+    if (this.systemd) checkSystemdPath(spec.linux?.cgroupsPath, realFs);
+    const cgroup = newManager({ id, ...(spec.linux?.cgroupsPath ? { cgroupsPath: spec.linux.cgroupsPath } : {}) });
+    rec.cgroupPaths = cgroup.paths();
 
     const fds: number[] = [];
     undo.push(() => fds.forEach((fd) => this.safeClose(fd)));
@@ -201,7 +203,7 @@ export class Runtime implements RuntimeApi {
     const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
     // A half-made init's mounts go with its mount namespace.
     undo.push(() => this.reap(pidfd));
-    undo.push(() => cgroup.destroy());
+    undo.push(() => cgroup.destroy(rec.cgroupCreated));
     // Ends only the child uses: closed here so that the child's exit reads as EOF.
     for (const fd of [childEnd, consoleFd]) {
       if (fd === undefined) continue;
@@ -214,7 +216,8 @@ export class Runtime implements RuntimeApi {
     this.converse(parentEnd, plan, {
       [SyncTag.SETUP]: () => {
         writeIdMaps(pid, spec);
-        cgroup.apply(pid);
+        rec.cgroupCreated = cgroup.apply(pid);
+        this.store.save(rec);
         if (spec.linux?.resources) cgroup.set(spec.linux.resources);
         if (spec.process?.oomScoreAdj !== undefined) {
           writeProc(`/proc/${pid}/oom_score_adj`, String(spec.process.oomScoreAdj), 'process.oomScoreAdj');
@@ -388,7 +391,7 @@ export class Runtime implements RuntimeApi {
       try {
         this.converse(parentEnd, plan, {
           [SyncTag.SETUP]: () => {
-            if (rec.cgroupPath) newManager({ path: rec.cgroupPath }).apply(pid);
+            newManager({ paths: rec.cgroupPaths }).apply(pid);
             return '';
           },
         }, (listener) => this.sendListener(spec, listener, this.ociState(rec, status)));
@@ -514,7 +517,7 @@ export class Runtime implements RuntimeApi {
     const status = this.status(rec);
     if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not running`);
     if (opts.all || rec.sharedPidNs) {
-      const cg = newManager({ path: rec.cgroupPath });
+      const cg = newManager({ paths: rec.cgroupPaths });
       for (const pid of cg.pids()) {
         try {
           this.sys.kill(pid, signal);
@@ -543,9 +546,9 @@ export class Runtime implements RuntimeApi {
     if ((status === 'running' || status === 'paused') && !opts.force) {
       throw new RuntsError('ERR_BAD_STATE', `cannot delete container "${id}" that is not stopped: ${status}`);
     }
-    const cg = rec.cgroupPath ? newManager({ path: rec.cgroupPath }) : undefined;
+    const cg = newManager({ paths: rec.cgroupPaths });
     if (status !== 'stopped') {
-      if (cg && (opts.force || rec.sharedPidNs)) {
+      if (opts.force || rec.sharedPidNs) {
         for (const pid of cg.pids()) {
           try {
             this.sys.kill(pid, osc.signals.SIGKILL);
@@ -565,7 +568,7 @@ export class Runtime implements RuntimeApi {
       this.waitGone(rec);
     }
     if (!rec.creating) runHooksWarn(rec.poststop, 'poststop', JSON.stringify(this.ociState(rec, 'stopped')), this.warn);
-    cg?.destroy();
+    cg.destroy(rec.cgroupCreated);
     this.store.remove(id);
   }
 
@@ -585,7 +588,13 @@ export class Runtime implements RuntimeApi {
   }
 
   features(): object {
-    return ociFeatures({});
+    const { ACTIONS, OPERATORS, SUPPORTED_ARCHES, FILTER_FLAGS } = require('@runts/seccomp') as typeof import('@runts/seccomp');
+    const flags = Object.keys(FILTER_FLAGS);
+    return ociFeatures({
+      mountOptions: MOUNT_OPTIONS,
+      seccomp: { actions: [...ACTIONS], operators: [...OPERATORS], archs: SUPPORTED_ARCHES, knownFlags: flags, supportedFlags: flags },
+      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
+    });
   }
 
   private status(rec: ContainerRecord): Status {
@@ -593,7 +602,7 @@ export class Runtime implements RuntimeApi {
     if (!isAlive(rec.pid, rec.startTime)) return 'stopped';
     if (existsSync(this.store.fifo(rec.id))) return 'created';
     try {
-      if (rec.cgroupPath && newManager({ path: rec.cgroupPath }).isFrozen()) return 'paused';
+      if (newManager({ paths: rec.cgroupPaths }).isFrozen()) return 'paused';
     } catch {
       /* no freezer: not paused */
     }

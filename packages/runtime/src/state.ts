@@ -19,7 +19,10 @@ export interface ContainerRecord {
   annotations: Record<string, string>;
   /** Set while create runs; cleared once the init waits on the exec fifo. */
   creating: boolean;
-  cgroupPath: string;
+  /** Controller → host cgroup directory, resolved at create. */
+  cgroupPaths: Record<string, string>;
+  /** Directories create made (parents included), removed again by delete. */
+  cgroupCreated: string[];
   /** The init shares the host's (or another's) pid namespace: kill and delete reach every process in the cgroup. */
   sharedPidNs: boolean;
   poststart: Hook[];

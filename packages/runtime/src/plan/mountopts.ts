@@ -75,3 +75,6 @@ export function parseMountOptions(options: readonly string[] = []): MountOptions
 export function propagationFlag(name: string): number | undefined {
   return PROPAGATION[name];
 }
+
+/** Every option this runtime turns into flags (features reports them). */
+export const MOUNT_OPTIONS = [...Object.keys(FLAGS), ...Object.keys(PROPAGATION)];

@@ -1,0 +1,281 @@
+import { posix } from 'node:path';
+import { RuntsError } from '@runts/errors';
+import type { LinuxResources } from '@runts/oci';
+import { realFs, type CgroupFs } from './fs';
+import { CGROUP_ROOT, containerPath, detectMode, parseProcCgroup, v1Hierarchies, type Mode } from './paths';
+import { setV1 } from './v1';
+import { setV2 } from './v2';
+
+/** What the container's `cgroup` mount shows: one dir per v1 hierarchy, or the v2 dir ('' name). */
+export interface CgroupMountSource {
+  name: string;
+  hostPath: string;
+  links: string[];
+}
+
+export interface Stats {
+  cpu: { usage: { total: number; percpu: number[]; kernel: number; user: number }; throttling: { periods: number; throttledPeriods: number; throttledTime: number } };
+  memory: { usage: { usage: number; max: number; limit: number; failcnt: number }; swap: { usage: number; limit: number }; raw: Record<string, number> };
+  pids: { current: number; limit: number };
+  blkio: { ioServiceBytesRecursive: { major: number; minor: number; op: string; value: number }[] };
+  hugetlb: Record<string, { usage: number; max: number; failcnt: number }>;
+}
+
+/** The cgroups of one container: host directory per controller (v1) or one dir (v2). */
+export interface Manager {
+  readonly mode: Mode;
+  /** Controller key ('memory', 'cpu,cpuacct', ... or '' for v2) → host directory. */
+  paths(): Record<string, string>;
+  /** Creates the directories and moves pid in; returns the directories it created, deepest last. */
+  apply(pid: number): string[];
+  set(resources: LinuxResources): void;
+  /** Removes the container's directories and the listed parents it created, if empty. */
+  destroy(created?: string[]): void;
+  freeze(): void;
+  thaw(): void;
+  isFrozen(): boolean;
+  pids(): number[];
+  stats(): Stats;
+  mountSources(): CgroupMountSource[];
+}
+
+export interface ManagerOptions {
+  /** linux.cgroupsPath; ignored when `paths` is given. */
+  cgroupsPath?: string;
+  id?: string;
+  /** Paths recorded at create (relative cgroupsPath resolves against the caller, so they are kept). */
+  paths?: Record<string, string>;
+  fs?: CgroupFs;
+  mountinfo?: string;
+  ownCgroup?: string;
+}
+
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+export function newManager(opts: ManagerOptions): Manager {
+  const fs = opts.fs ?? realFs;
+  return new CgroupManager(fs, opts);
+}
+
+class CgroupManager implements Manager {
+  readonly mode: Mode;
+  private readonly dirs: Record<string, string>;
+
+  constructor(
+    private readonly fs: CgroupFs,
+    opts: ManagerOptions,
+  ) {
+    this.mode = detectMode(fs);
+    if (opts.paths) {
+      this.dirs = opts.paths;
+      return;
+    }
+    const own = parseProcCgroup(opts.ownCgroup ?? fs.read('/proc/self/cgroup'));
+    const id = opts.id ?? '';
+    this.dirs = {};
+    if (this.mode === 'v2') {
+      this.dirs[''] = posix.join(CGROUP_ROOT, containerPath(opts.cgroupsPath, id, own.get('') ?? '/'));
+      return;
+    }
+    for (const h of v1Hierarchies(opts.mountinfo ?? fs.read('/proc/self/mountinfo'))) {
+      const key = h.controllers.join(',');
+      // Inside a cgroup namespace a mount shows its root; our own path is relative to it.
+      const ownPath = own.get(key) ?? '/';
+      const rel = containerPath(opts.cgroupsPath, id, ownPath);
+      const inside = h.root !== '/' && rel.startsWith(h.root) ? rel.slice(h.root.length) || '/' : rel;
+      this.dirs[key] = posix.join(h.mountpoint, inside);
+    }
+  }
+
+  paths(): Record<string, string> {
+    return { ...this.dirs };
+  }
+
+  private dir(controller: string): string | undefined {
+    if (this.mode === 'v2') return this.dirs[''];
+    for (const [key, d] of Object.entries(this.dirs)) if (key.split(',').includes(controller)) return d;
+    return undefined;
+  }
+
+  apply(pid: number): string[] {
+    const created: string[] = [];
+    for (const [key, d] of Object.entries(this.dirs)) {
+      const missing: string[] = [];
+      for (let p = d; !this.fs.exists(p); p = posix.dirname(p)) missing.unshift(p);
+      for (const p of missing) {
+        this.fs.mkdirp(p);
+        created.push(p);
+        // A new cpuset is empty and takes no tasks until it gets its parent's cpus and mems.
+        if (key.split(',').includes('cpuset')) {
+          for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+            if (this.fs.read(posix.join(p, f)).trim() === '') this.fs.write(posix.join(p, f), this.fs.read(posix.join(posix.dirname(p), f)));
+          }
+        }
+      }
+      this.fs.write(posix.join(d, 'cgroup.procs'), String(pid));
+    }
+    return created;
+  }
+
+  set(r: LinuxResources): void {
+    if (this.mode === 'v2') setV2(this.fs, this.dirs['']!, r);
+    else setV1(this.fs, (c) => this.dir(c), r);
+  }
+
+  destroy(created: string[] = []): void {
+    const leaves = Object.values(this.dirs);
+    const all = [...new Set([...leaves, ...created])].sort((a, b) => b.length - a.length);
+    for (const d of all) {
+      // Tasks that were just killed may take a moment to leave.
+      for (let i = 0; i < 200 && this.fs.exists(d); i++) {
+        try {
+          this.fs.rmdir(d);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') break;
+          if (code !== 'EBUSY' || !leaves.includes(d)) break;
+          sleep(5);
+        }
+      }
+    }
+  }
+
+  freeze(): void {
+    this.setFrozen(true);
+  }
+
+  thaw(): void {
+    this.setFrozen(false);
+  }
+
+  private setFrozen(frozen: boolean): void {
+    if (this.mode === 'v2') {
+      const d = this.dirs['']!;
+      this.fs.write(posix.join(d, 'cgroup.freeze'), frozen ? '1' : '0');
+      for (let i = 0; i < 1000 && this.isFrozen() !== frozen; i++) sleep(1);
+      return;
+    }
+    const d = this.dir('freezer');
+    if (!d) throw new RuntsError('ERR_CGROUP', 'the freezer controller is not available on this host');
+    const want = frozen ? 'FROZEN' : 'THAWED';
+    for (let i = 0; i < 1000; i++) {
+      this.fs.write(posix.join(d, 'freezer.state'), want);
+      if (this.fs.read(posix.join(d, 'freezer.state')).trim() === want) return;
+      sleep(1);
+    }
+    throw new RuntsError('ERR_CGROUP', `freezer did not reach ${want}`);
+  }
+
+  isFrozen(): boolean {
+    try {
+      if (this.mode === 'v2') return /^frozen 1$/m.test(this.fs.read(posix.join(this.dirs['']!, 'cgroup.events')));
+      const d = this.dir('freezer');
+      return d !== undefined && this.fs.read(posix.join(d, 'freezer.state')).trim() === 'FROZEN';
+    } catch {
+      return false;
+    }
+  }
+
+  pids(): number[] {
+    const d = this.mode === 'v2' ? this.dirs[''] : (this.dir('pids') ?? this.dir('freezer') ?? Object.values(this.dirs)[0]);
+    if (!d) return [];
+    try {
+      return this.fs.read(posix.join(d, 'cgroup.procs')).split('\n').filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  stats(): Stats {
+    const num = (file: string | undefined): number => {
+      if (!file) return 0;
+      try {
+        const v = this.fs.read(file).trim();
+        return v === 'max' ? 0 : Number(v) || 0;
+      } catch {
+        return 0;
+      }
+    };
+    const kv = (file: string | undefined): Record<string, number> => {
+      const out: Record<string, number> = {};
+      if (!file) return out;
+      try {
+        for (const line of this.fs.read(file).split('\n')) {
+          const [k, v] = line.split(' ');
+          if (k && v !== undefined) out[k] = Number(v);
+        }
+      } catch {
+        /* controller absent */
+      }
+      return out;
+    };
+    const at = (c: string, f: string) => {
+      const d = this.dir(c);
+      return d ? posix.join(d, f) : undefined;
+    };
+    if (this.mode === 'v2') {
+      const cpu = kv(at('cpu', 'cpu.stat'));
+      const mem = kv(at('memory', 'memory.stat'));
+      const events = kv(at('memory', 'memory.events'));
+      return {
+        cpu: {
+          usage: { total: (cpu['usage_usec'] ?? 0) * 1000, percpu: [], kernel: (cpu['system_usec'] ?? 0) * 1000, user: (cpu['user_usec'] ?? 0) * 1000 },
+          throttling: { periods: cpu['nr_periods'] ?? 0, throttledPeriods: cpu['nr_throttled'] ?? 0, throttledTime: (cpu['throttled_usec'] ?? 0) * 1000 },
+        },
+        memory: {
+          usage: { usage: num(at('memory', 'memory.current')), max: num(at('memory', 'memory.peak')), limit: num(at('memory', 'memory.max')), failcnt: events['max'] ?? 0 },
+          swap: { usage: num(at('memory', 'memory.swap.current')), limit: num(at('memory', 'memory.swap.max')) },
+          raw: mem,
+        },
+        pids: { current: num(at('pids', 'pids.current')), limit: num(at('pids', 'pids.max')) },
+        blkio: { ioServiceBytesRecursive: [] },
+        hugetlb: {},
+      };
+    }
+    const cpuStat = kv(at('cpu', 'cpu.stat'));
+    const acct = kv(at('cpuacct', 'cpuacct.stat'));
+    const tick = 10_000_000; // USER_HZ 100: ns per tick
+    let percpu: number[] = [];
+    try {
+      percpu = this.fs.read(at('cpuacct', 'cpuacct.usage_percpu') ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      /* absent */
+    }
+    const blk: Stats['blkio']['ioServiceBytesRecursive'] = [];
+    try {
+      for (const line of this.fs.read(at('blkio', 'blkio.throttle.io_service_bytes_recursive') ?? '').split('\n')) {
+        const m = /^(\d+):(\d+) (\w+) (\d+)$/.exec(line);
+        if (m) blk.push({ major: Number(m[1]), minor: Number(m[2]), op: m[3]!, value: Number(m[4]) });
+      }
+    } catch {
+      /* absent */
+    }
+    return {
+      cpu: {
+        usage: { total: num(at('cpuacct', 'cpuacct.usage')), percpu, kernel: (acct['system'] ?? 0) * tick, user: (acct['user'] ?? 0) * tick },
+        throttling: { periods: cpuStat['nr_periods'] ?? 0, throttledPeriods: cpuStat['nr_throttled'] ?? 0, throttledTime: cpuStat['throttled_time'] ?? 0 },
+      },
+      memory: {
+        usage: {
+          usage: num(at('memory', 'memory.usage_in_bytes')),
+          max: num(at('memory', 'memory.max_usage_in_bytes')),
+          limit: num(at('memory', 'memory.limit_in_bytes')),
+          failcnt: num(at('memory', 'memory.failcnt')),
+        },
+        swap: { usage: num(at('memory', 'memory.memsw.usage_in_bytes')), limit: num(at('memory', 'memory.memsw.limit_in_bytes')) },
+        raw: kv(at('memory', 'memory.stat')),
+      },
+      pids: { current: num(at('pids', 'pids.current')), limit: num(at('pids', 'pids.max')) },
+      blkio: { ioServiceBytesRecursive: blk },
+      hugetlb: {},
+    };
+  }
+
+  mountSources(): CgroupMountSource[] {
+    if (this.mode === 'v2') return [{ name: '', hostPath: this.dirs['']!, links: [] }];
+    return Object.entries(this.dirs).map(([key, hostPath]) => {
+      const name = key.startsWith('name=') ? key.slice(5) : key;
+      return { name, hostPath, links: key.includes(',') ? key.split(',') : [] };
+    });
+  }
+}

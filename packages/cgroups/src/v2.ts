@@ -1,0 +1,73 @@
+import { RuntsError } from '@runts/errors';
+import type { LinuxResources } from '@runts/oci';
+import type { CgroupFs } from './fs';
+import { writer } from './v1';
+
+/** runc's conversion of cpu.shares (2..262144) to cpu.weight (1..10000). */
+export function sharesToWeight(shares: number): number {
+  if (shares === 0) return 0;
+  return Math.floor(1 + ((shares - 2) * 9999) / 262142);
+}
+
+/** blkio weight (10..1000) to io.weight (1..10000). */
+export function blkioToIoWeight(weight: number): number {
+  if (weight === 0) return 0;
+  return Math.floor(1 + ((weight - 10) * 9999) / 990);
+}
+
+export function setV2(fs: CgroupFs, dir: string, r: LinuxResources): void {
+  const w = writer(fs, () => dir);
+  const base = 'linux.resources';
+  const m = r.memory;
+  if (m) {
+    const p = `${base}.memory`;
+    if (m.limit !== undefined) w('memory', 'memory.max', m.limit < 0 ? 'max' : m.limit, `${p}.limit`);
+    if (m.reservation !== undefined) w('memory', 'memory.low', m.reservation, `${p}.reservation`);
+    // OCI swap is memory+swap; v2 counts swap alone.
+    if (m.swap !== undefined) {
+      const swap = m.swap < 0 ? 'max' : m.limit !== undefined && m.limit > 0 ? Math.max(0, m.swap - m.limit) : m.swap;
+      w('memory', 'memory.swap.max', swap, `${p}.swap`);
+    }
+    if (m.disableOOMKiller) throw new RuntsError('ERR_CGROUP', `${p}.disableOOMKiller: not available with cgroup v2`, { path: `${p}.disableOOMKiller` });
+  }
+  const c = r.cpu;
+  if (c) {
+    const p = `${base}.cpu`;
+    if (c.shares !== undefined) w('cpu', 'cpu.weight', sharesToWeight(c.shares), `${p}.shares`);
+    if (c.quota !== undefined || c.period !== undefined) {
+      const quota = c.quota === undefined || c.quota <= 0 ? 'max' : c.quota;
+      w('cpu', 'cpu.max', `${quota} ${c.period ?? 100000}`, `${p}.quota`);
+    }
+    if (c.burst !== undefined) w('cpu', 'cpu.max.burst', c.burst, `${p}.burst`);
+    if (c.idle !== undefined) w('cpu', 'cpu.idle', c.idle, `${p}.idle`);
+    if (c.cpus) w('cpuset', 'cpuset.cpus', c.cpus, `${p}.cpus`);
+    if (c.mems) w('cpuset', 'cpuset.mems', c.mems, `${p}.mems`);
+  }
+  if (r.pids) w('pids', 'pids.max', r.pids.limit > 0 ? r.pids.limit : 'max', `${base}.pids.limit`);
+  const b = r.blockIO;
+  if (b) {
+    const p = `${base}.blockIO`;
+    if (b.weight !== undefined) w('io', 'io.weight', blkioToIoWeight(b.weight), `${p}.weight`);
+    (b.weightDevice ?? []).forEach((d, i) => d.weight !== undefined && w('io', 'io.weight', `${d.major}:${d.minor} ${blkioToIoWeight(d.weight)}`, `${p}.weightDevice[${i}]`));
+    const keys = [
+      ['throttleReadBpsDevice', 'rbps'],
+      ['throttleWriteBpsDevice', 'wbps'],
+      ['throttleReadIOPSDevice', 'riops'],
+      ['throttleWriteIOPSDevice', 'wiops'],
+    ] as const;
+    for (const [key, name] of keys) (b[key] ?? []).forEach((d, i) => w('io', 'io.max', `${d.major}:${d.minor} ${name}=${d.rate}`, `${p}.${key}[${i}]`));
+  }
+  (r.hugepageLimits ?? []).forEach((h, i) => w('hugetlb', `hugetlb.${h.pageSize}.max`, h.limit, `${base}.hugepageLimits[${i}]`));
+  for (const [dev, lim] of Object.entries(r.rdma ?? {})) {
+    const parts = [lim.hcaHandles !== undefined ? `hca_handle=${lim.hcaHandles}` : '', lim.hcaObjects !== undefined ? `hca_object=${lim.hcaObjects}` : ''].filter(Boolean);
+    w('rdma', 'rdma.max', `${dev} ${parts.join(' ')}`, `${base}.rdma.${dev}`);
+  }
+  for (const [file, value] of Object.entries(r.unified ?? {})) {
+    if (file.includes('/')) throw new RuntsError('ERR_CGROUP', `${base}.unified.${file}: not a cgroup file name`, { path: `${base}.unified` });
+    w('unified', file, value, `${base}.unified.${file}`);
+  }
+  if (r.devices && r.devices.some((d) => d.allow || d.access !== 'rwm' || d.type !== undefined)) {
+    // v2 device control is an eBPF program; deny-all (the default spec) is what it would start from.
+    throw new RuntsError('ERR_UNSUPPORTED', `${base}.devices: device rules on cgroup v2 are not supported yet`, { path: `${base}.devices` });
+  }
+}
