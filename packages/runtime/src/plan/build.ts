@@ -305,11 +305,21 @@ function buildRootfs(ctx: PlanContext, o: Ops, inUserNs: boolean): void {
 
   const devBound = mounts.some((m) => posix.normalize(m.destination) === '/dev' && isBind(m));
   if (!devBound) {
-    DEFAULT_DEVICES.forEach((d) => addDevice(ctx, o, inUserNs, d.path, S_IFCHR | 0o666, d.major, d.minor, 0, 0, 'linux.devices'));
+    // /dev exists once the mounts are done; a device elsewhere gets its parent made.
+    const made = new Set(['/dev']);
+    const addDevice = (path: string, mode: number, major: number, minor: number, uid: number, gid: number, jsonPath: string) => {
+      const dir = posix.dirname(path);
+      if (!inUserNs && !made.has(dir)) {
+        o.add('MKDIR_IN_ROOT', [dir, 0o755, 0], jsonPath, `create ${dir}`);
+        made.add(dir);
+      }
+      addDeviceNode(ctx, o, inUserNs, path, mode, major, minor, uid, gid, jsonPath);
+    };
+    DEFAULT_DEVICES.forEach((d) => addDevice(d.path, S_IFCHR | 0o666, d.major, d.minor, 0, 0, 'linux.devices'));
     (spec.linux?.devices ?? []).forEach((d, i) => {
       const type = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;
       const mode = type | ((d.fileMode ?? 0o666) & 0o7777);
-      addDevice(ctx, o, inUserNs, d.path, mode, d.major ?? 0, d.minor ?? 0, d.uid ?? 0, d.gid ?? 0, `linux.devices[${i}]`);
+      addDevice(d.path, mode, d.major ?? 0, d.minor ?? 0, d.uid ?? 0, d.gid ?? 0, `linux.devices[${i}]`);
     });
     const links: [string, string][] = [
       ['/proc/self/fd', '/dev/fd'],
@@ -327,7 +337,7 @@ function isBind(m: Mount): boolean {
   return m.type === 'bind' || (m.options ?? []).some((x) => x === 'bind' || x === 'rbind');
 }
 
-function addDevice(ctx: PlanContext, o: Ops, inUserNs: boolean, path: string, mode: number, major: number, minor: number, uid: number, gid: number, jsonPath: string): void {
+function addDeviceNode(ctx: PlanContext, o: Ops, inUserNs: boolean, path: string, mode: number, major: number, minor: number, uid: number, gid: number, jsonPath: string): void {
   if (inUserNs) {
     // mknod is not allowed in a user namespace: bind the host's node, as runc does.
     if (!ctx.hostDeviceExists(path)) throw configError(jsonPath, `${path} does not exist on the host to bind in a user namespace`);
@@ -335,7 +345,6 @@ function addDevice(ctx: PlanContext, o: Ops, inUserNs: boolean, path: string, mo
     o.add('MOUNT_IN_ROOT', [path, path, null, MS.BIND, null], jsonPath, `bind device ${path}`);
     return;
   }
-  o.add('MKDIR_IN_ROOT', [posix.dirname(path), 0o755, 0], jsonPath, `create ${posix.dirname(path)}`);
   o.add('MKNOD_IN_ROOT', [path, mode, makedev(major, minor), uid, gid], jsonPath, `mknod ${path}`);
 }
 
