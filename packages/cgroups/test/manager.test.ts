@@ -1,0 +1,184 @@
+// Cgroup logic on an in-memory filesystem: no root, no host cgroups touched.
+import t from 'tap';
+import { posix } from 'node:path';
+import { newManager, type CgroupFs, blkioToIoWeight, sharesToWeight, containerPath, v1Hierarchies, checkSystemdPath } from '../src/index';
+
+const CGROUP2 = 0x63677270;
+const TMPFS = 0x01021994;
+
+class MemFs implements CgroupFs {
+  files = new Map<string, string>();
+  dirs = new Set<string>();
+  writes: [string, string][] = [];
+  constructor(private readonly v2: boolean, controllerFiles: Record<string, string[]>) {
+    for (const [dir, files] of Object.entries(controllerFiles)) {
+      this.dirs.add(dir);
+      for (const f of files) this.files.set(posix.join(dir, f), '');
+    }
+  }
+  read(p: string): string {
+    const v = this.files.get(p);
+    if (v === undefined) throw Object.assign(new Error(`ENOENT ${p}`), { code: 'ENOENT' });
+    return v;
+  }
+  write(p: string, d: string): void {
+    if (!this.files.has(p)) throw Object.assign(new Error(`ENOENT ${p}`), { code: 'ENOENT' });
+    this.files.set(p, d);
+    this.writes.push([p, d]);
+  }
+  mkdirp(p: string): void {
+    for (let d = p; d !== '/' && !this.dirs.has(d); d = posix.dirname(d)) {
+      this.dirs.add(d);
+      // A new cgroup dir gets its controller's files, empty.
+      const parent = posix.dirname(d);
+      for (const f of [...this.files.keys()].filter((k) => posix.dirname(k) === parent)) this.files.set(posix.join(d, posix.basename(f)), '');
+    }
+  }
+  rmdir(p: string): void {
+    if ([...this.dirs].some((d) => d.startsWith(p + '/'))) throw Object.assign(new Error('EBUSY'), { code: 'EBUSY' });
+    this.dirs.delete(p);
+    for (const k of [...this.files.keys()]) if (posix.dirname(k) === p) this.files.delete(k);
+  }
+  exists(p: string): boolean {
+    return this.dirs.has(p) || this.files.has(p);
+  }
+  list(p: string): string[] {
+    return [...this.dirs].filter((d) => posix.dirname(d) === p).map((d) => posix.basename(d));
+  }
+  fsType(p: string): number {
+    return this.v2 && p === '/sys/fs/cgroup' ? CGROUP2 : p.endsWith('unified') ? CGROUP2 : TMPFS;
+  }
+}
+
+const MOUNTINFO = [
+  '30 25 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755',
+  '31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw',
+  '33 30 0:29 / /sys/fs/cgroup/memory rw,nosuid shared:12 - cgroup cgroup rw,memory',
+  '34 30 0:30 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:13 - cgroup cgroup rw,cpu,cpuacct',
+  '35 30 0:31 / /sys/fs/cgroup/pids rw,nosuid shared:14 - cgroup cgroup rw,pids',
+  '36 30 0:32 / /sys/fs/cgroup/cpuset rw,nosuid shared:15 - cgroup cgroup rw,cpuset',
+  '37 30 0:33 / /sys/fs/cgroup/freezer rw,nosuid shared:16 - cgroup cgroup rw,freezer',
+  '38 30 0:34 / /sys/fs/cgroup/blkio rw,nosuid shared:17 - cgroup cgroup rw,blkio',
+  '39 30 0:35 / /sys/fs/cgroup/devices rw,nosuid shared:18 - cgroup cgroup rw,devices',
+].join('\n');
+const OWN = '5:memory:/user.slice\n4:cpu,cpuacct:/\n3:pids:/\n2:cpuset:/\n1:freezer:/\n6:blkio:/\n7:devices:/\n0::/';
+
+function v1fs(): MemFs {
+  return new MemFs(false, {
+    '/sys/fs/cgroup/unified': [],
+    '/sys/fs/cgroup/memory': ['cgroup.procs', 'memory.limit_in_bytes', 'memory.memsw.limit_in_bytes', 'memory.soft_limit_in_bytes', 'memory.swappiness', 'memory.oom_control', 'memory.usage_in_bytes'],
+    '/sys/fs/cgroup/cpu,cpuacct': ['cgroup.procs', 'cpu.shares', 'cpu.cfs_quota_us', 'cpu.cfs_period_us', 'cpuacct.usage', 'cpu.stat'],
+    '/sys/fs/cgroup/pids': ['cgroup.procs', 'pids.max', 'pids.current'],
+    '/sys/fs/cgroup/cpuset': ['cgroup.procs', 'cpuset.cpus', 'cpuset.mems'],
+    '/sys/fs/cgroup/freezer': ['cgroup.procs', 'freezer.state'],
+    '/sys/fs/cgroup/blkio': ['cgroup.procs', 'blkio.bfq.weight', 'blkio.throttle.read_bps_device'],
+    '/sys/fs/cgroup/devices': ['cgroup.procs', 'devices.allow', 'devices.deny'],
+  });
+}
+
+t.test('hierarchies and paths', async (t) => {
+  t.same(v1Hierarchies(MOUNTINFO).map((h) => h.controllers.join(',')), ['memory', 'cpu,cpuacct', 'pids', 'cpuset', 'freezer', 'blkio', 'devices']);
+  t.equal(containerPath(undefined, 'c1', '/x'), '/runts/c1', 'default');
+  t.equal(containerPath('/a/b', 'c1', '/x'), '/a/b', 'absolute');
+  t.equal(containerPath('a/b', 'c1', '/x'), '/x/a/b', 'relative to our own cgroup, as runc');
+  t.throws(() => containerPath('a/../../b', 'c', '/x'), { code: 'ERR_CGROUP' }, 'a relative path may not climb out');
+  t.equal(containerPath('/a/../../b', 'c', '/x'), '/b', 'an absolute path stays inside the tree');
+  const fs = v1fs();
+  const m = newManager({ cgroupsPath: 'ctr', id: 'c', fs, mountinfo: MOUNTINFO, ownCgroup: OWN });
+  t.equal(m.mode, 'hybrid');
+  t.equal(m.paths()['memory'], '/sys/fs/cgroup/memory/user.slice/ctr');
+  t.equal(m.paths()['pids'], '/sys/fs/cgroup/pids/ctr');
+});
+
+t.test('apply creates the dirs, fills an empty cpuset, and reports what it made', async (t) => {
+  const fs = v1fs();
+  fs.files.set('/sys/fs/cgroup/cpuset/cpuset.cpus', '0-1');
+  fs.files.set('/sys/fs/cgroup/cpuset/cpuset.mems', '0');
+  const m = newManager({ cgroupsPath: '/a/b', id: 'c', fs, mountinfo: MOUNTINFO, ownCgroup: OWN });
+  const made = m.apply(42);
+  t.ok(made.includes('/sys/fs/cgroup/pids/a') && made.includes('/sys/fs/cgroup/pids/a/b'));
+  t.equal(fs.read('/sys/fs/cgroup/cpuset/a/b/cpuset.cpus'), '0-1');
+  t.equal(fs.read('/sys/fs/cgroup/pids/a/b/cgroup.procs'), '42');
+  m.destroy(made);
+  t.notOk(fs.exists('/sys/fs/cgroup/pids/a'), 'created parents removed');
+  t.ok(fs.exists('/sys/fs/cgroup/pids'), 'hierarchy root kept');
+});
+
+t.test('v1 resources: the seed mapping and more', async (t) => {
+  const fs = v1fs();
+  const m = newManager({ cgroupsPath: '/k8s/pod', id: 'c', fs, mountinfo: MOUNTINFO, ownCgroup: OWN });
+  m.apply(1);
+  m.set({
+    cpu: { shares: 512, quota: 150000, period: 100000 },
+    memory: { limit: 32 << 20, swap: 64 << 20, swappiness: 0, disableOOMKiller: true },
+    pids: { limit: 64 },
+    blockIO: { weight: 500, throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1000 }] },
+    devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'rw' }],
+  });
+  const at = (c: string, f: string) => fs.read(`/sys/fs/cgroup/${c}/k8s/pod/${f}`);
+  t.equal(at('cpu,cpuacct', 'cpu.shares'), '512', '0.5 core request');
+  t.equal(at('cpu,cpuacct', 'cpu.cfs_quota_us'), '150000', '1.5 core limit');
+  t.equal(at('cpu,cpuacct', 'cpu.cfs_period_us'), '100000');
+  t.equal(at('memory', 'memory.limit_in_bytes'), String(32 << 20));
+  t.equal(at('memory', 'memory.memsw.limit_in_bytes'), String(64 << 20));
+  t.equal(at('memory', 'memory.oom_control'), '1');
+  t.equal(at('pids', 'pids.max'), '64');
+  t.equal(at('blkio', 'blkio.bfq.weight'), '500', 'BFQ kernels have only blkio.bfq.weight');
+  t.equal(at('blkio', 'blkio.throttle.read_bps_device'), '8:0 1000');
+  const devWrites = fs.writes.filter(([p]) => p.includes('/devices/k8s/pod/devices.')).map(([p, d]) => `${posix.basename(p)} ${d}`);
+  t.same(devWrites.slice(0, 2), ['devices.deny a *:* rwm', 'devices.allow c 10:229 rw']);
+  t.ok(devWrites.includes('devices.allow c 1:3 rwm'), '/dev/null stays usable');
+  m.set({ pids: { limit: 0 } });
+  t.equal(at('pids', 'pids.max'), 'max');
+});
+
+t.test('v1: missing controllers and v2-only settings are errors naming the path', async (t) => {
+  const fs = v1fs();
+  const m = newManager({ cgroupsPath: '/x', id: 'c', fs, mountinfo: MOUNTINFO, ownCgroup: OWN });
+  m.apply(1);
+  t.throws(() => m.set({ rdma: { mlx4_0: { hcaHandles: 1 } } }), { code: 'ERR_CGROUP', message: /linux\.resources\.rdma\.mlx4_0: the rdma controller is not available/ });
+  t.throws(() => m.set({ unified: { 'memory.high': '1' } }), { message: /linux\.resources\.unified/ });
+  t.throws(() => m.set({ network: { classID: 1 } }), { message: /linux\.resources\.network\.classID/ });
+});
+
+t.test('freeze, thaw, pids, stats', async (t) => {
+  const fs = v1fs();
+  const m = newManager({ cgroupsPath: '/x', id: 'c', fs, mountinfo: MOUNTINFO, ownCgroup: OWN });
+  m.apply(7);
+  m.freeze();
+  t.ok(m.isFrozen());
+  m.thaw();
+  t.notOk(m.isFrozen());
+  t.same(m.pids(), [7]);
+  fs.files.set('/sys/fs/cgroup/memory/x/memory.usage_in_bytes', '4096');
+  fs.files.set('/sys/fs/cgroup/pids/x/pids.current', '3');
+  const s = m.stats();
+  t.equal(s.memory.usage.usage, 4096);
+  t.equal(s.pids.current, 3);
+});
+
+t.test('v2: conversions and files', async (t) => {
+  t.equal(sharesToWeight(1024), 39);
+  t.equal(sharesToWeight(2), 1);
+  t.equal(sharesToWeight(262144), 10000);
+  t.equal(blkioToIoWeight(10), 1);
+  t.equal(blkioToIoWeight(1000), 10000);
+  const fs = new MemFs(true, { '/sys/fs/cgroup': ['cgroup.procs', 'cpu.weight', 'cpu.max', 'memory.max', 'memory.swap.max', 'pids.max', 'cgroup.freeze', 'cgroup.events', 'memory.high'] });
+  const m = newManager({ cgroupsPath: '/pod/c', id: 'c', fs, ownCgroup: '0::/' });
+  t.equal(m.mode, 'v2');
+  m.apply(9);
+  m.set({ cpu: { shares: 512, quota: 150000, period: 100000 }, memory: { limit: 100, swap: 300 }, pids: { limit: 64 }, unified: { 'memory.high': '50' } });
+  const at = (f: string) => fs.read(`/sys/fs/cgroup/pod/c/${f}`);
+  t.equal(at('cpu.weight'), String(sharesToWeight(512)));
+  t.equal(at('cpu.max'), '150000 100000');
+  t.equal(at('memory.max'), '100');
+  t.equal(at('memory.swap.max'), '200', 'swap alone, not memory+swap');
+  t.equal(at('memory.high'), '50');
+  t.same(m.mountSources(), [{ name: '', hostPath: '/sys/fs/cgroup/pod/c', links: [] }]);
+});
+
+t.test('systemd paths without systemd', async (t) => {
+  const fs = v1fs();
+  t.throws(() => checkSystemdPath('system.slice:runts:c1', fs), { code: 'ERR_CGROUP', message: /systemd is not running/ });
+  t.throws(() => checkSystemdPath('/not/systemd', fs), { message: /slice:prefix:name/ });
+});
