@@ -154,6 +154,26 @@ t.test('lifecycle: create, start, state, kill, delete', async (t) => {
   t.notOk(existsSync(join(env.root, id)));
 });
 
+t.test('exec: joins the container, passes its own flags, returns its exit code', async (t) => {
+  const env = new Env(t);
+  const id = env.id();
+  const cfg = sh('sleep 60');
+  cfg.hostname = 'inside';
+  t.equal(env.runts(['run', '-d', '--bundle', env.bundle(cfg), id]).code, 0);
+  const e = env.runts(['exec', '-e', 'X=1', '--cwd', '/tmp', id, 'sh', '-c', 'echo $X $(pwd) $(hostname) $$; ls -d /proc/1']);
+  t.equal(e.code, 0, e.stderr);
+  t.match(e.stdout, /^1 \/tmp inside \d+\n\/proc\/1\n$/);
+  t.not(e.stdout.split(' ')[3], '1', 'exec is not the init');
+  t.equal(env.runts(['exec', id, 'sh', '-c', 'exit 5']).code, 5);
+  t.equal(env.runts(['exec', '-u', '1000:1000', id, 'id', '-u']).stdout, '1000\n');
+  const pidFile = join(env.dir, 'exec.pid');
+  t.equal(env.runts(['exec', '-d', '--pid-file', pidFile, id, 'sleep', '30']).code, 0);
+  t.match(readFileSync(pidFile, 'utf8'), /^\d+$/);
+  const bad = env.runts(['exec', id, 'no-such-binary']);
+  t.not(bad.code, 0);
+  t.match(bad.stderr, /^runts: [^\n]*no-such-binary[^\n]*\n$/);
+});
+
 t.test('delete --force of a running container', async (t) => {
   const env = new Env(t);
   const id = env.id();

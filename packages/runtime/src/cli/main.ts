@@ -1,6 +1,6 @@
-import { isRuntsError } from '@runts/errors';
+import { RuntsError, isRuntsError } from '@runts/errors';
 import type { GlobalOptions, RuntimeFactory } from './api';
-import { registerCommands, type Io } from './commands';
+import { endExecOptions, registerCommands, type Io } from './commands';
 import { Logger } from './log';
 
 export const VERSION = '0.1.0';
@@ -20,8 +20,7 @@ export async function main(argv: string[], factory: RuntimeFactory, io: Io = { o
   const yargs = require('yargs/yargs') as typeof import('yargs/yargs');
   let log = new Logger(undefined, 'text', false);
   let task: Promise<number> | undefined;
-  let usageError: string | undefined;
-  const parser = yargs(argv)
+  const parser = yargs(endExecOptions(argv))
     .scriptName('runts')
     .usage('runts [global options] <command> [options]')
     .option('root', { type: 'string', default: defaultRoot(), describe: 'state directory', global: true })
@@ -34,14 +33,16 @@ export async function main(argv: string[], factory: RuntimeFactory, io: Io = { o
     .middleware((a) => {
       log = new Logger(a.log, a.logFormat, a.debug);
     })
+    // `--no-pivot` and `--no-new-keyring` are flags of their own, not negations.
+    .parserConfiguration({ 'boolean-negation': false, 'populate--': true })
     .strict()
     .demandCommand(1, 'a command is required')
     .version(false)
     .help()
     .wrap(null)
+    // Throwing stops yargs before it runs the command's handler.
     .fail((msg, err) => {
-      if (err) throw err;
-      usageError = msg;
+      throw err ?? new RuntsError('ERR_USAGE', msg.trim().replace(/\s*\n\s*/g, '; '));
     });
   registerCommands(
     parser,
@@ -63,10 +64,6 @@ export async function main(argv: string[], factory: RuntimeFactory, io: Io = { o
   );
   try {
     await parser.parseAsync();
-    if (usageError !== undefined) {
-      log.error(usageError);
-      return 1;
-    }
     return task ? await task : 0;
   } catch (e) {
     log.error(isRuntsError(e) ? e.message : errorLine(e));

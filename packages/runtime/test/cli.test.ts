@@ -1,0 +1,179 @@
+import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RuntsError } from '@runts/errors';
+import type { State } from '@runts/oci';
+import type { GlobalOptions, RuntimeApi } from '../src/cli/api';
+import { main } from '../src/cli/main';
+import { endExecOptions, formatTable, parseSignal } from '../src/cli/commands';
+
+type Call = [string, ...unknown[]];
+
+/** A runtime that records what the CLI asked of it. */
+function fake(overrides: Partial<RuntimeApi> = {}) {
+  const calls: Call[] = [];
+  const globals: GlobalOptions[] = [];
+  const state: State = { ociVersion: '1.2.1', id: 'c1', status: 'running', pid: 42, bundle: '/b' };
+  const rt: RuntimeApi = {
+    create: async (id, o) => void calls.push(['create', id, o]),
+    start: async (id) => void calls.push(['start', id]),
+    run: async (id, o) => (calls.push(['run', id, o]), 7),
+    exec: async (id, o) => (calls.push(['exec', id, o]), 3),
+    baseProcess: () => ({ args: ['sh'], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } }),
+    state: (id) => (calls.push(['state', id]), state),
+    list: () => [state],
+    kill: (id, sig, o) => void calls.push(['kill', id, sig, o]),
+    delete: async (id, o) => void calls.push(['delete', id, o]),
+    spec: async (o) => void calls.push(['spec', o]),
+    features: () => ({ ociVersionMin: '1.0.0' }),
+    ...overrides,
+  };
+  return { calls, globals, factory: (g: GlobalOptions) => (globals.push(g), rt) };
+}
+
+/** Runs the CLI and captures stdout and stderr. */
+async function cli(argv: string[], f = fake()) {
+  let out = '';
+  let err = '';
+  const write = process.stderr.write;
+  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+  try {
+    const code = await main(argv, f.factory, { out: (s) => (out += s) }, 'abc123');
+    return { code, out, err, ...f };
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
+t.test('--version: a version line and a commit line (docker parses both)', async (t) => {
+  const r = await cli(['--version']);
+  t.equal(r.code, 0);
+  t.match(r.out, /^runts version \S+\ncommit: abc123\nspec: 1\.\d+\.\d+\n$/);
+});
+
+t.test('create passes runc flags through', async (t) => {
+  const r = await cli(['--root', '/tmp/r', 'create', '--bundle', '/b', '--pid-file', '/p', '--console-socket', '/s', '--no-pivot', '--preserve-fds', '2', 'c1']);
+  t.equal(r.code, 0);
+  t.same(r.calls, [['create', 'c1', { bundle: '/b', pidFile: '/p', consoleSocket: '/s', noPivot: true, noNewKeyring: false, preserveFds: 2 }]]);
+  t.equal(r.globals[0]!.root, '/tmp/r');
+});
+
+t.test('global flags after the command, and -b short form', async (t) => {
+  const r = await cli(['create', '-b', '/b', 'c1', '--root', '/x', '--log', '/l', '--log-format', 'json', '--systemd-cgroup']);
+  t.equal(r.code, 0);
+  t.match(r.globals[0], { root: '/x', log: '/l', logFormat: 'json', systemdCgroup: true });
+});
+
+t.test('run returns the container exit code', async (t) => {
+  const r = await cli(['run', '-d', '--bundle', '/b', 'c1']);
+  t.equal(r.code, 7);
+  t.match(r.calls[0], ['run', 'c1', { bundle: '/b', detach: true, keep: false }]);
+});
+
+t.test('kill: default SIGTERM, names and numbers, --all', async (t) => {
+  t.match((await cli(['kill', 'c1'])).calls[0], ['kill', 'c1', 15, { all: false }]);
+  t.match((await cli(['kill', 'c1', 'KILL'])).calls[0], ['kill', 'c1', 9]);
+  t.match((await cli(['kill', '--all', 'c1', 'SIGUSR1'])).calls[0], ['kill', 'c1', 10, { all: true }]);
+  t.match((await cli(['kill', 'c1', '2'])).calls[0], ['kill', 'c1', 2]);
+  const bad = await cli(['kill', 'c1', 'SIGNOPE']);
+  t.equal(bad.code, 1);
+  t.equal(bad.err, 'runts: unknown signal "SIGNOPE"\n');
+});
+
+t.test('parseSignal bounds', async (t) => {
+  t.equal(parseSignal('hup'), 1);
+  t.throws(() => parseSignal('0'));
+  t.throws(() => parseSignal('65'));
+});
+
+t.test('delete --force and rm alias', async (t) => {
+  t.same((await cli(['delete', '--force', 'c1'])).calls, [['delete', 'c1', { force: true }]]);
+  t.same((await cli(['rm', 'c1'])).calls, [['delete', 'c1', { force: false }]]);
+});
+
+t.test('state prints JSON; list table, json and quiet', async (t) => {
+  const s = await cli(['state', 'c1']);
+  t.match(JSON.parse(s.out), { id: 'c1', status: 'running', pid: 42 });
+  const table = (await cli(['list'])).out.split('\n');
+  t.match(table[0], /^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER$/);
+  t.match(table[1], /^c1\s+42\s+running\s+\/b/);
+  t.same(JSON.parse((await cli(['list', '--format', 'json'])).out)[0].id, 'c1');
+  t.equal((await cli(['list', '-q'])).out, 'c1\n');
+});
+
+t.test('formatTable pads columns to at least 12', async (t) => {
+  const line = formatTable([]).split('\n')[0]!;
+  t.equal(line.indexOf('PID'), 12);
+});
+
+t.test('exec with args builds the process from the container', async (t) => {
+  const r = await cli(['exec', '-e', 'A=1', '--cwd', '/tmp', '-u', '1:2', '--cap', 'CAP_NET_ADMIN', '-t', 'c1', 'ls', '-l']);
+  t.equal(r.code, 3);
+  const opts = r.calls[0]![2] as { process: Record<string, unknown> };
+  t.match(opts.process, { args: ['ls', '-l'], cwd: '/tmp', env: ['PATH=/bin', 'A=1'], terminal: true, user: { uid: 1, gid: 2 } });
+  t.match(opts.process['capabilities'], { effective: ['CAP_NET_ADMIN'], bounding: ['CAP_NET_ADMIN'] });
+});
+
+t.test('exec --process reads and validates the file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'runts-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'p.json');
+  require('node:fs').writeFileSync(file, JSON.stringify({ args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } }));
+  const ok = await cli(['exec', '--process', file, '-d', 'c1']);
+  t.equal(ok.code, 3);
+  t.match(ok.calls[0], ['exec', 'c1', { process: { args: ['true'] }, detach: true }]);
+  require('node:fs').writeFileSync(file, JSON.stringify({ args: [], cwd: 'rel', user: { uid: 0, gid: 0 } }));
+  const bad = await cli(['exec', '--process', file, 'c1']);
+  t.equal(bad.code, 1);
+  t.match(bad.err, /^runts: .*(args|cwd).*\n$/);
+  const missing = await cli(['exec', '--process', join(dir, 'nope'), 'c1']);
+  t.match(missing.err, /cannot read .*nope: ENOENT/);
+  const noCmd = await cli(['exec', 'c1']);
+  t.equal(noCmd.err, 'runts: exec: no command given (args or --process)\n');
+});
+
+t.test('usage errors are one line, exit 1, no runtime call', async (t) => {
+  for (const argv of [[], ['nope'], ['create'], ['start', 'a', 'b'], ['list', '--format', 'yaml'], ['create', '--bogus', 'c1']]) {
+    const r = await cli(argv);
+    t.equal(r.code, 1, argv.join(' '));
+    t.equal(r.calls.length, 0);
+    t.match(r.err, /^runts: [^\n]+\n$/, `${argv.join(' ')}: one line`);
+  }
+});
+
+t.test('runtime errors: one line on stderr, one JSON line in --log', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'runts-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const log = join(dir, 'log.json');
+  const f = fake({
+    start: async () => {
+      throw new RuntsError('ERR_NOT_FOUND', 'container "c1" does not exist');
+    },
+  });
+  const r = await cli(['--log', log, '--log-format', 'json', 'start', 'c1'], f);
+  t.equal(r.code, 1);
+  t.equal(r.err, 'runts: container "c1" does not exist\n');
+  const lines = readFileSync(log, 'utf8').trim().split('\n');
+  t.equal(lines.length, 1);
+  t.match(JSON.parse(lines[0]!), { level: 'error', msg: 'container "c1" does not exist', time: /^\d{4}-\d\d-\d\dT/ });
+});
+
+t.test('an unexpected exception still gives one line, no stack', async (t) => {
+  const f = fake({
+    state: () => {
+      throw new TypeError('boom\n    at somewhere');
+    },
+  });
+  const r = await cli(['state', 'c1'], f);
+  t.equal(r.code, 1);
+  t.equal(r.err, 'runts: boom\n');
+});
+
+t.test('exec options end at the id, like runc', async (t) => {
+  t.same(endExecOptions(['--root', '/r', 'exec', '-t', '--cwd', '/', 'c1', 'ls', '-l']), ['--root', '/r', 'exec', '-t', '--cwd', '/', 'c1', '--', 'ls', '-l']);
+  t.same(endExecOptions(['exec', '--env=A=1', 'c1', '--', 'ls']), ['exec', '--env=A=1', 'c1', '--', 'ls']);
+  t.same(endExecOptions(['kill', 'c1', '-9']), ['kill', 'c1', '-9']);
+  const r = await cli(['exec', 'c1', 'sh', '-c', 'echo --tty']);
+  t.match(r.calls[0], ['exec', 'c1', { process: { args: ['sh', '-c', 'echo --tty'], terminal: false } }]);
+});
