@@ -32,6 +32,26 @@ export function formatTable(states: State[]): string {
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('')).join('\n') + '\n';
 }
 
+// Flags that take no value, for finding where options end.
+const NO_VALUE = new Set(['-t', '--tty', '-d', '--detach', '--no-new-privs', '--ignore-paused', '--debug', '--systemd-cgroup', '-h', '--help']);
+
+/** Like runc, exec's options end at the container id: `exec ID ls -l` runs `ls -l`.
+ * Puts a `--` after the id so the parser leaves the command's own flags alone. */
+export function endExecOptions(argv: string[]): string[] {
+  let positional = 0;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return argv;
+    if (a.startsWith('-')) {
+      if (!a.includes('=') && !NO_VALUE.has(a)) i++;
+      continue;
+    }
+    if (positional === 0 && a !== 'exec') return argv;
+    if (positional++ === 1) return argv[i + 1] === '--' ? argv : [...argv.slice(0, i + 1), '--', ...argv.slice(i + 1)];
+  }
+  return argv;
+}
+
 const id = (y: Argv) => y.positional('id', { type: 'string', demandOption: true, describe: 'container id' });
 
 const createFlags = (y: Argv) =>
@@ -114,8 +134,9 @@ export function registerCommands(y: Argv, run: Runner, io: Io): Argv {
             }
             proc = validateProcess(value);
           } else {
-            if (!a.command || a.command.length === 0) throw new RuntsError('ERR_USAGE', 'exec: no command given (args or --process)');
-            proc = { ...rt.baseProcess(a.id), args: a.command.map(String), terminal: a.tty };
+            const command = [...(a.command ?? []), ...((a['--'] as string[] | undefined) ?? [])];
+            if (command.length === 0) throw new RuntsError('ERR_USAGE', 'exec: no command given (args or --process)');
+            proc = { ...rt.baseProcess(a.id), args: command.map(String), terminal: a.tty };
             if (a.cwd) proc.cwd = a.cwd;
             if (a.env) proc.env = [...(proc.env ?? []), ...a.env];
             if (a.user) proc.user = { ...proc.user, ...parseUser(a.user, '--user'), additionalGids: [] };
