@@ -1,0 +1,195 @@
+// runc's command line on node:util's parseArgs: global options, then a command
+// with its own options and arguments. Declared once as tables that also make
+// the help text; loads nothing but a built-in (yargs cost ~35 ms per start).
+import { parseArgs } from 'node:util';
+import { RuntsError } from '@runts/errors';
+
+export interface Flag {
+  type: 'string' | 'boolean' | 'number';
+  short?: string;
+  /** Repeatable: the value is a list. */
+  multiple?: boolean;
+  default?: string | boolean | number;
+  choices?: readonly string[];
+  describe: string;
+  hidden?: boolean;
+}
+export type Flags = Record<string, Flag>;
+
+type One<F extends Flag> = F['type'] extends 'boolean' ? boolean : F['type'] extends 'number' ? number : string;
+/** What parsing gives for a table of flags, keyed by the flags' own names. */
+export type Values<F extends Flags> = {
+  [K in keyof F]: F[K]['multiple'] extends true ? One<F[K]>[] | undefined : F[K] extends { default: unknown } ? One<F[K]> : One<F[K]> | undefined;
+};
+
+export interface Command<F extends Flags = Flags> {
+  /** The name, then its aliases. */
+  names: string[];
+  /** Arguments as runc's usage shows them: `<id>` required, `[signal]` optional, `[command...]` the rest. */
+  args: string;
+  summary: string;
+  flags: F;
+  /** exec: options end at the first argument, so `exec ID ls -l` passes -l to ls. */
+  optionsEndAtArgs?: boolean;
+  run(flags: Values<F>, args: Record<string, string | string[] | undefined>): Promise<number | void> | number | void;
+}
+
+/** Ties a command's flags to its handler's types; the list of commands holds them erased. */
+export function command<F extends Flags>(c: Command<F>): Command {
+  return c as unknown as Command;
+}
+
+export interface Parsed {
+  global: Record<string, unknown>;
+  command?: Command;
+  flags: Record<string, unknown>;
+  args: Record<string, string | string[] | undefined>;
+  /** --help: the text to print instead of running anything. */
+  help?: string;
+}
+
+const usage = (msg: string) => new RuntsError('ERR_USAGE', msg);
+const HELP: Flags = { help: { type: 'boolean', short: 'h', describe: 'show help' } };
+
+function lookup(flags: Flags, token: string): [string, Flag] | undefined {
+  const name = token.replace(/^--?/, '').split('=')[0]!;
+  if (token.startsWith('--')) return flags[name] ? [name, flags[name]!] : undefined;
+  return Object.entries(flags).find(([, f]) => f.short === name);
+}
+
+/** Index of the first argument that is not an option (or an option's value). */
+function firstArg(argv: string[], flags: Flags): number {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return i;
+    if (!a.startsWith('-') || a === '-') return i;
+    const f = lookup(flags, a);
+    if (f && f[1].type !== 'boolean' && !a.includes('=')) i++;
+  }
+  return argv.length;
+}
+
+function options(flags: Flags) {
+  const out: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
+  for (const [name, f] of Object.entries(flags)) {
+    out[name] = { type: f.type === 'boolean' ? 'boolean' : 'string', ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) };
+  }
+  return out;
+}
+
+/** parseArgs' values converted and checked against the table; defaults filled in. */
+function values(flags: Flags, raw: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(flags)) {
+    const v = raw[name];
+    if (v === undefined) {
+      if (f.default !== undefined) out[name] = f.default;
+      continue;
+    }
+    const one = (x: unknown) => {
+      if (f.type === 'number') {
+        const n = Number(x);
+        if (x === '' || !Number.isInteger(n)) throw usage(`--${name}: "${String(x)}" is not an integer`);
+        return n;
+      }
+      if (f.choices && !f.choices.includes(x as string)) throw usage(`--${name}: "${String(x)}" is not one of ${f.choices.join(', ')}`);
+      return x;
+    };
+    out[name] = Array.isArray(v) ? v.map(one) : one(v);
+  }
+  return out;
+}
+
+/** `-p v` and `--pid-file v` become `--pid-file=v`, so a value may start with a dash (`--memory -1`). */
+function joinValues(argv: string[], flags: Flags): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return [...out, ...argv.slice(i)];
+    const f = a.startsWith('-') && !a.includes('=') ? lookup(flags, a) : undefined;
+    if (f && f[1].type !== 'boolean' && i + 1 < argv.length) out.push(`--${f[0]}=${argv[++i]}`);
+    else out.push(a);
+  }
+  return out;
+}
+
+function parseFlags(argv: string[], flags: Flags) {
+  try {
+    return parseArgs({ args: joinValues(argv, flags), options: options(flags), allowPositionals: true, strict: true });
+  } catch (e) {
+    // parseArgs explains itself in one sentence; its hint about `--` is for other tools.
+    throw usage((e as Error).message.split('. To specify')[0]!.replace(/\.$/, ''));
+  }
+}
+
+function bindArgs(c: Command, given: string[]): Record<string, string | string[] | undefined> {
+  const specs = c.args.split(/\s+/).filter(Boolean);
+  const required = specs.filter((s) => s.startsWith('<')).length;
+  const variadic = specs.some((s) => s.endsWith('...]'));
+  if (given.length < required || (!variadic && given.length > specs.length)) {
+    const n = specs.length;
+    const want = required === n ? `exactly ${n}` : variadic ? `at least ${required}` : `${required} to ${n}`;
+    throw usage(`"${c.names[0]}" requires ${want} argument(s), got ${given.length}`);
+  }
+  const out: Record<string, string | string[] | undefined> = {};
+  specs.forEach((s, i) => {
+    const name = s.replace(/[<>[\].]/g, '');
+    out[name] = s.endsWith('...]') ? given.slice(i) : given[i];
+  });
+  return out;
+}
+
+export function parse(argv: string[], global: Flags, commands: Command[]): Parsed {
+  const globalFlags = { ...global, ...HELP };
+  const at = firstArg(argv, globalFlags);
+  const pre = parseFlags(argv.slice(0, at), globalFlags);
+  const name = argv[at];
+  if (name === undefined || name === '--' || pre.values['help']) {
+    if (pre.values['help']) return { global: {}, flags: {}, args: {}, help: helpText(global, commands) };
+    throw usage('a command is required (see --help)');
+  }
+  const c = commands.find((x) => x.names.includes(name));
+  if (!c) throw usage(`unknown command "${name}" (see --help)`);
+
+  // Global options may also follow the command; the command's own win on a clash.
+  const all = { ...globalFlags, ...c.flags };
+  let rest = argv.slice(at + 1);
+  let tail: string[] = [];
+  if (c.optionsEndAtArgs) {
+    const first = firstArg(rest, all);
+    const stop = rest[first] === '--' ? first : first + 1;
+    tail = rest.slice(stop).filter((a, i) => i > 0 || a !== '--');
+    rest = rest.slice(0, stop);
+  }
+  const post = parseFlags(rest, all);
+  if (post.values['help']) return { global: {}, flags: {}, args: {}, help: commandHelp(c) };
+  const fromPost = (flags: Flags, own: boolean) =>
+    Object.fromEntries(Object.entries(post.values).filter(([k]) => k in flags && (own || !(k in c.flags))));
+  return {
+    global: values(global, { ...pre.values, ...fromPost(global, false) }),
+    command: c,
+    flags: values(c.flags, fromPost(c.flags, true)),
+    args: bindArgs(c, [...post.positionals, ...tail]),
+  };
+}
+
+function flagLines(flags: Flags): string {
+  return Object.entries(flags)
+    .filter(([, f]) => !f.hidden)
+    .map(([name, f]) => {
+      const left = `${f.short ? `-${f.short}, ` : '    '}--${name}${f.type === 'boolean' ? '' : ' value'}`;
+      const def = f.default !== undefined && f.default !== false ? ` (default: ${String(f.default)})` : '';
+      return `   ${left.padEnd(28)} ${f.describe}${def}`;
+    })
+    .join('\n');
+}
+
+function helpText(global: Flags, commands: Command[]): string {
+  const cmds = commands.map((c) => `   ${c.names.join(', ').padEnd(16)} ${c.summary}`).join('\n');
+  return `usage: runts [global options] command [command options] [arguments...]\n\nCOMMANDS:\n${cmds}\n\nGLOBAL OPTIONS:\n${flagLines({ ...global, ...HELP })}\n`;
+}
+
+function commandHelp(c: Command): string {
+  const opts = flagLines(c.flags);
+  return `usage: runts ${c.names[0]} [command options] ${c.args}\n\n${c.summary}\n${opts ? `\nOPTIONS:\n${opts}\n` : ''}`;
+}
