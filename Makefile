@@ -34,7 +34,11 @@ bindings/libruntsstage.so: bindings/stage.c bindings/stage.h
 packages/seccomp/src/gen/syscalls.ts: packages/seccomp/scripts/gen-syscalls.mts
 	$(NODE) $<
 
-ts: packages/seccomp/src/gen/syscalls.ts
+# config.json validators compiled ahead of time from the one TypeBox schema.
+packages/oci/src/gen/check.ts: packages/oci/scripts/gen-check.mts packages/oci/src/schema.ts
+	$(NODE) --no-warnings $<
+
+ts: packages/seccomp/src/gen/syscalls.ts packages/oci/src/gen/check.ts
 	$(NODE) node_modules/typescript/bin/tsc -b
 
 # Entry points run on the repo's Node 24 by absolute path: engines scrub PATH.

@@ -1,4 +1,5 @@
-export * from './schema';
+// Types only: the schema values load TypeBox, which the CLI's hot path avoids.
+export type * from './schema';
 export { parseConfig, validateConfig, validateProcess, jsonPath } from './validate';
 export { defaultSpec, OCI_VERSION } from './defaults';
 export { features, type FeatureInputs } from './features';

@@ -1,7 +1,7 @@
-import { Value } from '@sinclair/typebox/value';
 import { RuntsError, configError } from '@runts/errors';
+import { checkProcess as processValid, checkSpec as specValid } from './gen/check';
 import { CAPABILITIES, HOOK_KINDS, NAMESPACE_TYPES, PROPAGATIONS, RLIMITS } from './names';
-import { ProcessSchema, SpecSchema, type Process, type Spec } from './schema';
+import type { Process, Spec } from './schema';
 
 /** `/process/args/0` → `process.args[0]`. */
 export function jsonPath(pointer: string, prefix = ''): string {
@@ -21,8 +21,11 @@ function say(message: string): string {
   return message.replace(/^Expected /, 'must be ');
 }
 
-function schemaCheck<T>(schema: Parameters<typeof Value.Check>[0], value: unknown, prefix: string): T {
-  if (Value.Check(schema, value)) return value as T;
+/** The precompiled check decides; TypeBox is loaded only to explain a failure. */
+function schemaCheck<T>(valid: (v: unknown) => boolean, which: 'SpecSchema' | 'ProcessSchema', value: unknown, prefix: string): T {
+  if (valid(value)) return value as T;
+  const { Value } = require('@sinclair/typebox/value') as typeof import('@sinclair/typebox/value');
+  const schema = (require('./schema') as typeof import('./schema'))[which];
   // The deepest error names the field best: a wrong type inside an array beats "array invalid".
   const first = [...Value.Errors(schema, value)].sort((a, b) => b.path.length - a.path.length)[0];
   const path = first ? jsonPath(first.path, prefix) : prefix || 'config.json';
@@ -41,7 +44,7 @@ export function parseConfig(text: string): Spec {
 
 export function validateConfig(value: unknown): Spec {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw configError('config.json', 'must be a JSON object');
-  const spec = schemaCheck<Spec>(SpecSchema, value, '');
+  const spec = schemaCheck<Spec>(specValid, 'SpecSchema', value, '');
   if (spec.process) checkProcess(spec.process, 'process');
   checkLinux(spec);
   checkHooks(spec);
@@ -53,7 +56,7 @@ export function validateConfig(value: unknown): Spec {
 
 /** For `exec --process`: the same rules as config.json's process. */
 export function validateProcess(value: unknown, path = 'process'): Process {
-  const p = schemaCheck<Process>(ProcessSchema, value, path);
+  const p = schemaCheck<Process>(processValid, 'ProcessSchema', value, path);
   checkProcess(p, path);
   return p;
 }
