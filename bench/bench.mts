@@ -2,7 +2,7 @@
 // interleaved so that machine noise hits all of them alike. Never fails the build.
 // Runs under Node 24's type stripping: no imports from the workspace.
 import { spawnSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -23,7 +23,16 @@ const runtimes: Runtime[] = [
 ].filter((r) => existsSync(r.bin));
 
 const work = mkdtempSync(join(tmpdir(), 'runts-bench-'));
-process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+// Even after a failure: no container, cgroup or state left behind.
+process.on('exit', () => {
+  for (const rt of runtimes) {
+    const root = join(work, `root-${rt.name}`);
+    if (!existsSync(root)) continue;
+    const ids = spawnSync(rt.bin, ['--root', root, 'list', '-q'], { encoding: 'utf8' }).stdout ?? '';
+    for (const cid of ids.split('\n').filter(Boolean)) spawnSync(rt.bin, ['--root', root, 'delete', '--force', cid], { stdio: 'ignore' });
+  }
+  rmSync(work, { recursive: true, force: true });
+});
 
 function progress(msg: string): void {
   process.stderr.write(`\r\x1b[K${msg}`);
@@ -52,11 +61,15 @@ function ms(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
+// The container inherits stderr and keeps it open past `create`: a file, not a pipe whose EOF would never come.
+const errFile = join(work, 'stderr');
 function exec(rt: Runtime, args: string[], bundle: string): number {
+  const fd = openSync(errFile, 'w');
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(rt.bin, ['--root', rootFor(rt), ...args], { cwd: bundle, stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = spawnSync(rt.bin, ['--root', rootFor(rt), ...args], { cwd: bundle, stdio: ['ignore', 'ignore', fd] });
   const t = ms(t0);
-  if (r.status !== 0) throw new Error(`${rt.name} ${args.join(' ')}: ${r.stderr.toString().trim()}`);
+  closeSync(fd);
+  if (r.status !== 0) throw new Error(`${rt.name} ${args.join(' ')}: ${readFileSync(errFile, 'utf8').trim()}`);
   return t;
 }
 
@@ -100,9 +113,10 @@ async function concurrent(rt: Runtime, bundle: string, total: number, width: num
 }
 
 function peakRss(rt: Runtime, bundle: string): number {
-  // ru_maxrss of the waited child, in KiB: python's resource module reads it without a wrapper process in between.
+  // ru_maxrss from wait4, in KiB. posix_spawn (vfork) keeps python's own pages
+  // out of the child's peak, which a fork before exec would count.
   const cid = id(rt);
-  const py = 'import resource,subprocess,sys\nsubprocess.run(sys.argv[1:],check=True,stdout=subprocess.DEVNULL)\nprint(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)';
+  const py = 'import os,sys\nfd=os.open(os.devnull,os.O_WRONLY)\npid=os.posix_spawn(sys.argv[1],sys.argv[1:],os.environ,file_actions=[(os.POSIX_SPAWN_DUP2,fd,1),(os.POSIX_SPAWN_DUP2,fd,2)])\n_,st,ru=os.wait4(pid,0)\nsys.exit(1) if st else print(ru.ru_maxrss)';
   const r = spawnSync('python3', ['-c', py, rt.bin, '--root', rootFor(rt), 'create', cid], { cwd: bundle, encoding: 'utf8' });
   exec(rt, ['delete', '--force', cid], bundle);
   if (r.status !== 0) throw new Error(`${rt.name} create: ${r.stderr}`);
@@ -118,7 +132,7 @@ async function main(): Promise<void> {
   const del = row('delete', 'ms');
   for (let i = 0; i < N; i++) {
     progress(`single operations ${i + 1}/${N}`);
-    let t0 = process.hrtime.bigint();
+    const t0 = process.hrtime.bigint();
     spawnSync(NODE, ['-e', '0']);
     add(floor, 'node', ms(t0));
     for (const rt of runtimes) {
@@ -131,7 +145,6 @@ async function main(): Promise<void> {
         const s = spawnSync(rt.bin, ['--root', rootFor(rt), 'state', cid], { encoding: 'utf8' });
         if (s.status !== 0 || JSON.parse(s.stdout).status === 'stopped') break;
       }
-      t0 = process.hrtime.bigint();
       add(del, rt.name, exec(rt, ['delete', cid], bundle));
     }
   }
