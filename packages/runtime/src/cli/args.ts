@@ -19,7 +19,7 @@ export type Flags = Record<string, Flag>;
 type One<F extends Flag> = F['type'] extends 'boolean' ? boolean : F['type'] extends 'number' ? number : string;
 /** What parsing gives for a table of flags, keyed by the flags' own names. */
 export type Values<F extends Flags> = {
-  [K in keyof F]: F[K]['multiple'] extends true ? One<F[K]>[] | undefined : F[K] extends { default: unknown } ? One<F[K]> : One<F[K]> | undefined;
+  [K in keyof F]: F[K]['multiple'] extends true ? One<F[K]>[] | undefined : F[K] extends { default: string | number | boolean } ? One<F[K]> : One<F[K]> | undefined;
 };
 
 export interface Command<F extends Flags = Flags> {
