@@ -41,11 +41,17 @@ packages/oci/src/gen/check.ts: packages/oci/scripts/gen-check.mts packages/oci/s
 ts: packages/seccomp/src/gen/syscalls.ts packages/oci/src/gen/check.ts
 	$(NODE) node_modules/typescript/bin/tsc -b
 
-# Entry points run on the repo's Node 24 by absolute path: engines scrub PATH.
+# Entry points run on the repo's Node 24 by absolute path (engines scrub PATH).
+# The CLI is one esbuild bundle (koffi's addon and TypeBox, needed only to
+# explain a bad config, stay outside); V8's compile cache lives in a root-only dir.
+ESBUILD := $(ROOT)/node_modules/.bin/esbuild
 bins:
-	@mkdir -p bin
+	@mkdir -p bin && install -d -m 0700 bin/.cache
+	@$(ESBUILD) packages/runtime/dist/cli/main.js --bundle --platform=node --target=node24 --format=cjs \
+	  --external:koffi --external:@sinclair/typebox --log-level=warning --log-override:require-resolve-not-external=silent --outfile=bin/runts.js
 	@commit=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown); for b in $(BINS); do \
-	  printf '#!%s\nrequire(%s).cli(%s);\n' "$(NODE)" "'$(ROOT)/packages/runtime/dist/cli/main.js'" "'$$commit'" > bin/$$b; chmod 755 bin/$$b; done
+	  printf '#!%s\nrequire("node:module").enableCompileCache("%s");\nrequire("%s").cli("%s");\n' \
+	    "$(NODE)" "$(ROOT)/bin/.cache" "$(ROOT)/bin/runts.js" "$$commit" > bin/$$b; chmod 755 bin/$$b; done
 
 TAP := $(NODE) node_modules/.bin/tap
 test: build

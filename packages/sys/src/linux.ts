@@ -33,13 +33,16 @@ interface Lib {
   recvMsg: Fn;
   sendFd: Fn;
   ioctl: Fn;
+  eventfd: Fn;
+  syscall: Fn;
 }
 
 let lib: Lib | undefined;
 
-/** Where the native stage lives; the build puts it beside the sources. */
+/** Where the native stage lives: the build puts it in the repo's bindings/,
+ * found from this package's place so that the bundled CLI finds it too. */
 export function stagePath(): string {
-  return process.env['RUNTS_STAGE_LIB'] ?? join(__dirname, '..', '..', '..', 'bindings', 'libruntsstage.so');
+  return process.env['RUNTS_STAGE_LIB'] ?? join(require.resolve('@runts/sys/package.json'), '..', '..', '..', 'bindings', 'libruntsstage.so');
 }
 
 function load(): Lib {
@@ -64,6 +67,8 @@ function load(): Lib {
     recvMsg: f(stage, 'int runts_recv_msg(int sock, uint8_t *buf, int len, _Out_ int32_t *fd)'),
     sendFd: f(stage, 'int runts_send_fd(int sock, const uint8_t *buf, int len, int fd)'),
     ioctl: f(libc, 'int ioctl(int fd, unsigned long req, uint8_t *arg)'),
+    eventfd: f(libc, 'int eventfd(unsigned int initval, int flags)'),
+    syscall: f(libc, 'long syscall(long nr, ...)'),
   };
   return lib;
 }
@@ -204,4 +209,57 @@ export class LinuxSys implements Sys {
     ws.writeUInt16LE(cols, 2);
     if (l.ioctl(fd, 0x5414 /* TIOCSWINSZ */, ws) < 0) throw sysError('ioctl TIOCSWINSZ', errno(l));
   }
+
+  eventfd(initval: number, flags: number): number {
+    const l = load();
+    const fd = l.eventfd(initval, flags);
+    if (fd < 0) throw sysError('eventfd', errno(l));
+    return fd;
+  }
+
+  bpfProgLoad(progType: number, insns: Uint8Array, license: string): number {
+    const l = load();
+    const lic = Buffer.from(`${license}\0`);
+    const log = Buffer.alloc(64 * 1024);
+    const attr = Buffer.alloc(BPF_ATTR_SIZE);
+    attr.writeUInt32LE(progType, 0);
+    attr.writeUInt32LE(insns.byteLength / 8, 4);
+    attr.writeBigUInt64LE(addressOf(l, insns), 8);
+    attr.writeBigUInt64LE(addressOf(l, lic), 16);
+    attr.writeUInt32LE(1, 24); // log_level: the verifier says why it refused
+    attr.writeUInt32LE(log.length, 28);
+    attr.writeBigUInt64LE(addressOf(l, log), 32);
+    const fd = Number(l.syscall(bpfNr(), 'int', BPF_PROG_LOAD, 'uint8_t *', attr, 'unsigned int', BPF_ATTR_SIZE));
+    if (fd < 0) {
+      const e = errno(l);
+      const why = log.toString('utf8', 0, Math.max(0, log.indexOf(0))).split('\n').filter((l) => l.trim() && !/^(processed|verification time|stack depth) /.test(l)).pop();
+      throw sysError('bpf BPF_PROG_LOAD', e, why ? `(verifier: ${why})` : undefined);
+    }
+    return fd;
+  }
+
+  bpfProgAttach(progFd: number, targetFd: number, attachType: number, flags: number): void {
+    const l = load();
+    const attr = Buffer.alloc(BPF_ATTR_SIZE);
+    attr.writeUInt32LE(targetFd, 0);
+    attr.writeUInt32LE(progFd, 4);
+    attr.writeUInt32LE(attachType, 8);
+    attr.writeUInt32LE(flags, 12);
+    if (Number(l.syscall(bpfNr(), 'int', BPF_PROG_ATTACH, 'uint8_t *', attr, 'unsigned int', BPF_ATTR_SIZE)) < 0) throw sysError('bpf BPF_PROG_ATTACH', errno(l));
+  }
+}
+
+const BPF_PROG_LOAD = 5;
+const BPF_PROG_ATTACH = 8;
+const BPF_ATTR_SIZE = 128;
+
+function bpfNr(): number {
+  if (process.arch === 'x64') return 321;
+  if (process.arch === 'arm64') return 280;
+  throw sysError('bpf', 38 /* ENOSYS */, `(no syscall number known for ${process.arch})`);
+}
+
+/** The address of a buffer's bytes, for pointers inside a syscall's attr struct. */
+function addressOf(l: Lib, buf: Uint8Array): bigint {
+  return l.koffi.address(buf);
 }
