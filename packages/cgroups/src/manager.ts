@@ -5,20 +5,16 @@ import { realFs, type CgroupFs } from './fs';
 import { CGROUP_ROOT, containerPath, detectMode, parseProcCgroup, v1Hierarchies, type Mode } from './paths';
 import { setV1 } from './v1';
 import { setV2 } from './v2';
+import { statsV1, statsV2, type Stats } from './stats';
+import type { BpfSys } from './ebpf';
+
+export type { Stats } from './stats';
 
 /** What the container's `cgroup` mount shows: one dir per v1 hierarchy, or the v2 dir ('' name). */
 export interface CgroupMountSource {
   name: string;
   hostPath: string;
   links: string[];
-}
-
-export interface Stats {
-  cpu: { usage: { total: number; percpu: number[]; kernel: number; user: number }; throttling: { periods: number; throttledPeriods: number; throttledTime: number } };
-  memory: { usage: { usage: number; max: number; limit: number; failcnt: number }; swap: { usage: number; limit: number }; raw: Record<string, number> };
-  pids: { current: number; limit: number };
-  blkio: { ioServiceBytesRecursive: { major: number; minor: number; op: string; value: number }[] };
-  hugetlb: Record<string, { usage: number; max: number; failcnt: number }>;
 }
 
 /** The cgroups of one container: host directory per controller (v1) or one dir (v2). */
@@ -48,6 +44,8 @@ export interface ManagerOptions {
   fs?: CgroupFs;
   mountinfo?: string;
   ownCgroup?: string;
+  /** Loads v2 device programs; without it, v2 device rules are refused. */
+  bpf?: BpfSys;
 }
 
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -60,12 +58,14 @@ export function newManager(opts: ManagerOptions): Manager {
 class CgroupManager implements Manager {
   readonly mode: Mode;
   private readonly dirs: Record<string, string>;
+  private readonly bpf: BpfSys | undefined;
 
   constructor(
     private readonly fs: CgroupFs,
     opts: ManagerOptions,
   ) {
     this.mode = detectMode(fs);
+    this.bpf = opts.bpf;
     if (opts.paths) {
       this.dirs = opts.paths;
       return;
@@ -118,7 +118,7 @@ class CgroupManager implements Manager {
   }
 
   set(r: LinuxResources): void {
-    if (this.mode === 'v2') setV2(this.fs, this.dirs['']!, r);
+    if (this.mode === 'v2') setV2(this.fs, this.dirs['']!, r, this.bpf);
     else setV1(this.fs, (c) => this.dir(c), r);
   }
 
@@ -187,88 +187,7 @@ class CgroupManager implements Manager {
   }
 
   stats(): Stats {
-    const num = (file: string | undefined): number => {
-      if (!file) return 0;
-      try {
-        const v = this.fs.read(file).trim();
-        return v === 'max' ? 0 : Number(v) || 0;
-      } catch {
-        return 0;
-      }
-    };
-    const kv = (file: string | undefined): Record<string, number> => {
-      const out: Record<string, number> = {};
-      if (!file) return out;
-      try {
-        for (const line of this.fs.read(file).split('\n')) {
-          const [k, v] = line.split(' ');
-          if (k && v !== undefined) out[k] = Number(v);
-        }
-      } catch {
-        /* controller absent */
-      }
-      return out;
-    };
-    const at = (c: string, f: string) => {
-      const d = this.dir(c);
-      return d ? posix.join(d, f) : undefined;
-    };
-    if (this.mode === 'v2') {
-      const cpu = kv(at('cpu', 'cpu.stat'));
-      const mem = kv(at('memory', 'memory.stat'));
-      const events = kv(at('memory', 'memory.events'));
-      return {
-        cpu: {
-          usage: { total: (cpu['usage_usec'] ?? 0) * 1000, percpu: [], kernel: (cpu['system_usec'] ?? 0) * 1000, user: (cpu['user_usec'] ?? 0) * 1000 },
-          throttling: { periods: cpu['nr_periods'] ?? 0, throttledPeriods: cpu['nr_throttled'] ?? 0, throttledTime: (cpu['throttled_usec'] ?? 0) * 1000 },
-        },
-        memory: {
-          usage: { usage: num(at('memory', 'memory.current')), max: num(at('memory', 'memory.peak')), limit: num(at('memory', 'memory.max')), failcnt: events['max'] ?? 0 },
-          swap: { usage: num(at('memory', 'memory.swap.current')), limit: num(at('memory', 'memory.swap.max')) },
-          raw: mem,
-        },
-        pids: { current: num(at('pids', 'pids.current')), limit: num(at('pids', 'pids.max')) },
-        blkio: { ioServiceBytesRecursive: [] },
-        hugetlb: {},
-      };
-    }
-    const cpuStat = kv(at('cpu', 'cpu.stat'));
-    const acct = kv(at('cpuacct', 'cpuacct.stat'));
-    const tick = 10_000_000; // USER_HZ 100: ns per tick
-    let percpu: number[] = [];
-    try {
-      percpu = this.fs.read(at('cpuacct', 'cpuacct.usage_percpu') ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
-    } catch {
-      /* absent */
-    }
-    const blk: Stats['blkio']['ioServiceBytesRecursive'] = [];
-    try {
-      for (const line of this.fs.read(at('blkio', 'blkio.throttle.io_service_bytes_recursive') ?? '').split('\n')) {
-        const m = /^(\d+):(\d+) (\w+) (\d+)$/.exec(line);
-        if (m) blk.push({ major: Number(m[1]), minor: Number(m[2]), op: m[3]!, value: Number(m[4]) });
-      }
-    } catch {
-      /* absent */
-    }
-    return {
-      cpu: {
-        usage: { total: num(at('cpuacct', 'cpuacct.usage')), percpu, kernel: (acct['system'] ?? 0) * tick, user: (acct['user'] ?? 0) * tick },
-        throttling: { periods: cpuStat['nr_periods'] ?? 0, throttledPeriods: cpuStat['nr_throttled'] ?? 0, throttledTime: cpuStat['throttled_time'] ?? 0 },
-      },
-      memory: {
-        usage: {
-          usage: num(at('memory', 'memory.usage_in_bytes')),
-          max: num(at('memory', 'memory.max_usage_in_bytes')),
-          limit: num(at('memory', 'memory.limit_in_bytes')),
-          failcnt: num(at('memory', 'memory.failcnt')),
-        },
-        swap: { usage: num(at('memory', 'memory.memsw.usage_in_bytes')), limit: num(at('memory', 'memory.memsw.limit_in_bytes')) },
-        raw: kv(at('memory', 'memory.stat')),
-      },
-      pids: { current: num(at('pids', 'pids.current')), limit: num(at('pids', 'pids.max')) },
-      blkio: { ioServiceBytesRecursive: blk },
-      hugetlb: {},
-    };
+    return this.mode === 'v2' ? statsV2(this.fs, this.dirs['']!) : statsV1(this.fs, (c) => this.dir(c));
   }
 
   mountSources(): CgroupMountSource[] {

@@ -6,7 +6,7 @@ import type { CgroupFs } from './fs';
 type DirOf = (controller: string) => string | undefined;
 
 // Devices every container gets on top of its own rules, as runc allows them.
-const DEFAULT_DEVICE_RULES = ['c *:* m', 'b *:* m', 'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:1 rwm', 'c 5:2 rwm', 'c 136:* rwm', 'c 10:200 rwm'];
+export const DEFAULT_DEVICE_RULES = ['c *:* m', 'b *:* m', 'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:1 rwm', 'c 5:2 rwm', 'c 136:* rwm', 'c 10:200 rwm'];
 
 function cgError(path: string, message: string, cause?: unknown): RuntsError {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
@@ -72,7 +72,7 @@ export function setV1(fs: CgroupFs, dirOf: DirOf, r: LinuxResources): void {
     if (c.realtimeRuntime !== undefined) w('cpu', 'cpu.rt_runtime_us', c.realtimeRuntime, `${p}.realtimeRuntime`);
     if (c.cpus) w('cpuset', 'cpuset.cpus', c.cpus, `${p}.cpus`);
     if (c.mems) w('cpuset', 'cpuset.mems', c.mems, `${p}.mems`);
-    if (c.idle !== undefined) throw cgError(`${p}.idle`, 'needs cgroup v2');
+    if (c.idle !== undefined) w('cpu', 'cpu.idle', c.idle, `${p}.idle`);
   }
   if (r.pids) w('pids', 'pids.max', r.pids.limit > 0 ? r.pids.limit : 'max', `${base}.pids.limit`);
   const b = r.blockIO;

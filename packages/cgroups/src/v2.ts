@@ -2,6 +2,7 @@ import { RuntsError } from '@runts/errors';
 import type { LinuxResources } from '@runts/oci';
 import type { CgroupFs } from './fs';
 import { writer } from './v1';
+import { attachDeviceProgram, deviceProgram, type BpfSys } from './ebpf';
 
 /** runc's conversion of cpu.shares (2..262144) to cpu.weight (1..10000). */
 export function sharesToWeight(shares: number): number {
@@ -15,7 +16,7 @@ export function blkioToIoWeight(weight: number): number {
   return Math.floor(1 + ((weight - 10) * 9999) / 990);
 }
 
-export function setV2(fs: CgroupFs, dir: string, r: LinuxResources): void {
+export function setV2(fs: CgroupFs, dir: string, r: LinuxResources, bpf?: BpfSys): void {
   const w = writer(fs, () => dir);
   const base = 'linux.resources';
   const m = r.memory;
@@ -66,8 +67,11 @@ export function setV2(fs: CgroupFs, dir: string, r: LinuxResources): void {
     if (file.includes('/')) throw new RuntsError('ERR_CGROUP', `${base}.unified.${file}: not a cgroup file name`, { path: `${base}.unified` });
     w('unified', file, value, `${base}.unified.${file}`);
   }
-  if (r.devices && r.devices.some((d) => d.allow || d.access !== 'rwm' || d.type !== undefined)) {
-    // v2 device control is an eBPF program; deny-all (the default spec) is what it would start from.
-    throw new RuntsError('ERR_UNSUPPORTED', `${base}.devices: device rules on cgroup v2 are not supported yet`, { path: `${base}.devices` });
+  if (r.devices) {
+    const prog = deviceProgram(r.devices);
+    if (bpf) attachDeviceProgram(bpf, dir, prog);
+    else if (r.devices.some((d) => d.allow || d.access !== 'rwm' || d.type !== undefined)) {
+      throw new RuntsError('ERR_UNSUPPORTED', `${base}.devices: device rules on cgroup v2 need the bpf syscall, and none was given`, { path: `${base}.devices` });
+    }
   }
 }

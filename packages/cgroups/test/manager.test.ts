@@ -1,80 +1,8 @@
 // Cgroup logic on an in-memory filesystem: no root, no host cgroups touched.
 import t from 'tap';
 import { posix } from 'node:path';
-import { newManager, type CgroupFs, blkioToIoWeight, sharesToWeight, containerPath, v1Hierarchies, checkSystemdPath } from '../src/index';
-
-const CGROUP2 = 0x63677270;
-const TMPFS = 0x01021994;
-
-class MemFs implements CgroupFs {
-  files = new Map<string, string>();
-  dirs = new Set<string>();
-  writes: [string, string][] = [];
-  constructor(private readonly v2: boolean, controllerFiles: Record<string, string[]>) {
-    for (const [dir, files] of Object.entries(controllerFiles)) {
-      this.dirs.add(dir);
-      for (const f of files) this.files.set(posix.join(dir, f), '');
-    }
-  }
-  read(p: string): string {
-    const v = this.files.get(p);
-    if (v === undefined) throw Object.assign(new Error(`ENOENT ${p}`), { code: 'ENOENT' });
-    return v;
-  }
-  write(p: string, d: string): void {
-    if (!this.files.has(p)) throw Object.assign(new Error(`ENOENT ${p}`), { code: 'ENOENT' });
-    this.files.set(p, d);
-    this.writes.push([p, d]);
-  }
-  mkdirp(p: string): void {
-    for (let d = p; d !== '/' && !this.dirs.has(d); d = posix.dirname(d)) {
-      this.dirs.add(d);
-      // A new cgroup dir gets its controller's files, empty.
-      const parent = posix.dirname(d);
-      for (const f of [...this.files.keys()].filter((k) => posix.dirname(k) === parent)) this.files.set(posix.join(d, posix.basename(f)), '');
-    }
-  }
-  rmdir(p: string): void {
-    if ([...this.dirs].some((d) => d.startsWith(p + '/'))) throw Object.assign(new Error('EBUSY'), { code: 'EBUSY' });
-    this.dirs.delete(p);
-    for (const k of [...this.files.keys()]) if (posix.dirname(k) === p) this.files.delete(k);
-  }
-  exists(p: string): boolean {
-    return this.dirs.has(p) || this.files.has(p);
-  }
-  list(p: string): string[] {
-    return [...this.dirs].filter((d) => posix.dirname(d) === p).map((d) => posix.basename(d));
-  }
-  fsType(p: string): number {
-    return this.v2 && p === '/sys/fs/cgroup' ? CGROUP2 : p.endsWith('unified') ? CGROUP2 : TMPFS;
-  }
-}
-
-const MOUNTINFO = [
-  '30 25 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755',
-  '31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw',
-  '33 30 0:29 / /sys/fs/cgroup/memory rw,nosuid shared:12 - cgroup cgroup rw,memory',
-  '34 30 0:30 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:13 - cgroup cgroup rw,cpu,cpuacct',
-  '35 30 0:31 / /sys/fs/cgroup/pids rw,nosuid shared:14 - cgroup cgroup rw,pids',
-  '36 30 0:32 / /sys/fs/cgroup/cpuset rw,nosuid shared:15 - cgroup cgroup rw,cpuset',
-  '37 30 0:33 / /sys/fs/cgroup/freezer rw,nosuid shared:16 - cgroup cgroup rw,freezer',
-  '38 30 0:34 / /sys/fs/cgroup/blkio rw,nosuid shared:17 - cgroup cgroup rw,blkio',
-  '39 30 0:35 / /sys/fs/cgroup/devices rw,nosuid shared:18 - cgroup cgroup rw,devices',
-].join('\n');
-const OWN = '5:memory:/user.slice\n4:cpu,cpuacct:/\n3:pids:/\n2:cpuset:/\n1:freezer:/\n6:blkio:/\n7:devices:/\n0::/';
-
-function v1fs(): MemFs {
-  return new MemFs(false, {
-    '/sys/fs/cgroup/unified': [],
-    '/sys/fs/cgroup/memory': ['cgroup.procs', 'memory.limit_in_bytes', 'memory.memsw.limit_in_bytes', 'memory.soft_limit_in_bytes', 'memory.swappiness', 'memory.oom_control', 'memory.usage_in_bytes'],
-    '/sys/fs/cgroup/cpu,cpuacct': ['cgroup.procs', 'cpu.shares', 'cpu.cfs_quota_us', 'cpu.cfs_period_us', 'cpuacct.usage', 'cpu.stat'],
-    '/sys/fs/cgroup/pids': ['cgroup.procs', 'pids.max', 'pids.current'],
-    '/sys/fs/cgroup/cpuset': ['cgroup.procs', 'cpuset.cpus', 'cpuset.mems'],
-    '/sys/fs/cgroup/freezer': ['cgroup.procs', 'freezer.state'],
-    '/sys/fs/cgroup/blkio': ['cgroup.procs', 'blkio.bfq.weight', 'blkio.throttle.read_bps_device'],
-    '/sys/fs/cgroup/devices': ['cgroup.procs', 'devices.allow', 'devices.deny'],
-  });
-}
+import { newManager, blkioToIoWeight, sharesToWeight, containerPath, v1Hierarchies, checkSystemdPath } from '../src/index';
+import { MemFs, MOUNTINFO, OWN, v1fs } from './memfs';
 
 t.test('hierarchies and paths', async (t) => {
   t.same(v1Hierarchies(MOUNTINFO).map((h) => h.controllers.join(',')), ['memory', 'cpu,cpuacct', 'pids', 'cpuset', 'freezer', 'blkio', 'devices']);

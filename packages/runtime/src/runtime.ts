@@ -1,11 +1,11 @@
 import { chmodSync, chownSync, closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, constants as fsc } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { constants as osc } from 'node:os';
-import { defaultSpec, features as ociFeatures, parseConfig, OCI_VERSION, type Process, type Spec, type State } from '@runts/oci';
-import { checkSystemdPath, newManager, realFs } from '@runts/cgroups';
+import { defaultSpec, features as ociFeatures, parseConfig, OCI_VERSION, type LinuxResources, type Process, type Spec, type State } from '@runts/oci';
+import { checkSystemdPath, newManager, planUpdate, realFs, watchOom, type Manager } from '@runts/cgroups';
 import { RuntsError, configError } from '@runts/errors';
 import { LinuxSys, errnoName, strerror, type Sys } from '@runts/sys';
-import type { CreateOptions, ExecOptions, GlobalOptions, RunOptions, RuntimeApi } from './cli/api';
+import type { CreateOptions, EventsOptions, ExecOptions, GlobalOptions, RunOptions, RuntimeApi, UpdateOptions } from './cli/api';
 import { runHooks, runHooksWarn } from './hooks';
 import { buildExecPlan, buildPlan, type Plan } from './plan/build';
 import { NS_PROC_NAME } from './plan/flags';
@@ -31,6 +31,10 @@ export interface RuntimeOptions {
 
 // Room for the state JSON that hooks get on stdin, sent by the parent at a SYNC.
 const SCRATCH_MIN = 64 * 1024;
+// Where update keeps the container's resources after a change.
+const RESOURCES_FILE = 'resources.json';
+// How often a streaming `events` looks for OOM kills and for the container's end.
+const EVENTS_POLL_MS = 100;
 const SIGNALS_FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 
 /** Undo steps of a create, run in reverse if it fails. */
@@ -125,7 +129,7 @@ export class Runtime implements RuntimeApi {
     this.store.save(rec);
 
     if (this.systemd) checkSystemdPath(spec.linux?.cgroupsPath, realFs);
-    const cgroup = newManager({ id, ...(spec.linux?.cgroupsPath ? { cgroupsPath: spec.linux.cgroupsPath } : {}) });
+    const cgroup = newManager({ id, bpf: this.sys, ...(spec.linux?.cgroupsPath ? { cgroupsPath: spec.linux.cgroupsPath } : {}) });
     rec.cgroupPaths = cgroup.paths();
 
     const fds: number[] = [];
@@ -517,7 +521,28 @@ export class Runtime implements RuntimeApi {
     const status = this.status(rec);
     if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not running`);
     if (opts.all || rec.sharedPidNs) {
-      const cg = newManager({ paths: rec.cgroupPaths });
+      this.signalAll(rec, signal);
+      if (!opts.all) this.signalInit(rec, signal);
+      return;
+    }
+    this.signalInit(rec, signal);
+    // A frozen task takes its SIGKILL only once thawed (cgroup v1).
+    if (status === 'paused' && signal === osc.signals.SIGKILL) this.cgroup(rec).thaw();
+  }
+
+  /** Signals every process of the cgroup, frozen meanwhile so that none forks
+   * away unsignalled. A paused container stays paused unless the signal is SIGKILL. */
+  private signalAll(rec: ContainerRecord, signal: number): void {
+    const cg = this.cgroup(rec);
+    const wasFrozen = cg.isFrozen();
+    if (!wasFrozen) {
+      try {
+        cg.freeze();
+      } catch {
+        /* no freezer, or still freezing: signal them live (and thaw below all the same) */
+      }
+    }
+    try {
       for (const pid of cg.pids()) {
         try {
           this.sys.kill(pid, signal);
@@ -525,10 +550,99 @@ export class Runtime implements RuntimeApi {
           /* exited meanwhile */
         }
       }
-      if (!opts.all) this.signalInit(rec, signal);
+    } finally {
+      if (!wasFrozen || signal === osc.signals.SIGKILL) {
+        try {
+          cg.thaw();
+        } catch {
+          /* no freezer */
+        }
+      }
+    }
+  }
+
+  private cgroup(rec: ContainerRecord): Manager {
+    return newManager({ paths: rec.cgroupPaths, bpf: this.sys });
+  }
+
+  /** The resources the container has: the last update's, else config.json's. */
+  private resources(id: string): LinuxResources {
+    try {
+      return JSON.parse(readFileSync(join(this.store.dir(id), RESOURCES_FILE), 'utf8')) as LinuxResources;
+    } catch {
+      return this.store.config(id).linux?.resources ?? {};
+    }
+  }
+
+  update(id: string, opts: UpdateOptions): LinuxResources {
+    const rec = this.store.load(id);
+    const status = this.status(rec);
+    if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not running`);
+    for (const w of opts.warnings ?? []) this.warn(w);
+    if (opts.l3CacheSchema || opts.memBwSchema) {
+      const what = opts.l3CacheSchema ? 'Intel RDT/CAT: l3 cache schema' : 'Intel RDT/MBA: memory bandwidth schema';
+      if (!existsSync('/sys/fs/resctrl/schemata')) throw new RuntsError('ERR_UNSUPPORTED', `${what} is not enabled (resctrl is not mounted at /sys/fs/resctrl)`);
+      throw new RuntsError('ERR_UNSUPPORTED', `${what}: updating Intel RDT is not supported by runts`);
+    }
+    const { merged, writes } = planUpdate(this.resources(id), opts.resources);
+    this.cgroup(rec).set(writes);
+    // Kept beside state.json, written atomically: later updates merge into it.
+    const file = join(this.store.dir(id), RESOURCES_FILE);
+    writeFileSync(`${file}.tmp`, JSON.stringify(merged), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+    return merged;
+  }
+
+  pause(id: string): void {
+    const rec = this.store.load(id);
+    const status = this.status(rec);
+    if (status !== 'running' && status !== 'created') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not running: ${status}`);
+    this.cgroup(rec).freeze();
+  }
+
+  resume(id: string): void {
+    const rec = this.store.load(id);
+    const status = this.status(rec);
+    if (status !== 'paused') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not paused: ${status}`);
+    this.cgroup(rec).thaw();
+  }
+
+  processes(id: string): number[] {
+    const rec = this.store.load(id);
+    if (this.status(rec) === 'stopped') return [];
+    return this.cgroup(rec).pids();
+  }
+
+  async events(id: string, opts: EventsOptions, out: (event: object) => void): Promise<void> {
+    if (!(opts.intervalMs > 0)) throw new RuntsError('ERR_USAGE', '--interval must be greater than 0');
+    const rec = this.store.load(id);
+    if (this.status(rec) === 'stopped') throw new RuntsError('ERR_BAD_STATE', `container with id ${id} is not running`);
+    const cg = this.cgroup(rec);
+    const stats = () => out({ type: 'stats', id, data: cg.stats() });
+    if (opts.stats) {
+      stats();
       return;
     }
-    this.signalInit(rec, signal);
+    const oom = watchOom(cg, this.sys);
+    const gone = () => !existsSync(join(this.store.dir(id), 'state.json')) || !isAlive(rec.pid, rec.startTime);
+    try {
+      let next = Date.now() + opts.intervalMs;
+      for (;;) {
+        for (let n = oom.poll(); n > 0; n--) out({ type: 'oom', id });
+        if (gone()) {
+          for (let n = oom.poll(); n > 0; n--) out({ type: 'oom', id });
+          return;
+        }
+        const now = Date.now();
+        if (now >= next) {
+          stats();
+          next = now + opts.intervalMs;
+        }
+        await new Promise((r) => setTimeout(r, Math.max(1, Math.min(EVENTS_POLL_MS, next - Date.now()))));
+      }
+    } finally {
+      oom.close();
+    }
   }
 
   private signalInit(rec: ContainerRecord, signal: number): void {
@@ -548,16 +662,7 @@ export class Runtime implements RuntimeApi {
     }
     const cg = newManager({ paths: rec.cgroupPaths });
     if (status !== 'stopped') {
-      if (opts.force || rec.sharedPidNs) {
-        for (const pid of cg.pids()) {
-          try {
-            this.sys.kill(pid, osc.signals.SIGKILL);
-          } catch {
-            /* gone */
-          }
-        }
-        if (status === 'paused') cg.thaw();
-      }
+      if (opts.force || rec.sharedPidNs) this.signalAll(rec, osc.signals.SIGKILL);
       if (rec.pid > 0 && isAlive(rec.pid, rec.startTime)) {
         try {
           this.sys.kill(rec.pid, osc.signals.SIGKILL);

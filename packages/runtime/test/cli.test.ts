@@ -6,7 +6,7 @@ import { RuntsError } from '@runts/errors';
 import type { State } from '@runts/oci';
 import type { GlobalOptions, RuntimeApi } from '../src/cli/api';
 import { main } from '../src/cli/main';
-import { endExecOptions, formatTable, parseSignal } from '../src/cli/commands';
+import { endExecOptions, filterPs, formatTable, parseDuration, parseSignal } from '../src/cli/commands';
 
 type Call = [string, ...unknown[]];
 
@@ -27,6 +27,14 @@ function fake(overrides: Partial<RuntimeApi> = {}) {
     delete: async (id, o) => void calls.push(['delete', id, o]),
     spec: async (o) => void calls.push(['spec', o]),
     features: () => ({ ociVersionMin: '1.0.0' }),
+    update: (id, o) => (calls.push(['update', id, o]), o.resources),
+    pause: (id) => void calls.push(['pause', id]),
+    resume: (id) => void calls.push(['resume', id]),
+    processes: (id) => (calls.push(['processes', id]), [42, 43]),
+    events: async (id, o, out) => {
+      calls.push(['events', id, o]);
+      out({ type: 'stats', id, data: {} });
+    },
     ...overrides,
   };
   return { calls, globals, factory: (g: GlobalOptions) => (globals.push(g), rt) };
@@ -176,4 +184,63 @@ t.test('exec options end at the id, like runc', async (t) => {
   t.same(endExecOptions(['kill', 'c1', '-9']), ['kill', 'c1', '-9']);
   const r = await cli(['exec', 'c1', 'sh', '-c', 'echo --tty']);
   t.match(r.calls[0], ['exec', 'c1', { process: { args: ['sh', '-c', 'echo --tty'], terminal: false } }]);
+});
+
+t.test('update: runc flags become a patch of only what was given', async (t) => {
+  const r = await cli(['update', '--memory', '32m', '--memory-swap', '-1', '--cpu-share', '512', '--cpu-quota', '150000', '--pids-limit', '64', 'c1']);
+  t.equal(r.code, 0, r.err);
+  t.same(r.calls, [['update', 'c1', { resources: { memory: { limit: 32 << 20, swap: -1 }, cpu: { shares: 512, quota: 150000 }, pids: { limit: 64 } }, warnings: [] }]]);
+  const s = await cli(['update', '--cpu-shares', '1024', '--kernel-memory', '1g', 'c1']);
+  t.same(s.calls[0], ['update', 'c1', { resources: { cpu: { shares: 1024 } }, warnings: ['kernel memory settings are ignored and will be removed'] }], '--cpu-shares is accepted too');
+  const bad = await cli(['update', '--memory', 'lots', 'c1']);
+  t.equal(bad.code, 1);
+  t.equal(bad.err, 'runts: invalid value for --memory: "lots" is not a size (e.g. 1024, 32m, 1g, or -1)\n');
+  t.same(bad.calls, []);
+  const rdt = await cli(['update', '--l3-cache-schema', 'L3:0=f', 'c1']);
+  t.match(rdt.calls[0], ['update', 'c1', { l3CacheSchema: 'L3:0=f' }]);
+});
+
+t.test('update --resources FILE: JSON, other flags ignored', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'runts-upd-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'r.json');
+  require('node:fs').writeFileSync(file, '{"cpu":{"quota":50000},"pids":{"limit":10}}');
+  const r = await cli(['update', '--resources', file, '--memory', '1g', 'c1']);
+  t.equal(r.code, 0, r.err);
+  t.same(r.calls, [['update', 'c1', { resources: { cpu: { quota: 50000 }, pids: { limit: 10 } }, warnings: [] }]]);
+  const missing = await cli(['update', '-r', join(dir, 'nope.json'), 'c1']);
+  t.match(missing.err, /^runts: --resources: cannot read .*nope\.json: ENOENT\n$/);
+});
+
+t.test('pause, resume, events, ps json', async (t) => {
+  t.same((await cli(['pause', 'c1'])).calls, [['pause', 'c1']]);
+  t.same((await cli(['resume', 'c1'])).calls, [['resume', 'c1']]);
+  const e = await cli(['events', '--stats', 'c1']);
+  t.same(e.calls, [['events', 'c1', { stats: true, intervalMs: 5000 }]]);
+  t.same(JSON.parse(e.out), { type: 'stats', id: 'c1', data: {} });
+  t.same((await cli(['events', '--interval', '250ms', 'c1'])).calls[0], ['events', 'c1', { stats: false, intervalMs: 250 }]);
+  t.match((await cli(['events', '--interval', 'soon', 'c1'])).err, /invalid duration "soon"/);
+  const ps = await cli(['ps', '--format', 'json', 'c1']);
+  t.equal(ps.out, '[42,43]\n');
+});
+
+t.test('ps: options end at the id; the table keeps the header and the container\'s rows', async (t) => {
+  t.same(endExecOptions(['ps', 'c1', '-o', 'pid,comm']), ['ps', 'c1', '--', '-o', 'pid,comm']);
+  t.same(endExecOptions(['ps', '-f', 'json', 'c1']), ['ps', '-f', 'json', 'c1', '--']);
+  const out = ['UID          PID    PPID  C STIME TTY          TIME CMD', 'root           1       0  0 03:00 ?        00:00:01 /sbin/init', 'root          42       1  0 03:01 ?        00:00:00 sleep 42', 'root         430       1  0 03:01 ?        00:00:00 sleep 430', 'root          43      42  0 03:01 ?        00:00:00 sh', ''].join('\n');
+  t.equal(filterPs(out, [42, 43]), ['UID          PID    PPID  C STIME TTY          TIME CMD', 'root          42       1  0 03:01 ?        00:00:00 sleep 42', 'root          43      42  0 03:01 ?        00:00:00 sh', ''].join('\n'));
+  t.equal(filterPs('  PID COMMAND\n    7 x\n', []), '  PID COMMAND\n');
+  t.throws(() => filterPs('USER COMMAND\nroot x\n', [1]), { code: 'ERR_USAGE', message: /no PID column/ });
+  const r = await cli(['ps', 'c1', '-o', 'pid,comm'], fake({ processes: () => [process.pid] }));
+  t.equal(r.code, 0, r.err);
+  t.same(r.out.trim().split('\n').map((l) => l.trim().split(/\s+/)[0]), ['PID', String(process.pid)], 'host ps ran with the given args, rows filtered');
+});
+
+t.test('durations as Go writes them', async (t) => {
+  t.equal(parseDuration('5s'), 5000);
+  t.equal(parseDuration('1m30s'), 90000);
+  t.equal(parseDuration('100ms'), 100);
+  t.equal(parseDuration('1.5h'), 5_400_000);
+  t.throws(() => parseDuration('5'), { code: 'ERR_USAGE' });
+  t.throws(() => parseDuration(''), { code: 'ERR_USAGE' });
 });

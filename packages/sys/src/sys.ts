@@ -41,4 +41,10 @@ export interface Sys {
   sendFd(sock: number, data: Uint8Array, fd: number): void;
   /** TIOCSWINSZ on a terminal fd. */
   setWinsize(fd: number, rows: number, cols: number): void;
+  /** eventfd(2): a counter fd the kernel signals (memory cgroup OOM notices). */
+  eventfd(initval: number, flags: number): number;
+  /** bpf(BPF_PROG_LOAD): loads an eBPF program (8-byte instructions); returns its fd. */
+  bpfProgLoad(progType: number, insns: Uint8Array, license: string): number;
+  /** bpf(BPF_PROG_ATTACH): attaches a program to a target fd (a cgroup v2 directory). */
+  bpfProgAttach(progFd: number, targetFd: number, attachType: number, flags: number): void;
 }

@@ -1,4 +1,4 @@
-import type { Process, State } from '@runts/oci';
+import type { LinuxResources, Process, State } from '@runts/oci';
 
 /** What the CLI needs from the runtime; the lifecycle lives in ../runtime.ts. */
 export interface CreateOptions {
@@ -24,6 +24,21 @@ export interface ExecOptions {
   ignorePaused?: boolean;
 }
 
+export interface UpdateOptions {
+  /** Only the fields to change; the rest stay as they are. */
+  resources: LinuxResources;
+  /** Said once on stderr (e.g. ignored kernel memory flags). */
+  warnings?: string[];
+  l3CacheSchema?: string;
+  memBwSchema?: string;
+}
+
+export interface EventsOptions {
+  /** Print one stats event and return. */
+  stats: boolean;
+  intervalMs: number;
+}
+
 export interface RuntimeApi {
   create(id: string, opts: CreateOptions): Promise<void>;
   start(id: string): Promise<void>;
@@ -39,6 +54,14 @@ export interface RuntimeApi {
   /** Writes config.json into the bundle; fails if one exists (like runc). */
   spec(opts: { bundle: string; rootless?: boolean }): Promise<void>;
   features(): object;
+  /** Changes the cgroup limits of a live container; returns the resources it has now. */
+  update(id: string, opts: UpdateOptions): LinuxResources;
+  pause(id: string): void;
+  resume(id: string): void;
+  /** Host pids of every process in the container's cgroup. */
+  processes(id: string): number[];
+  /** runc-shaped events (`{"type":"stats"|"oom","id",...}`), one JSON object per call of out. */
+  events(id: string, opts: EventsOptions, out: (event: object) => void): Promise<void>;
 }
 
 export interface GlobalOptions {

@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Argv } from 'yargs';
 import { RuntsError, configError } from '@runts/errors';
 import type { Process, State } from '@runts/oci';
+import type { UpdateFlags } from '@runts/cgroups';
 import type { GlobalOptions, RuntimeApi } from './api';
 
 export interface Io {
@@ -35,7 +37,11 @@ export function formatTable(states: State[]): string {
 // Flags that take no value, for finding where options end.
 const NO_VALUE = new Set(['-t', '--tty', '-d', '--detach', '--no-new-privs', '--ignore-paused', '--debug', '--systemd-cgroup', '-h', '--help']);
 
-/** Like runc, exec's options end at the container id: `exec ID ls -l` runs `ls -l`.
+// Commands whose own options end at the container id: what follows belongs to the command they run.
+const ENDS_AT_ID = new Set(['exec', 'ps']);
+
+/** Like runc, exec's options end at the container id: `exec ID ls -l` runs `ls -l`
+ * (and `ps ID -o pid,comm` passes `-o pid,comm` to ps).
  * Puts a `--` after the id so the parser leaves the command's own flags alone. */
 export function endExecOptions(argv: string[]): string[] {
   let positional = 0;
@@ -46,7 +52,7 @@ export function endExecOptions(argv: string[]): string[] {
       if (!a.includes('=') && !NO_VALUE.has(a)) i++;
       continue;
     }
-    if (positional === 0 && a !== 'exec') return argv;
+    if (positional === 0 && !ENDS_AT_ID.has(a)) return argv;
     if (positional++ === 1) return argv[i + 1] === '--' ? argv : [...argv.slice(0, i + 1), '--', ...argv.slice(i + 1)];
   }
   return argv;
@@ -80,6 +86,65 @@ function parseUser(spec: string, path: string): { uid: number; gid?: number } {
   const m = /^(\d+)(?::(\d+))?$/.exec(spec);
   if (!m) throw configError(path, `"${spec}" is not uid[:gid]`);
   return m[2] !== undefined ? { uid: Number(m[1]), gid: Number(m[2]) } : { uid: Number(m[1]) };
+}
+
+/** Go's duration syntax, as runc's --interval takes it: `5s`, `100ms`, `1m30s`. */
+export function parseDuration(s: string): number {
+  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  let ms = 0;
+  let m: RegExpExecArray | null;
+  let end = 0;
+  while ((m = re.exec(s))) {
+    ms += Number(m[1]) * unit[m[2]!]!;
+    end = re.lastIndex;
+  }
+  if (s === '' || end !== s.length) throw new RuntsError('ERR_USAGE', `invalid duration "${s}" (e.g. 5s, 500ms, 1m)`);
+  return ms;
+}
+
+/** runc's ps table: the header, then the rows whose PID column is one of pids. */
+export function filterPs(output: string, pids: number[]): string {
+  const lines = output.split('\n');
+  const header = lines[0] ?? '';
+  const col = header.trim().split(/\s+/).indexOf('PID');
+  if (col < 0) throw new RuntsError('ERR_USAGE', 'ps: no PID column in the output of ps (add -o pid or use -ef)');
+  const want = new Set(pids);
+  const rows = lines.slice(1).filter((l) => {
+    if (!l.trim()) return false;
+    return want.has(Number(l.trim().split(/\s+/)[col]));
+  });
+  return [header, ...rows].map((l) => `${l}\n`).join('');
+}
+
+// `update` flags that take a value, as runc names them (--cpu-share; --cpu-shares is accepted too).
+const UPDATE_FLAGS: [string, keyof UpdateFlags, string][] = [
+  ['memory', 'memory', 'memory limit in bytes (32m, 1g; -1 unlimited)'],
+  ['memory-reservation', 'memoryReservation', 'memory soft limit in bytes'],
+  ['memory-swap', 'memorySwap', 'memory + swap limit in bytes (-1 unlimited)'],
+  ['kernel-memory', 'kernelMemory', 'ignored (obsolete), as in runc'],
+  ['kernel-memory-tcp', 'kernelMemoryTcp', 'ignored (obsolete), as in runc'],
+  ['cpu-share', 'cpuShares', 'CPU shares (relative weight)'],
+  ['cpu-quota', 'cpuQuota', 'CFS quota in µs per period (-1 no limit)'],
+  ['cpu-period', 'cpuPeriod', 'CFS period in µs'],
+  ['cpu-burst', 'cpuBurst', 'CFS burst in µs'],
+  ['cpu-rt-period', 'cpuRtPeriod', 'realtime period in µs'],
+  ['cpu-rt-runtime', 'cpuRtRuntime', 'realtime runtime in µs'],
+  ['cpu-idle', 'cpuIdle', '1: SCHED_IDLE for the cgroup'],
+  ['cpuset-cpus', 'cpusetCpus', 'CPUs to use (0-1)'],
+  ['cpuset-mems', 'cpusetMems', 'memory nodes to use'],
+  ['blkio-weight', 'blkioWeight', 'block I/O weight, 10 to 1000'],
+  ['pids-limit', 'pidsLimit', 'maximum number of pids'],
+];
+
+/** The update flags given on the command line (yargs camel-cases them). */
+export function updateFlags(a: Record<string, unknown>): UpdateFlags {
+  const f: UpdateFlags = {};
+  for (const [name, key] of UPDATE_FLAGS) {
+    const v = a[name] ?? (name === 'cpu-share' ? a['cpu-shares'] : undefined);
+    if (v !== undefined) f[key] = String(v);
+  }
+  return f;
 }
 
 export function registerCommands(y: Argv, run: Runner, io: Io): Argv {
@@ -195,5 +260,67 @@ export function registerCommands(y: Argv, run: Runner, io: Io): Argv {
     )
     .command('features', 'print what this runtime supports (JSON)', (y) => y, () =>
       run((rt) => io.out(JSON.stringify(rt.features(), null, '    ') + '\n')),
+    )
+    .command(
+      'update <id>',
+      'change the cgroup limits of a running container',
+      (y) => {
+        let c = id(y)
+          .option('resources', { alias: 'r', type: 'string', describe: 'LinuxResources JSON file, or - for stdin; other flags are then ignored' })
+          .option('cpu-shares', { type: 'string', hidden: true })
+          .option('l3-cache-schema', { type: 'string', describe: 'Intel RDT/CAT L3 cache schema' })
+          .option('mem-bw-schema', { type: 'string', describe: 'Intel RDT/MBA memory bandwidth schema' });
+        for (const [name, , describe] of UPDATE_FLAGS) c = c.option(name, { type: 'string', describe });
+        return c;
+      },
+      (a) =>
+        run((rt) => {
+          const { parseResourcesJson, resourcesFromFlags } = require('@runts/cgroups') as typeof import('@runts/cgroups');
+          let patch;
+          if (a.resources !== undefined) {
+            const source = a.resources === '-' ? 'stdin' : a.resources;
+            let text: string;
+            try {
+              text = readFileSync(a.resources === '-' ? 0 : a.resources, 'utf8');
+            } catch (e) {
+              throw new RuntsError('ERR_NOT_FOUND', `--resources: cannot read ${source}: ${(e as NodeJS.ErrnoException).code}`, { file: source });
+            }
+            patch = parseResourcesJson(text, source);
+          } else {
+            patch = resourcesFromFlags(updateFlags(a as Record<string, unknown>));
+          }
+          rt.update(a.id, {
+            resources: patch.resources,
+            warnings: patch.warnings,
+            ...(a.l3CacheSchema ? { l3CacheSchema: a.l3CacheSchema } : {}),
+            ...(a.memBwSchema ? { memBwSchema: a.memBwSchema } : {}),
+          });
+        }),
+    )
+    .command('pause <id>', 'freeze every process of a container', id, (a) => run((rt) => rt.pause(a.id)))
+    .command('resume <id>', 'thaw a paused container', id, (a) => run((rt) => rt.resume(a.id)))
+    .command(
+      'ps <id> [ps-args..]',
+      'list the processes of a container (host ps, filtered)',
+      (y) => id(y).positional('ps-args', { type: 'string', array: true }).option('format', { alias: 'f', choices: ['table', 'json'] as const, default: 'table' as const }),
+      (a) =>
+        run((rt) => {
+          const pids = rt.processes(a.id);
+          if (a.format === 'json') return io.out(JSON.stringify(pids) + '\n');
+          const args = [...(a.psArgs ?? []), ...((a['--'] as string[] | undefined) ?? [])].map(String);
+          const r = spawnSync('ps', args.length ? args : ['-ef'], { encoding: 'utf8' });
+          if (r.error) throw new RuntsError('ERR_SYSCALL', `ps: cannot run ps: ${(r.error as NodeJS.ErrnoException).code}`);
+          if (r.status !== 0) throw new RuntsError('ERR_USAGE', `ps ${args.join(' ')}: exit status ${r.status}: ${(r.stderr + r.stdout).trim().split('\n')[0]}`);
+          io.out(filterPs(r.stdout, pids));
+        }),
+    )
+    .command(
+      'events <id>',
+      'print stats and OOM events of a container as JSON lines',
+      (y) =>
+        id(y)
+          .option('stats', { type: 'boolean', default: false, describe: 'print the stats once and exit' })
+          .option('interval', { type: 'string', default: '5s', describe: 'how often to print stats' }),
+      (a) => run((rt) => rt.events(a.id, { stats: a.stats, intervalMs: parseDuration(a.interval) }, (e) => io.out(JSON.stringify(e) + '\n'))),
     );
 }

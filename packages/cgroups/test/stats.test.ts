@@ -1,0 +1,112 @@
+// Stats in runc's `events` shape, and the OOM watch, on fake filesystems.
+import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newManager, realFs, watchOom, type CgroupFs, type OomSys } from '../src/index';
+import { MemFs, MOUNTINFO, OWN, v1fs } from './memfs';
+
+const keys = (o: object) => Object.keys(o).sort();
+
+t.test('v1 stats: runc shape, values from the files', async (t) => {
+  const fs = v1fs();
+  const m = newManager({ cgroupsPath: '/s', id: 'c', fs, mountinfo: MOUNTINFO, ownCgroup: OWN });
+  m.apply(1);
+  const set = (c: string, f: string, v: string) => fs.files.set(`/sys/fs/cgroup/${c}/s/${f}`, v);
+  set('cpu,cpuacct', 'cpuacct.usage', '5000');
+  set('cpu,cpuacct', 'cpuacct.usage_percpu', '2000 3000 \n');
+  set('cpu,cpuacct', 'cpuacct.stat', 'user 3\nsystem 1\n');
+  set('cpu,cpuacct', 'cpu.stat', 'nr_periods 10\nnr_throttled 4\nthrottled_time 777\n');
+  set('memory', 'memory.usage_in_bytes', '4096');
+  set('memory', 'memory.max_usage_in_bytes', '8192');
+  set('memory', 'memory.limit_in_bytes', '33554432');
+  set('memory', 'memory.failcnt', '2');
+  set('memory', 'memory.memsw.usage_in_bytes', '5000');
+  set('memory', 'memory.stat', 'cache 12\nrss 34\ntotal_cache 56\n');
+  set('pids', 'pids.current', '3');
+  fs.files.set('/sys/fs/cgroup/pids/s/pids.max', 'max');
+  fs.files.set('/sys/fs/cgroup/blkio/s/blkio.throttle.io_service_bytes_recursive', '8:0 Read 100\n8:0 Write 200\nTotal 300\n');
+  const s = m.stats();
+  t.same(keys(s), ['blkio', 'cpu', 'hugetlb', 'memory', 'pids']);
+  t.same(s.cpu, { usage: { total: 5000, percpu: [2000, 3000], kernel: 10_000_000, user: 30_000_000 }, throttling: { periods: 10, throttledPeriods: 4, throttledTime: 777 } });
+  t.same(s.memory.usage, { limit: 33554432, usage: 4096, max: 8192, failcnt: 2 });
+  t.same(keys(s.memory), ['cache', 'kernel', 'kernelTCP', 'raw', 'swap', 'usage']);
+  t.equal(s.memory.swap.usage, 5000, 'v1 reports memsw as swap, like runc');
+  t.equal(s.memory.cache, 56);
+  t.same(s.memory.raw, { cache: 12, rss: 34, total_cache: 56 });
+  t.same(s.pids, { current: 3, limit: 0 }, 'max reads as 0, like runc');
+  t.same(s.blkio.ioServiceBytesRecursive, [{ major: 8, minor: 0, op: 'Read', value: 100 }, { major: 8, minor: 0, op: 'Write', value: 200 }]);
+});
+
+t.test('v2 stats: ns from usec, io.stat split into ops', async (t) => {
+  const fs = new MemFs(true, { '/sys/fs/cgroup': ['cgroup.procs', 'cpu.stat', 'memory.current', 'memory.max', 'memory.peak', 'memory.events', 'memory.stat', 'pids.current', 'pids.max', 'io.stat'] });
+  const m = newManager({ cgroupsPath: '/p', id: 'c', fs, ownCgroup: '0::/' });
+  m.apply(5);
+  const set = (f: string, v: string) => fs.files.set(`/sys/fs/cgroup/p/${f}`, v);
+  set('cpu.stat', 'usage_usec 10\nuser_usec 6\nsystem_usec 4\nnr_periods 2\nnr_throttled 1\nthrottled_usec 3\n');
+  set('memory.current', '100');
+  set('memory.max', 'max');
+  set('memory.events', 'low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\n');
+  set('io.stat', '8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n');
+  const s = m.stats();
+  t.same(s.cpu.usage, { total: 10_000, percpu: [], kernel: 4000, user: 6000 });
+  t.same(s.cpu.throttling, { periods: 2, throttledPeriods: 1, throttledTime: 3000 });
+  t.same(s.memory.usage, { usage: 100, max: 0, limit: 0, failcnt: 7 });
+  t.same(s.blkio.ioServiceBytesRecursive, [{ major: 8, minor: 0, op: 'Read', value: 10 }, { major: 8, minor: 0, op: 'Write', value: 20 }]);
+  t.same(s.blkio.ioServicedRecursive.map((e) => e.value), [1, 2]);
+});
+
+t.test('OOM watch v2: counts oom_kill increases since the watch began', async (t) => {
+  const fs = new MemFs(true, { '/sys/fs/cgroup': ['cgroup.procs', 'memory.events'] });
+  const m = newManager({ cgroupsPath: '/o', id: 'c', fs, ownCgroup: '0::/' });
+  m.apply(5);
+  const ev = '/sys/fs/cgroup/o/memory.events';
+  fs.files.set(ev, 'oom 2\noom_kill 2\n');
+  const sys: OomSys = { eventfd: () => t.fail('no eventfd on v2') as never, read: () => 0, close: () => undefined };
+  const w = watchOom(m, sys, fs);
+  t.equal(w.poll(), 0, 'earlier kills are not reported');
+  fs.files.set(ev, 'oom 3\noom_kill 3\n');
+  t.equal(w.poll(), 1);
+  t.equal(w.poll(), 0);
+  w.close();
+});
+
+t.test('OOM watch v1: eventfd registered on memory.oom_control', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'runts-oom-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'memory.oom_control'), 'oom_kill_disable 0\n');
+  writeFileSync(join(dir, 'cgroup.event_control'), '');
+  // A plain v1 host, whatever this machine is.
+  const fs: CgroupFs = { ...realFs, fsType: () => 0x01021994, exists: (p) => p !== '/sys/fs/cgroup/unified' && realFs.exists(p) };
+  const m = newManager({ paths: { memory: dir }, fs });
+  let pending = 0n;
+  const closed: number[] = [];
+  const sys: OomSys = {
+    eventfd: (init, flags) => {
+      t.equal(init, 0);
+      t.ok(flags & 0o4000, 'non-blocking: a poll never hangs');
+      return 77;
+    },
+    read: (fd, buf) => {
+      t.equal(fd, 77);
+      if (pending === 0n) throw Object.assign(new Error('EAGAIN'), { code: 'EAGAIN' });
+      Buffer.from(buf.buffer, buf.byteOffset, 8).writeBigUInt64LE(pending);
+      pending = 0n;
+      return 8;
+    },
+    close: (fd) => void closed.push(fd),
+  };
+  const w = watchOom(m, sys, fs);
+  t.match(readFileSync(join(dir, 'cgroup.event_control'), 'utf8'), /^77 \d+$/, '"<eventfd> <oom_control fd>"');
+  t.equal(w.poll(), 0);
+  pending = 2n;
+  t.equal(w.poll(), 2);
+  pending = 1n;
+  rmSync(join(dir, 'cgroup.event_control'));
+  t.equal(w.poll(), 0, 'the signal of a removed cgroup is no OOM');
+  w.close();
+  w.close();
+  t.same(closed, [77], 'closed once');
+  const noMem = newManager({ paths: { pids: dir }, fs });
+  t.throws(() => watchOom(noMem, sys, fs), { code: 'ERR_CGROUP', message: /memory controller is not available/ });
+});
