@@ -244,3 +244,14 @@ t.test('durations as Go writes them', async (t) => {
   t.throws(() => parseDuration('5'), { code: 'ERR_USAGE' });
   t.throws(() => parseDuration(''), { code: 'ERR_USAGE' });
 });
+
+t.test('a huge value in an error is clipped, the path kept', async (t) => {
+  const f = fake({
+    state: () => {
+      throw new RuntsError('ERR_CONFIG_INVALID', `process.args[0]: executable file "${'A'.repeat(10 << 20)}" not found`);
+    },
+  });
+  const r = await cli(['state', 'c1'], f);
+  t.ok(r.err.length < 1100, `${r.err.length} bytes`);
+  t.match(r.err, /^runts: process\.args\[0\]: executable file "AAA+… \(\d+ more bytes\)\n$/);
+});

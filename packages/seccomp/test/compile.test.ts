@@ -64,6 +64,13 @@ t.test('architectures, defaultErrnoRet and errnoRet', async (t) => {
   t.equal(run(c.program, nr('open'), X86_64), ERRNO(38));
 });
 
+t.test('architectures: libseccomp names of other machines pass, unknown names fail', async (t) => {
+  t.doesNotThrow(() => compile({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_ARM', 'SCMP_ARCH_S390X'] }, 'x64'));
+  t.throws(() => compile({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_PDP11'] }, 'x64'), {
+    message: /linux\.seccomp\.architectures\[1\]: unknown architecture "SCMP_ARCH_PDP11"/,
+  });
+});
+
 t.test('64-bit argument comparisons', async (t) => {
   const big = 0x1_0000_0005n;
   const ops = ['SCMP_CMP_EQ', 'SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_GE', 'SCMP_CMP_GT'] as const;

@@ -11,11 +11,13 @@ export class Logger {
   ) {}
 
   error(msg: string): void {
+    msg = clip(msg);
     this.stderr(`runts: ${msg}\n`);
     this.toFile('error', msg);
   }
 
   warn(msg: string): void {
+    msg = clip(msg);
     this.stderr(`runts: warning: ${msg}\n`);
     this.toFile('warning', msg);
   }
@@ -36,4 +38,11 @@ export class Logger {
       // A log file we cannot write must not hide the error itself.
     }
   }
+}
+
+const MAX = 1000;
+
+/** A 10 MB value quoted in an error must not become a 10 MB log line; the JSON path comes first and stays. */
+export function clip(msg: string): string {
+  return msg.length <= MAX ? msg : `${msg.slice(0, MAX)}… (${msg.length - MAX} more bytes)`;
 }
