@@ -42,7 +42,7 @@ export function command<F extends Flags>(c: Command<F>): Command {
 export interface Parsed {
   global: Record<string, unknown>;
   command?: Command;
-  flags: Record<string, unknown>;
+  flags: Values<Flags>;
   args: Record<string, string | string[] | undefined>;
   /** --help: the text to print instead of running anything. */
   help?: string;
@@ -168,7 +168,7 @@ export function parse(argv: string[], global: Flags, commands: Command[]): Parse
   return {
     global: values(global, { ...pre.values, ...fromPost(global, false) }),
     command: c,
-    flags: values(c.flags, fromPost(c.flags, true)),
+    flags: values(c.flags, fromPost(c.flags, true)) as Values<Flags>,
     args: bindArgs(c, [...post.positionals, ...tail]),
   };
 }

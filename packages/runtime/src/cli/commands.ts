@@ -1,17 +1,14 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import type { Argv } from 'yargs';
 import { RuntsError, configError } from '@runts/errors';
 import type { Process, State } from '@runts/oci';
 import type { UpdateFlags } from '@runts/cgroups';
-import type { GlobalOptions, RuntimeApi } from './api';
+import type { RuntimeApi } from './api';
+import { command, type Command, type Flags } from './args';
 
 export interface Io {
   out: (s: string) => void;
 }
-
-export type Runner = (fn: (rt: RuntimeApi, g: GlobalOptions) => Promise<number | void> | number | void) => void;
 
 /** `KILL`, `SIGKILL`, `9` → 9. */
 export function parseSignal(s: string): number {
@@ -32,54 +29,6 @@ export function formatTable(states: State[]): string {
   for (const s of states) rows.push([s.id, String(s.pid ?? 0), s.status, s.bundle, s.created ?? '', s.owner ?? '']);
   const widths = rows[0]!.map((_, c) => Math.max(12, ...rows.map((r) => r[c]!.length + 3)));
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('')).join('\n') + '\n';
-}
-
-// Flags that take no value, for finding where options end.
-const NO_VALUE = new Set(['-t', '--tty', '-d', '--detach', '--no-new-privs', '--ignore-paused', '--debug', '--systemd-cgroup', '-h', '--help']);
-
-// Commands whose own options end at the container id: what follows belongs to the command they run.
-const ENDS_AT_ID = new Set(['exec', 'ps']);
-
-/** Like runc, exec's options end at the container id: `exec ID ls -l` runs `ls -l`
- * (and `ps ID -o pid,comm` passes `-o pid,comm` to ps).
- * Puts a `--` after the id so the parser leaves the command's own flags alone. */
-export function endExecOptions(argv: string[]): string[] {
-  let positional = 0;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') return argv;
-    if (a.startsWith('-')) {
-      if (!a.includes('=') && !NO_VALUE.has(a)) i++;
-      continue;
-    }
-    if (positional === 0 && !ENDS_AT_ID.has(a)) return argv;
-    if (positional++ === 1) return argv[i + 1] === '--' ? argv : [...argv.slice(0, i + 1), '--', ...argv.slice(i + 1)];
-  }
-  return argv;
-}
-
-const id = (y: Argv) => y.positional('id', { type: 'string', demandOption: true, describe: 'container id' });
-
-const createFlags = (y: Argv) =>
-  id(y)
-    .option('bundle', { alias: 'b', type: 'string', default: '.', describe: 'path to the bundle' })
-    .option('pid-file', { type: 'string', describe: 'write the init pid here' })
-    .option('console-socket', { type: 'string', describe: 'unix socket that gets the pty master' })
-    .option('no-pivot', { type: 'boolean', default: false, describe: 'use MS_MOVE + chroot, not pivot_root' })
-    .option('no-new-keyring', { type: 'boolean', default: false, describe: 'keep the caller\'s session keyring' })
-    .option('preserve-fds', { type: 'number', default: 0, describe: 'pass this many fds after stdio' });
-
-type CreateArgs = { id: string; bundle: string; pidFile?: string; consoleSocket?: string; noPivot: boolean; noNewKeyring: boolean; preserveFds: number };
-
-function createOpts(a: CreateArgs) {
-  return {
-    bundle: a.bundle,
-    noPivot: a.noPivot,
-    noNewKeyring: a.noNewKeyring,
-    preserveFds: a.preserveFds,
-    ...(a.pidFile ? { pidFile: a.pidFile } : {}),
-    ...(a.consoleSocket ? { consoleSocket: a.consoleSocket } : {}),
-  };
 }
 
 function parseUser(spec: string, path: string): { uid: number; gid?: number } {
@@ -137,7 +86,7 @@ const UPDATE_FLAGS: [string, keyof UpdateFlags, string][] = [
   ['pids-limit', 'pidsLimit', 'maximum number of pids'],
 ];
 
-/** The update flags given on the command line (yargs camel-cases them). */
+/** The update flags given on the command line. */
 export function updateFlags(a: Record<string, unknown>): UpdateFlags {
   const f: UpdateFlags = {};
   for (const [name, key] of UPDATE_FLAGS) {
@@ -147,180 +96,217 @@ export function updateFlags(a: Record<string, unknown>): UpdateFlags {
   return f;
 }
 
-export function registerCommands(y: Argv, run: Runner, io: Io): Argv {
-  return y
-    .command('create <id>', 'create a container', createFlags, (a) =>
-      run((rt) => rt.create(a.id, createOpts(a as unknown as CreateArgs))),
-    )
-    .command('start <id>', 'start a created container', id, (a) => run((rt) => rt.start(a.id)))
-    .command(
-      'run <id>',
-      'create and start a container',
-      (y) => createFlags(y).option('detach', { alias: 'd', type: 'boolean', default: false }).option('keep', { type: 'boolean', default: false }),
-      (a) => run((rt) => rt.run(a.id, { ...createOpts(a as unknown as CreateArgs), detach: a.detach, keep: a.keep })),
-    )
-    .command(
-      'exec <id> [command..]',
-      'run a process in a running container',
-      (y) =>
-        id(y)
-          .positional('command', { type: 'string', array: true })
-          .option('process', { alias: 'p', type: 'string', describe: 'process.json to run' })
-          .option('tty', { alias: 't', type: 'boolean', default: false })
-          .option('console-socket', { type: 'string' })
-          .option('detach', { alias: 'd', type: 'boolean', default: false })
-          .option('pid-file', { type: 'string' })
-          .option('cwd', { type: 'string' })
-          .option('env', { alias: 'e', type: 'string', array: true })
-          .option('user', { alias: 'u', type: 'string' })
-          .option('additional-gids', { alias: 'g', type: 'number', array: true })
-          .option('cap', { alias: 'c', type: 'string', array: true })
-          .option('no-new-privs', { type: 'boolean' })
-          .option('process-label', { type: 'string' })
-          .option('apparmor', { type: 'string' })
-          .option('preserve-fds', { type: 'number', default: 0 })
-          .option('ignore-paused', { type: 'boolean', default: false }),
-      (a) =>
-        run((rt) => {
-          let proc: Process;
-          if (a.process) {
-            const { validateProcess } = require('@runts/oci') as typeof import('@runts/oci');
-            let text: string;
-            try {
-              text = readFileSync(a.process, 'utf8');
-            } catch (e) {
-              throw new RuntsError('ERR_NOT_FOUND', `--process: cannot read ${a.process}: ${(e as NodeJS.ErrnoException).code}`, { file: a.process });
-            }
-            let value: unknown;
-            try {
-              value = JSON.parse(text);
-            } catch (e) {
-              throw new RuntsError('ERR_CONFIG_INVALID', `--process: ${a.process}: invalid JSON: ${(e as Error).message}`, { file: a.process });
-            }
-            proc = validateProcess(value);
-          } else {
-            const command = [...(a.command ?? []), ...((a['--'] as string[] | undefined) ?? [])];
-            if (command.length === 0) throw new RuntsError('ERR_USAGE', 'exec: no command given (args or --process)');
-            proc = { ...rt.baseProcess(a.id), args: command.map(String), terminal: a.tty };
-            if (a.cwd) proc.cwd = a.cwd;
-            if (a.env) proc.env = [...(proc.env ?? []), ...a.env];
-            if (a.user) proc.user = { ...proc.user, ...parseUser(a.user, '--user'), additionalGids: [] };
-            if (a.additionalGids) proc.user = { ...proc.user, additionalGids: a.additionalGids };
-            if (a.noNewPrivs) proc.noNewPrivileges = true;
-            if (a.processLabel) proc.selinuxLabel = a.processLabel;
-            if (a.apparmor) proc.apparmorProfile = a.apparmor;
-            if (a.cap) {
-              const c = proc.capabilities ?? {};
-              const add = (l: string[] | undefined) => [...new Set([...(l ?? []), ...a.cap!])];
-              proc.capabilities = { ...c, bounding: add(c.bounding), effective: add(c.effective), permitted: add(c.permitted) };
-            }
-          }
-          return rt.exec(a.id, {
-            process: proc,
-            detach: a.detach,
-            preserveFds: a.preserveFds,
-            ignorePaused: a.ignorePaused,
-            ...(a.pidFile ? { pidFile: a.pidFile } : {}),
-            ...(a.consoleSocket ? { consoleSocket: a.consoleSocket } : {}),
-          });
-        }),
-    )
-    .command('state <id>', 'print the state of a container', id, (a) =>
-      run((rt) => io.out(JSON.stringify(rt.state(a.id), null, '  ') + '\n')),
-    )
-    .command(
-      ['list', 'ls'],
-      'list containers',
-      (y) => y.option('format', { alias: 'f', choices: ['table', 'json'] as const, default: 'table' as const }).option('quiet', { alias: 'q', type: 'boolean', default: false }),
-      (a) =>
-        run((rt) => {
-          const all = rt.list();
-          if (a.quiet) io.out(all.map((s) => `${s.id}\n`).join(''));
-          else if (a.format === 'json') io.out(JSON.stringify(all) + '\n');
-          else io.out(formatTable(all));
-        }),
-    )
-    .command(
-      'kill <id> [signal]',
-      'send a signal to the container init (default SIGTERM)',
-      (y) => id(y).positional('signal', { type: 'string', default: 'SIGTERM' }).option('all', { alias: 'a', type: 'boolean', default: false }),
-      (a) => run((rt) => rt.kill(a.id, parseSignal(a.signal), { all: a.all })),
-    )
-    .command(
-      ['delete <id>', 'rm <id>'],
-      'delete a container',
-      (y) => id(y).option('force', { alias: 'f', type: 'boolean', default: false }),
-      (a) => run((rt) => rt.delete(a.id, { force: a.force })),
-    )
-    .command(
-      'spec',
-      'write a default config.json',
-      (y) => y.option('bundle', { alias: 'b', type: 'string', default: '.' }).option('rootless', { type: 'boolean', default: false }),
-      (a) => run((rt) => rt.spec({ bundle: a.bundle, rootless: a.rootless })),
-    )
-    .command('features', 'print what this runtime supports (JSON)', (y) => y, () =>
-      run((rt) => io.out(JSON.stringify(rt.features(), null, '    ') + '\n')),
-    )
-    .command(
-      'update <id>',
-      'change the cgroup limits of a running container',
-      (y) => {
-        let c = id(y)
-          .option('resources', { alias: 'r', type: 'string', describe: 'LinuxResources JSON file, or - for stdin; other flags are then ignored' })
-          .option('cpu-shares', { type: 'string', hidden: true })
-          .option('l3-cache-schema', { type: 'string', describe: 'Intel RDT/CAT L3 cache schema' })
-          .option('mem-bw-schema', { type: 'string', describe: 'Intel RDT/MBA memory bandwidth schema' });
-        for (const [name, , describe] of UPDATE_FLAGS) c = c.option(name, { type: 'string', describe });
-        return c;
+
+/** Reads a JSON file named by a flag (`-` is stdin); errors name the flag and the file. */
+function readJson(flag: string, file: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (e) {
+    throw new RuntsError('ERR_NOT_FOUND', `--${flag}: cannot read ${file === '-' ? 'stdin' : file}: ${(e as NodeJS.ErrnoException).code}`, { file });
+  }
+}
+
+export const GLOBAL_FLAGS: Flags = {
+  root: { type: 'string', describe: 'state directory (default /run/runts; rootless $XDG_RUNTIME_DIR/runts)' },
+  log: { type: 'string', describe: 'also write errors to this file' },
+  'log-format': { type: 'string', choices: ['text', 'json'], default: 'text', describe: 'log file format' },
+  debug: { type: 'boolean', default: false, describe: 'log debug output' },
+  'systemd-cgroup': { type: 'boolean', default: false, describe: 'cgroupsPath is slice:prefix:name (needs systemd)' },
+  rootless: { type: 'string', describe: 'accepted for runc compatibility', hidden: true },
+  criu: { type: 'string', describe: 'accepted for runc compatibility', hidden: true },
+};
+
+const CREATE_FLAGS = {
+  bundle: { type: 'string', short: 'b', default: '.', describe: 'path to the bundle' },
+  'pid-file': { type: 'string', describe: 'write the init pid here' },
+  'console-socket': { type: 'string', describe: 'unix socket that gets the pty master' },
+  'no-pivot': { type: 'boolean', default: false, describe: 'use MS_MOVE + chroot, not pivot_root' },
+  'no-new-keyring': { type: 'boolean', default: false, describe: "keep the caller's session keyring" },
+  'preserve-fds': { type: 'number', default: 0, describe: 'pass this many fds after stdio' },
+} as const satisfies Flags;
+
+type CreateFlags = { bundle: string; 'pid-file'?: string | undefined; 'console-socket'?: string | undefined; 'no-pivot': boolean; 'no-new-keyring': boolean; 'preserve-fds': number };
+
+function createOpts(f: CreateFlags) {
+  return {
+    bundle: f.bundle,
+    noPivot: f['no-pivot'],
+    noNewKeyring: f['no-new-keyring'],
+    preserveFds: f['preserve-fds'],
+    ...(f['pid-file'] ? { pidFile: f['pid-file'] } : {}),
+    ...(f['console-socket'] ? { consoleSocket: f['console-socket'] } : {}),
+  };
+}
+
+const str = (v: string | string[] | undefined) => v as string;
+
+/** runc's commands; `rt` creates the runtime on first use, after the global options are known. */
+export function commands(rt: () => RuntimeApi, io: Io): Command[] {
+  return [
+    command({ names: ['create'], args: '<id>', summary: 'create a container', flags: CREATE_FLAGS, run: (f, a) => rt().create(str(a['id']), createOpts(f)) }),
+    command({ names: ['start'], args: '<id>', summary: 'start a created container', flags: {}, run: (_, a) => rt().start(str(a['id'])) }),
+    command({
+      names: ['run'],
+      args: '<id>',
+      summary: 'create and start a container',
+      flags: {
+        ...CREATE_FLAGS,
+        detach: { type: 'boolean', short: 'd', default: false, describe: 'do not wait for the container' },
+        keep: { type: 'boolean', default: false, describe: 'keep the container after it exits' },
       },
-      (a) =>
-        run((rt) => {
-          const { parseResourcesJson, resourcesFromFlags } = require('@runts/cgroups') as typeof import('@runts/cgroups');
-          let patch;
-          if (a.resources !== undefined) {
-            const source = a.resources === '-' ? 'stdin' : a.resources;
-            let text: string;
-            try {
-              text = readFileSync(a.resources === '-' ? 0 : a.resources, 'utf8');
-            } catch (e) {
-              throw new RuntsError('ERR_NOT_FOUND', `--resources: cannot read ${source}: ${(e as NodeJS.ErrnoException).code}`, { file: source });
-            }
-            patch = parseResourcesJson(text, source);
-          } else {
-            patch = resourcesFromFlags(updateFlags(a as Record<string, unknown>));
+      run: (f, a) => rt().run(str(a['id']), { ...createOpts(f), detach: f.detach, keep: f.keep }),
+    }),
+    command({
+      names: ['exec'],
+      args: '<id> [command...]',
+      summary: 'run a process in a running container',
+      optionsEndAtArgs: true,
+      flags: {
+        process: { type: 'string', short: 'p', describe: 'process.json to run' },
+        tty: { type: 'boolean', short: 't', default: false, describe: 'allocate a pty' },
+        'console-socket': { type: 'string', describe: 'unix socket that gets the pty master' },
+        detach: { type: 'boolean', short: 'd', default: false, describe: 'do not wait for the process' },
+        'pid-file': { type: 'string', describe: 'write the pid here' },
+        cwd: { type: 'string', describe: 'working directory' },
+        env: { type: 'string', short: 'e', multiple: true, describe: 'add an environment variable (repeatable)' },
+        user: { type: 'string', short: 'u', describe: 'uid[:gid]' },
+        'additional-gids': { type: 'number', short: 'g', multiple: true, describe: 'add a group (repeatable)' },
+        cap: { type: 'string', short: 'c', multiple: true, describe: 'add a capability (repeatable)' },
+        'no-new-privs': { type: 'boolean', default: false, describe: 'set no_new_privs' },
+        'process-label': { type: 'string', describe: 'SELinux label' },
+        apparmor: { type: 'string', describe: 'AppArmor profile' },
+        'preserve-fds': { type: 'number', default: 0, describe: 'pass this many fds after stdio' },
+        'ignore-paused': { type: 'boolean', default: false, describe: 'exec even if the container is paused' },
+      },
+      run: (f, a) => {
+        const id = str(a['id']);
+        let proc: Process;
+        if (f.process) {
+          const { validateProcess } = require('@runts/oci') as typeof import('@runts/oci');
+          let value: unknown;
+          try {
+            value = JSON.parse(readJson('process', f.process));
+          } catch (e) {
+            if (e instanceof RuntsError) throw e;
+            throw new RuntsError('ERR_CONFIG_INVALID', `--process: ${f.process}: invalid JSON: ${(e as Error).message}`, { file: f.process });
           }
-          rt.update(a.id, {
-            resources: patch.resources,
-            warnings: patch.warnings,
-            ...(a.l3CacheSchema ? { l3CacheSchema: a.l3CacheSchema } : {}),
-            ...(a.memBwSchema ? { memBwSchema: a.memBwSchema } : {}),
-          });
-        }),
-    )
-    .command('pause <id>', 'freeze every process of a container', id, (a) => run((rt) => rt.pause(a.id)))
-    .command('resume <id>', 'thaw a paused container', id, (a) => run((rt) => rt.resume(a.id)))
-    .command(
-      'ps <id> [ps-args..]',
-      'list the processes of a container (host ps, filtered)',
-      (y) => id(y).positional('ps-args', { type: 'string', array: true }).option('format', { alias: 'f', choices: ['table', 'json'] as const, default: 'table' as const }),
-      (a) =>
-        run((rt) => {
-          const pids = rt.processes(a.id);
-          if (a.format === 'json') return io.out(JSON.stringify(pids) + '\n');
-          const args = [...(a.psArgs ?? []), ...((a['--'] as string[] | undefined) ?? [])].map(String);
-          const r = spawnSync('ps', args.length ? args : ['-ef'], { encoding: 'utf8' });
-          if (r.error) throw new RuntsError('ERR_SYSCALL', `ps: cannot run ps: ${(r.error as NodeJS.ErrnoException).code}`);
-          if (r.status !== 0) throw new RuntsError('ERR_USAGE', `ps ${args.join(' ')}: exit status ${r.status}: ${(r.stderr + r.stdout).trim().split('\n')[0]}`);
-          io.out(filterPs(r.stdout, pids));
-        }),
-    )
-    .command(
-      'events <id>',
-      'print stats and OOM events of a container as JSON lines',
-      (y) =>
-        id(y)
-          .option('stats', { type: 'boolean', default: false, describe: 'print the stats once and exit' })
-          .option('interval', { type: 'string', default: '5s', describe: 'how often to print stats' }),
-      (a) => run((rt) => rt.events(a.id, { stats: a.stats, intervalMs: parseDuration(a.interval) }, (e) => io.out(JSON.stringify(e) + '\n'))),
-    );
+          proc = validateProcess(value);
+        } else {
+          const args = (a['command'] as string[] | undefined) ?? [];
+          if (args.length === 0) throw new RuntsError('ERR_USAGE', 'exec: no command given (args or --process)');
+          proc = { ...rt().baseProcess(id), args, terminal: f.tty };
+          if (f.cwd) proc.cwd = f.cwd;
+          if (f.env) proc.env = [...(proc.env ?? []), ...f.env];
+          if (f.user) proc.user = { ...proc.user, ...parseUser(f.user, '--user'), additionalGids: [] };
+          if (f['additional-gids']) proc.user = { ...proc.user, additionalGids: f['additional-gids'] };
+          if (f['no-new-privs']) proc.noNewPrivileges = true;
+          if (f['process-label']) proc.selinuxLabel = f['process-label'];
+          if (f.apparmor) proc.apparmorProfile = f.apparmor;
+          if (f.cap) {
+            const c = proc.capabilities ?? {};
+            const add = (l: string[] | undefined) => [...new Set([...(l ?? []), ...f.cap!])];
+            proc.capabilities = { ...c, bounding: add(c.bounding), effective: add(c.effective), permitted: add(c.permitted) };
+          }
+        }
+        return rt().exec(id, {
+          process: proc,
+          detach: f.detach,
+          preserveFds: f['preserve-fds'],
+          ignorePaused: f['ignore-paused'],
+          ...(f['pid-file'] ? { pidFile: f['pid-file'] } : {}),
+          ...(f['console-socket'] ? { consoleSocket: f['console-socket'] } : {}),
+        });
+      },
+    }),
+    command({ names: ['state'], args: '<id>', summary: 'print the state of a container', flags: {}, run: (_, a) => io.out(JSON.stringify(rt().state(str(a['id'])), null, '  ') + '\n') }),
+    command({
+      names: ['list', 'ls'],
+      args: '',
+      summary: 'list containers',
+      flags: {
+        format: { type: 'string', short: 'f', choices: ['table', 'json'], default: 'table', describe: 'table or json' },
+        quiet: { type: 'boolean', short: 'q', default: false, describe: 'ids only' },
+      },
+      run: (f) => {
+        const all = rt().list();
+        if (f.quiet) io.out(all.map((s) => `${s.id}\n`).join(''));
+        else if (f.format === 'json') io.out(JSON.stringify(all) + '\n');
+        else io.out(formatTable(all));
+      },
+    }),
+    command({
+      names: ['kill'],
+      args: '<id> [signal]',
+      summary: 'send a signal to the container init (default SIGTERM)',
+      flags: { all: { type: 'boolean', short: 'a', default: false, describe: 'signal every process of the container' } },
+      run: (f, a) => rt().kill(str(a['id']), parseSignal(str(a['signal']) ?? 'SIGTERM'), { all: f.all }),
+    }),
+    command({
+      names: ['delete', 'rm'],
+      args: '<id>',
+      summary: 'delete a container',
+      flags: { force: { type: 'boolean', short: 'f', default: false, describe: 'kill it first if it runs' } },
+      run: (f, a) => rt().delete(str(a['id']), { force: f.force }),
+    }),
+    command({
+      names: ['spec'],
+      args: '',
+      summary: 'write a default config.json',
+      flags: {
+        bundle: { type: 'string', short: 'b', default: '.', describe: 'path to the bundle' },
+        rootless: { type: 'boolean', default: false, describe: 'for a container run by an unprivileged user' },
+      },
+      run: (f) => rt().spec({ bundle: f.bundle, rootless: f.rootless }),
+    }),
+    command({ names: ['features'], args: '', summary: 'print what this runtime supports (JSON)', flags: {}, run: () => io.out(JSON.stringify(rt().features(), null, '    ') + '\n') }),
+    command({
+      names: ['update'],
+      args: '<id>',
+      summary: 'change the cgroup limits of a running container',
+      flags: {
+        resources: { type: 'string', short: 'r', describe: 'LinuxResources JSON file, or - for stdin; other flags are then ignored' },
+        ...Object.fromEntries(UPDATE_FLAGS.map(([name, , describe]) => [name, { type: 'string', describe }])),
+        'cpu-shares': { type: 'string', describe: 'same as --cpu-share', hidden: true },
+        'l3-cache-schema': { type: 'string', describe: 'Intel RDT/CAT L3 cache schema' },
+        'mem-bw-schema': { type: 'string', describe: 'Intel RDT/MBA memory bandwidth schema' },
+      } as Flags,
+      run: (f, a) => {
+        const { parseResourcesJson, resourcesFromFlags } = require('@runts/cgroups') as typeof import('@runts/cgroups');
+        const file = f['resources'] as string | undefined;
+        const patch = file !== undefined ? parseResourcesJson(readJson('resources', file), file === '-' ? 'stdin' : file) : resourcesFromFlags(updateFlags(f));
+        const l3 = f['l3-cache-schema'] as string | undefined;
+        const mb = f['mem-bw-schema'] as string | undefined;
+        rt().update(str(a['id']), { resources: patch.resources, warnings: patch.warnings, ...(l3 ? { l3CacheSchema: l3 } : {}), ...(mb ? { memBwSchema: mb } : {}) });
+      },
+    }),
+    command({ names: ['pause'], args: '<id>', summary: 'freeze every process of a container', flags: {}, run: (_, a) => rt().pause(str(a['id'])) }),
+    command({ names: ['resume'], args: '<id>', summary: 'thaw a paused container', flags: {}, run: (_, a) => rt().resume(str(a['id'])) }),
+    command({
+      names: ['ps'],
+      args: '<id> [ps-args...]',
+      summary: 'list the processes of a container (host ps, filtered)',
+      optionsEndAtArgs: true,
+      flags: { format: { type: 'string', short: 'f', choices: ['table', 'json'], default: 'table', describe: 'table or json' } },
+      run: (f, a) => {
+        const pids = rt().processes(str(a['id']));
+        if (f.format === 'json') return io.out(JSON.stringify(pids) + '\n');
+        const args = (a['ps-args'] as string[] | undefined) ?? [];
+        const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+        const r = spawnSync('ps', args.length ? args : ['-ef'], { encoding: 'utf8' });
+        if (r.error) throw new RuntsError('ERR_SYSCALL', `ps: cannot run ps: ${(r.error as NodeJS.ErrnoException).code}`);
+        if (r.status !== 0) throw new RuntsError('ERR_USAGE', `ps ${args.join(' ')}: exit status ${r.status}: ${(r.stderr + r.stdout).trim().split('\n')[0]}`);
+        io.out(filterPs(r.stdout, pids));
+      },
+    }),
+    command({
+      names: ['events'],
+      args: '<id>',
+      summary: 'print stats and OOM events of a container as JSON lines',
+      flags: {
+        stats: { type: 'boolean', default: false, describe: 'print the stats once and exit' },
+        interval: { type: 'string', default: '5s', describe: 'how often to print stats' },
+      },
+      run: (f, a) => rt().events(str(a['id']), { stats: f.stats, intervalMs: parseDuration(f.interval) }, (e) => io.out(JSON.stringify(e) + '\n')),
+    }),
+  ];
 }
