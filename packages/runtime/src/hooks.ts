@@ -14,8 +14,9 @@ export function runHooks(hooks: readonly Hook[] | undefined, kind: string, state
       stdio: ['pipe', 'inherit', 'inherit'],
       ...(h.timeout ? { timeout: h.timeout * 1000, killSignal: 'SIGKILL' as const } : {}),
     });
-    if (r.error) {
-      const code = (r.error as NodeJS.ErrnoException).code;
+    const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
+    // A hook may exit without reading its stdin; its exit status still decides.
+    if (r.error && !(code === 'EPIPE' && r.status !== null)) {
       if (code === 'ETIMEDOUT') throw new RuntsError('ERR_HOOK', `${path}: hook ${h.path} timed out after ${h.timeout}s`, { path });
       throw new RuntsError('ERR_HOOK', `${path}: hook ${h.path} could not run: ${code ?? r.error.message}`, { path, file: h.path });
     }

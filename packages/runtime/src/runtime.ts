@@ -78,6 +78,7 @@ export class Runtime implements RuntimeApi {
   /** With attach, a terminal's master comes back here instead of going to a console socket. */
   private createSync(id: string, opts: CreateOptions, attach: boolean): Created {
     const dir = this.store.claim(id);
+    fault('claimed');
     const undo = new Undo();
     undo.push(() => this.store.remove(id));
     try {
@@ -127,6 +128,7 @@ export class Runtime implements RuntimeApi {
       poststop: spec.hooks?.poststop ?? [],
     };
     this.store.save(rec);
+    fault('saved');
 
     if (this.systemd) checkSystemdPath(spec.linux?.cgroupsPath, realFs);
     const cgroup = newManager({ id, bpf: this.sys, ...(spec.linux?.cgroupsPath ? { cgroupsPath: spec.linux.cgroupsPath } : {}) });
@@ -205,6 +207,7 @@ export class Runtime implements RuntimeApi {
     const buf = encodePlan(plan.ops, childEnd, scratch, parentEnd);
 
     const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
+    fault('cloned');
     // A half-made init's mounts go with its mount namespace.
     undo.push(() => this.reap(pidfd));
     undo.push(() => cgroup.destroy(rec.cgroupCreated));
@@ -222,6 +225,7 @@ export class Runtime implements RuntimeApi {
         writeIdMaps(pid, spec);
         rec.cgroupCreated = cgroup.apply(pid);
         this.store.save(rec);
+        fault('cgroups');
         if (spec.linux?.resources) cgroup.set(spec.linux.resources);
         if (spec.process?.oomScoreAdj !== undefined) {
           writeProc(`/proc/${pid}/oom_score_adj`, String(spec.process.oomScoreAdj), 'process.oomScoreAdj');
@@ -230,6 +234,7 @@ export class Runtime implements RuntimeApi {
       },
       [SyncTag.HOOKS]: () => {
         const s = stateJson('creating');
+        fault('hooks');
         runHooks(spec.hooks?.prestart, 'prestart', s);
         runHooks(spec.hooks?.createRuntime, 'createRuntime', s);
         return s;
@@ -241,6 +246,7 @@ export class Runtime implements RuntimeApi {
     if (master === -1) throw new RuntsError('ERR_SYSCALL', 'process.terminal: the container sent no terminal');
     rec.creating = false;
     this.store.save(rec);
+    fault('created');
     if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
     fds.forEach((fd) => this.safeClose(fd));
     fds.length = 0;
@@ -655,6 +661,8 @@ export class Runtime implements RuntimeApi {
   }
 
   async delete(id: string, opts: { force?: boolean }): Promise<void> {
+    // A create killed before it wrote any state leaves just the claimed dir.
+    if (this.store.isBare(id)) return this.store.remove(id);
     const rec = this.store.load(id);
     const status = this.status(rec);
     if ((status === 'running' || status === 'paused') && !opts.force) {
@@ -774,4 +782,10 @@ function writePidFile(file: string, pid: number): void {
 
 export function createRuntime(g: GlobalOptions, warn?: (msg: string) => void): RuntimeApi {
   return new Runtime({ root: g.root, systemdCgroup: g.systemdCgroup, ...(warn ? { warn } : {}) });
+}
+
+/** Test hook: RUNTS_FAULT=<step> kills this process at that step of create,
+ * as a `kill -9` from outside would, so that recovery can be tested. */
+function fault(step: string): void {
+  if (process.env['RUNTS_FAULT'] === step) process.kill(process.pid, 'SIGKILL');
 }

@@ -93,6 +93,12 @@ export class StateStore {
     return JSON.parse(readFileSync(join(this.dir(id), 'config.json'), 'utf8')) as Spec;
   }
 
+  /** The id's dir exists but holds no state: its create died before saving any. */
+  isBare(id: string): boolean {
+    validateId(id);
+    return existsSync(this.dir(id)) && !existsSync(join(this.dir(id), 'state.json'));
+  }
+
   ids(): string[] {
     if (!existsSync(this.root)) return [];
     return readdirSync(this.root, { withFileTypes: true })
