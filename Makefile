@@ -10,7 +10,7 @@ CFLAGS ?= -O2 -Wall -Wextra -Werror -fPIC -fno-strict-aliasing
 APT_PKGS := busybox-static
 BINS := runts
 
-.PHONY: all deps build bindings ts bins test test-unit test-integration conformance conformance-report demo bench clean
+.PHONY: all deps build bindings ts bins test test-unit soak test-integration conformance conformance-report demo bench clean
 
 all: build
 
@@ -56,6 +56,10 @@ bins:
 TAP := $(NODE) node_modules/.bin/tap
 test: build
 	$(TAP) packages/*/test/*.test.ts test/*.test.ts
+
+# The long runs: 1000 lifecycle cycles (200 with exec), 1000 hostile configs.
+soak: build
+	LEAK_CYCLES=1000 HOSTILE_CASES=1000 $(TAP) test/leaks.test.ts test/hostile.test.ts test/concurrency.test.ts test/faults.test.ts
 
 test-unit: build
 	$(TAP) packages/*/test/*.test.ts

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { Env, RUNTS, baseConfig } from './lib/harness';
 
 const CASES = Number(process.env['HOSTILE_CASES'] ?? 1000);
+// A thousand runtime starts take minutes, not the default two.
+t.setTimeout(20 * 60 * 1000);
 const SEED = Number(process.env['HOSTILE_SEED'] ?? 20261125);
 
 /** mulberry32: small, seeded, good enough to pick mutations reproducibly. */
