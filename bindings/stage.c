@@ -7,6 +7,7 @@
 #include "stage.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -124,6 +125,18 @@ static void check(long rc)
 {
 	if (rc < 0)
 		fail(errno);
+}
+
+/* A cwd reached through a leaked fd can lie outside the root (CVE-2024-21626):
+ * the kernel then reports it as "(unreachable)/...", never as a path from "/". */
+static void do_check_cwd(void)
+{
+	char buf[PATH_MAX];
+
+	if (syscall(SYS_getcwd, buf, sizeof(buf)) < 0)
+		fail(errno);
+	if (buf[0] != '/')
+		fail(ENOENT);
 }
 
 static void fd_path(char *buf, int fd)
@@ -685,6 +698,7 @@ static void run_op(const struct runts_op *op)
 		break;
 	case OP_CHDIR:
 		check(chdir(str(a[0])));
+		do_check_cwd();
 		break;
 	case OP_STDIO:
 		do_stdio(a);

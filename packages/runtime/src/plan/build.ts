@@ -174,7 +174,7 @@ export function buildPlan(ctx: PlanContext): Plan {
     if (prop) o.add('MOUNT', [null, '/', null, propagationFlag(prop)!, null], 'linux.rootfsPropagation', `make / ${prop}`);
     if (spec.root?.readonly) o.add('READONLY', ['/', 1], 'root.readonly', 'remount / read-only');
     (spec.linux?.readonlyPaths ?? []).forEach((p, i) => o.add('READONLY', [p, 0], `linux.readonlyPaths[${i}]`, `make ${p} read-only`));
-    (spec.linux?.maskedPaths ?? []).forEach((p, i) => o.add('MASK', [p], `linux.maskedPaths[${i}]`, `mask ${p}`));
+    (spec.linux?.maskedPaths ?? []).forEach((p, i) => o.add('MASK', [p], `linux.maskedPaths[${i}]`, `mask ${p} with /dev/null (must be the 1:3 device)`));
   }
 
   if (spec.hostname !== undefined) o.add('SETHOSTNAME', [spec.hostname], 'hostname', `set hostname ${spec.hostname}`);

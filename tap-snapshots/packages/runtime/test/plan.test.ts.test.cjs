@@ -53,16 +53,16 @@ READONLY linux.readonlyPaths[1]: make /proc/fs read-only
 READONLY linux.readonlyPaths[2]: make /proc/irq read-only
 READONLY linux.readonlyPaths[3]: make /proc/sys read-only
 READONLY linux.readonlyPaths[4]: make /proc/sysrq-trigger read-only
-MASK linux.maskedPaths[0]: mask /proc/acpi
-MASK linux.maskedPaths[1]: mask /proc/asound
-MASK linux.maskedPaths[2]: mask /proc/kcore
-MASK linux.maskedPaths[3]: mask /proc/keys
-MASK linux.maskedPaths[4]: mask /proc/latency_stats
-MASK linux.maskedPaths[5]: mask /proc/timer_list
-MASK linux.maskedPaths[6]: mask /proc/timer_stats
-MASK linux.maskedPaths[7]: mask /proc/sched_debug
-MASK linux.maskedPaths[8]: mask /sys/firmware
-MASK linux.maskedPaths[9]: mask /proc/scsi
+MASK linux.maskedPaths[0]: mask /proc/acpi with /dev/null (must be the 1:3 device)
+MASK linux.maskedPaths[1]: mask /proc/asound with /dev/null (must be the 1:3 device)
+MASK linux.maskedPaths[2]: mask /proc/kcore with /dev/null (must be the 1:3 device)
+MASK linux.maskedPaths[3]: mask /proc/keys with /dev/null (must be the 1:3 device)
+MASK linux.maskedPaths[4]: mask /proc/latency_stats with /dev/null (must be the 1:3 device)
+MASK linux.maskedPaths[5]: mask /proc/timer_list with /dev/null (must be the 1:3 device)
+MASK linux.maskedPaths[6]: mask /proc/timer_stats with /dev/null (must be the 1:3 device)
+MASK linux.maskedPaths[7]: mask /proc/sched_debug with /dev/null (must be the 1:3 device)
+MASK linux.maskedPaths[8]: mask /sys/firmware with /dev/null (must be the 1:3 device)
+MASK linux.maskedPaths[9]: mask /proc/scsi with /dev/null (must be the 1:3 device)
 SETHOSTNAME hostname: set hostname runts
 SETRLIMIT process.rlimits[0]: set RLIMIT_NOFILE
 CAP_BOUND process.capabilities.bounding: drop bounding capabilities

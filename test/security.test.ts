@@ -1,0 +1,177 @@
+// Regression tests for the runtime CVE classes (design §6): each tries the
+// attack and asserts it fails. Plus seccomp notify with a listener that
+// answers a syscall for the container.
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Env, baseConfig } from './lib/harness';
+
+const sh = (script: string) => baseConfig(['sh', '-c', script]);
+const NODE = realpathSync(process.execPath);
+const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+
+/** Runs argv as root with every capability but CAP_SYS_PTRACE: more than the
+ * container has, so only dumpability decides whether it may look inside. */
+const noPtrace = (argv: string[]) => spawnSync('setpriv', ['--bounding-set=-sys_ptrace', '--inh-caps=-all', ...argv], { encoding: 'utf8' });
+
+/** A copy of the shared busybox rootfs this test may change. */
+function ownRootfs(env: Env): string {
+  const shared = JSON.parse(readFileSync(join(env.bundle(baseConfig(['true'])), 'config.json'), 'utf8')).root.path;
+  const dir = join(env.dir, `rootfs-${Math.random().toString(36).slice(2)}`);
+  cpSync(shared, dir, { recursive: true, verbatimSymlinks: true });
+  return dir;
+}
+
+function bundleWith(env: Env, cfg: any, rootfs: string): string {
+  const b = join(env.dir, `own-${Math.random().toString(36).slice(2)}`);
+  mkdirSync(b);
+  writeFileSync(join(b, 'config.json'), JSON.stringify({ ...cfg, root: { path: rootfs } }));
+  return b;
+}
+
+t.test('the init is not dumpable until it execs', async (t) => {
+  const env = new Env(t);
+  const id = env.id();
+  t.equal(env.runts(['create', '--bundle', env.bundle(baseConfig(['sleep', '60'])), id]).code, 0);
+  const pid = env.state(id).pid;
+  const before = noPtrace(['cat', `/proc/${pid}/exe`]);
+  t.not(before.status, 0, 'a root process without CAP_SYS_PTRACE cannot open the waiting init\'s exe');
+  t.match(before.stderr, /Permission denied/);
+  t.equal(env.runts(['start', id]).code, 0);
+  const after = noPtrace(['sh', '-c', `cat /proc/${pid}/exe > /dev/null`]);
+  t.equal(after.status, 0, `after execve it can (so the check above means something): ${after.stderr}`);
+});
+
+t.test('CVE-2019-5736 class: the runtime binary cannot be reached through /proc/<pid>/exe from inside', async (t) => {
+  const env = new Env(t);
+  const id = env.id();
+  t.equal(env.runts(['create', '--bundle', env.bundle(baseConfig(['sleep', '60'])), id]).code, 0);
+  const pid = env.state(id).pid;
+  t.equal(realpathSync(`/proc/${pid}/exe`), NODE, 'the waiting init is still an image of the runtime (node)');
+  const hash = sha(NODE);
+  // A second container in the first one's pid namespace: root inside, the default capabilities.
+  const inside = (script: string) => {
+    const cfg = sh(script);
+    cfg.linux.namespaces = cfg.linux.namespaces.map((n: any) => (n.type === 'pid' ? { type: 'pid', path: `/proc/${pid}/ns/pid` } : n));
+    return env.run(cfg);
+  };
+  const attack = inside('cat /proc/1/exe > /dev/null && echo READ; echo x >> /proc/1/exe && echo WROTE; (exec 3</proc/1/exe) && echo OPENED; true');
+  t.equal(attack.code, 0, attack.stderr);
+  t.notMatch(attack.stdout, /READ|WROTE|OPENED/, 'no read, write or open of the init\'s /proc/1/exe');
+  t.equal(sha(NODE), hash, 'the runtime binary is unchanged');
+  t.equal(env.runts(['start', id]).code, 0);
+  t.match(inside('cat /proc/1/exe > /dev/null && echo READ').stdout, /READ/, 'once it has exec\'d, the same read works (so the check above means something)');
+});
+
+t.test('CVE-2021-30465 class: a mount destination through a symlink stays inside the rootfs', async (t) => {
+  const env = new Env(t);
+  const host = join(env.dir, 'host-target');
+  mkdirSync(host);
+  const rootfs = ownRootfs(env);
+  // Relative and absolute links that would leave the rootfs if followed on the host.
+  symlinkSync(`${'../'.repeat(12)}${host.slice(1)}`, join(rootfs, 'rel'));
+  symlinkSync(host, join(rootfs, 'abs'));
+  mkdirSync(join(rootfs, host), { recursive: true });
+  const cfg = sh(`mount | grep -c " ${host}/\\(rel\\|abs\\) " ; ls ${host}`);
+  cfg.mounts.push({ destination: '/rel/rel', type: 'tmpfs', source: 'tmpfs' }, { destination: '/abs/abs', type: 'tmpfs', source: 'tmpfs' });
+  const id = env.id();
+  const r = env.runts(['run', '--bundle', bundleWith(env, cfg, rootfs), id]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, '2\nabs\nrel\n', 'both mounts landed on the link targets resolved inside the rootfs');
+  t.same(readdirSync(host), [], 'nothing was created or mounted in the host directory');
+});
+
+t.test('CVE-2024-21626 class: no host fd reaches the process, and cwd cannot leave the rootfs', async (t) => {
+  const env = new Env(t);
+  const fds = env.run(sh('ls /proc/self/fd'));
+  t.equal(fds.code, 0, fds.stderr);
+  t.equal(fds.stdout, '0\n1\n2\n3\n', 'only stdio (and the fd ls opens to list them)');
+  for (let n = 3; n < 24; n++) {
+    const cfg = sh('pwd -P; readlink /proc/self/cwd');
+    cfg.process.cwd = `/proc/self/fd/${n}`;
+    const r = env.run(cfg);
+    t.notMatch(r.stdout, /unreachable/, `cwd /proc/self/fd/${n} does not leave the root`);
+    t.ok(r.code === 0 || /^runts: process\.cwd[^\n]*\n$/.test(r.stderr), `cwd /proc/self/fd/${n}: runs inside or fails naming process.cwd: ${r.stderr}`);
+  }
+});
+
+t.test('CVE-2024-21626 class: a directory fd passed with --preserve-fds cannot carry cwd out of the root', async (t) => {
+  const env = new Env(t);
+  const host = join(env.dir, 'host-dir');
+  mkdirSync(host);
+  const dirFd = openSync(host, 'r');
+  t.teardown(() => closeSync(dirFd));
+  const cfg = sh('pwd -P; ls');
+  cfg.process.cwd = '/proc/self/fd/3';
+  const r = spawnSync(join(__dirname, '..', 'bin', 'runts'), ['--root', env.root, 'run', '--preserve-fds', '1', '--bundle', env.bundle(cfg), env.id()], {
+    stdio: ['ignore', 'pipe', 'pipe', dirFd],
+    encoding: 'utf8',
+  });
+  t.equal(r.status, 1, `refused: ${r.stdout}`);
+  t.match(r.stderr, /^runts: process\.cwd: [^\n]*\n$/, 'naming process.cwd');
+});
+
+t.test('CVE-2025-31133 class: maskedPaths never bind a /dev/null that is not the real device', async (t) => {
+  const env = new Env(t);
+  const fake = join(env.dir, 'fake-null');
+  writeFileSync(fake, 'attacker controlled\n');
+  const cfg = sh('cat /proc/kcore | head -c 10');
+  cfg.mounts.push({ destination: '/dev/null', type: 'bind', source: fake, options: ['bind'] });
+  const r = env.run(cfg);
+  t.equal(r.code, 1, 'create refuses');
+  t.match(r.stderr, /^runts: linux\.maskedPaths\[\d+\]: [^\n]*\/dev\/null[^\n]*\n$/, 'and says why, in one line');
+});
+
+t.test('no inheritable or ambient capabilities unless the config asks', async (t) => {
+  const env = new Env(t);
+  const r = env.run(sh('grep -E "^Cap(Inh|Amb)" /proc/self/status'));
+  t.equal(r.stdout, 'CapInh:\t0000000000000000\nCapAmb:\t0000000000000000\n');
+  const cfg = sh('grep -E "^Cap(Inh|Amb)" /proc/self/status');
+  cfg.process.capabilities.inheritable = ['CAP_KILL'];
+  cfg.process.capabilities.ambient = ['CAP_KILL'];
+  const asked = env.run(cfg);
+  t.equal(asked.stdout, 'CapInh:\t0000000000000020\nCapAmb:\t0000000000000020\n', 'CAP_KILL (bit 5) when asked');
+});
+
+// struct seccomp_notif is 80 bytes, seccomp_notif_resp 24: _IOWR('!', 0|1, ...).
+const AGENT = `
+import json, socket, struct, sys, fcntl, array
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(sys.argv[1]); srv.listen(1); print('ready', flush=True)
+conn, _ = srv.accept()
+msg, fds, _, _ = socket.recv_fds(conn, 65536, 1)
+state = json.loads(msg)
+print('state', state['metadata'] if 'metadata' in state else '', state['state']['status'], flush=True)
+req = bytearray(80)
+fcntl.ioctl(fds[0], 0xc0502100, req)
+nid, pid, flags, nr = struct.unpack_from('=QIIi', req)
+print('nr', nr, flush=True)
+fcntl.ioctl(fds[0], 0xc0182101, bytearray(struct.pack('=QqiI', nid, 0, 0, 0)))
+print('answered', flush=True)
+`;
+
+t.test('seccomp notify: the listener gets the fd and state, and answers mkdir for the container', async (t) => {
+  const env = new Env(t);
+  const sock = join(env.dir, 'agent.sock');
+  const agent = spawn('python3', ['-c', AGENT, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => agent.kill('SIGKILL'));
+  let out = '';
+  agent.stdout.on('data', (d) => (out += d));
+  for (let i = 0; i < 500 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 10));
+  const cfg = sh('mkdir /notified && echo mkdir-ok; test -d /notified && echo exists || echo absent');
+  cfg.linux.seccomp = {
+    defaultAction: 'SCMP_ACT_ALLOW',
+    listenerPath: sock,
+    listenerMetadata: 'runts-test',
+    syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }],
+  };
+  const r = env.run(cfg);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'mkdir-ok\nabsent\n', 'the agent answered success without making the dir');
+  for (let i = 0; i < 200 && !out.includes('answered'); i++) await new Promise((r) => setTimeout(r, 10));
+  t.match(out, /state runts-test creating\n/, 'state with listenerMetadata came with the fd');
+  t.match(out, /nr (83|258)\n/, 'the notification was for mkdir or mkdirat');
+  t.notOk(existsSync(join(env.dir, 'notified')));
+});
