@@ -223,6 +223,8 @@ t.test('bad configs: one line naming the JSON path, nothing left behind', async 
     ['unknown executable', (c) => (c.process.args = ['no-such-binary']), /process\.args\[0\].*not found/],
     ['bad cwd', (c) => (c.process.cwd = '/no/such/dir'), /process\.cwd/],
     ['unknown namespace', (c) => c.linux.namespaces.push({ type: 'bogus' }), /linux\.namespaces\[5\]/],
+    ['AppArmor profile, no AppArmor', (c) => (c.process.apparmorProfile = 'runts-default'), /process\.apparmorProfile: AppArmor is not enabled/],
+    ['SELinux label, no SELinux', (c) => (c.process.selinuxLabel = 'system_u:system_r:container_t:s0'), /process\.selinuxLabel: .*SELinux is disabled/],
   ];
   for (const [name, patch, re] of cases) {
     const cfg = sh('true');

@@ -7,7 +7,7 @@ import { RuntsError, configError } from '@runts/errors';
 import { LinuxSys, errnoName, strerror, type Sys } from '@runts/sys';
 import type { CreateOptions, EventsOptions, ExecOptions, GlobalOptions, RunOptions, RuntimeApi, UpdateOptions } from './cli/api';
 import { runHooks, runHooksWarn } from './hooks';
-import { buildExecPlan, buildPlan, type Plan } from './plan/build';
+import { buildExecPlan, buildPlan, type Lsm, type Plan } from './plan/build';
 import { NS_PROC_NAME } from './plan/flags';
 import { encodePlan } from './plan/encode';
 import { MSG_SIZE, Msg, SyncTag } from './plan/ops';
@@ -201,6 +201,7 @@ export class Runtime implements RuntimeApi {
         }
       },
       ...(consoleFd !== undefined ? { consoleFd } : {}),
+      lsm: hostLsm(),
     });
     const stateJson = (status: Status) => JSON.stringify(this.ociState(rec, status));
     const scratch = SCRATCH_MIN + 2 * Buffer.byteLength(JSON.stringify(rec.annotations)) + 2 * bundle.length;
@@ -393,6 +394,7 @@ export class Runtime implements RuntimeApi {
         preserveFds: opts.preserveFds ?? 0,
         ...(consoleFd !== undefined ? { consoleFd } : {}),
         ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
+        lsm: hostLsm(),
       });
       const buf = encodePlan(plan.ops, childEnd, 4096, parentEnd);
       const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
@@ -788,4 +790,15 @@ export function createRuntime(g: GlobalOptions, warn?: (msg: string) => void): R
  * as a `kill -9` from outside would, so that recovery can be tested. */
 function fault(step: string): void {
   if (process.env['RUNTS_FAULT'] === step) process.kill(process.pid, 'SIGKILL');
+}
+
+/** The LSMs this host enables, tested the way runc's libraries do. */
+function hostLsm(): Lsm {
+  let apparmor = false;
+  try {
+    apparmor = readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').startsWith('Y');
+  } catch {
+    /* not built in */
+  }
+  return { apparmor, selinux: existsSync('/sys/fs/selinux/enforce') };
 }

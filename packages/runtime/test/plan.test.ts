@@ -165,3 +165,21 @@ t.test('sysctl: only keys in the container\'s own namespaces', async (t) => {
     s.linux.sysctl = { 'kernel.msgmax': '1' };
   })), { message: /IPC namespace/ });
 });
+
+t.test('LSM labels: applied at exec where the host enables the LSM, an error naming the field where not (as runc)', async (t) => {
+  const labelled = (s: any) => {
+    s.process.apparmorProfile = 'runts-default';
+    s.process.selinuxLabel = 'system_u:system_r:container_t:s0';
+  };
+  t.throws(() => buildPlan(ctx(labelled)), { message: 'process.apparmorProfile: AppArmor is not enabled on this host' });
+  t.throws(() => buildPlan(ctx((s) => (s.process.selinuxLabel = 'x'))), { message: /^process\.selinuxLabel: an SELinux label is given, but SELinux is disabled/ });
+  const ops = buildPlan(ctx(labelled, { lsm: { apparmor: true, selinux: true } })).ops;
+  const writes = ops.filter((o) => o.op === 'WRITE_FILE').map((o) => [o.args[0], o.args[1]]);
+  t.same(writes, [
+    ['/proc/self/attr/apparmor/exec', 'exec runts-default'],
+    ['/proc/self/attr/exec', 'system_u:system_r:container_t:s0'],
+  ]);
+  const order = ops.map((o) => o.op);
+  t.ok(order.lastIndexOf('WRITE_FILE') < order.lastIndexOf('EXEC'), 'before execve');
+  t.same(names(ctx((s) => (s.linux.mountLabel = 'system_u:object_r:container_file_t:s0'))), names(ctx()), 'mountLabel is ignored without SELinux, as runc does');
+});

@@ -38,6 +38,13 @@ export interface PlanContext {
   isDirectory: (path: string) => boolean;
   /** A connected console socket when process.terminal is set. */
   consoleFd?: number;
+  /** Which LSMs the host enables (a label for one that is off is an error, as in runc). */
+  lsm?: Lsm;
+}
+
+export interface Lsm {
+  apparmor: boolean;
+  selinux: boolean;
 }
 
 export interface Plan {
@@ -188,6 +195,7 @@ export function buildPlan(ctx: PlanContext): Plan {
   if (spec.process?.terminal) addConsole(o, spec.process, ctx.consoleFd);
   buildProcess(o, spec.process, {
     preserveFds: ctx.preserveFds,
+    ...(ctx.lsm ? { lsm: ctx.lsm } : {}),
     ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
     ...(spec.linux?.personality ? { personality: spec.linux.personality } : {}),
     init: { fifoFd: ctx.fifoFd, startHooks: spec.hooks?.startContainer ?? [] },
@@ -247,6 +255,7 @@ export interface ExecContext {
   preserveFds: number;
   consoleFd?: number;
   seccomp?: LinuxSeccomp;
+  lsm?: Lsm;
 }
 
 function addConsole(o: Ops, p: Process, fd: number | undefined): void {
@@ -267,7 +276,7 @@ export function buildExecPlan(ctx: ExecContext): Plan {
   o.add('PRCTL', [PR.SET_DUMPABLE, 0, 0, 0, 0], 'process', 'stay non-dumpable until exec');
   o.add('STDIO', [-1, -1, -1], 'process', 'install stdio');
   if (ctx.process.terminal) addConsole(o, ctx.process, ctx.consoleFd);
-  buildProcess(o, ctx.process, { preserveFds: ctx.preserveFds, ...(ctx.seccomp ? { seccomp: ctx.seccomp } : {}) });
+  buildProcess(o, ctx.process, { preserveFds: ctx.preserveFds, ...(ctx.seccomp ? { seccomp: ctx.seccomp } : {}), ...(ctx.lsm ? { lsm: ctx.lsm } : {}) });
   return { ops: o.list, cloneFlags: 0n };
 }
 
@@ -394,11 +403,25 @@ function buildCgroupMount(ctx: PlanContext, o: Ops, m: Mount, dest: string, flag
   if (ro) o.add('REMOUNT_IN_ROOT', [dest, base | ro], `${path}.options`, `remount ${dest} read-only`);
 }
 
+/** AppArmor profile and SELinux label, both taking effect at execve (runc's order: before NNP and seccomp). */
+function addLabels(o: Ops, p: Process, lsm: Lsm): void {
+  const write = (file: string, value: string, path: string, what: string) => o.add('WRITE_FILE', [file, value, Buffer.byteLength(value)], path, what);
+  if (p.apparmorProfile) {
+    if (!lsm.apparmor) throw configError('process.apparmorProfile', 'AppArmor is not enabled on this host');
+    write('/proc/self/attr/apparmor/exec', `exec ${p.apparmorProfile}`, 'process.apparmorProfile', `apply AppArmor profile ${p.apparmorProfile}`);
+  }
+  if (p.selinuxLabel) {
+    if (!lsm.selinux) throw configError('process.selinuxLabel', 'an SELinux label is given, but SELinux is disabled or not supported');
+    write('/proc/self/attr/exec', p.selinuxLabel, 'process.selinuxLabel', `set SELinux label ${p.selinuxLabel}`);
+  }
+}
+
 /** What differs between the init and an exec'd process. */
 interface ProcessStage {
   preserveFds: number;
   seccomp?: LinuxSeccomp;
   personality?: { domain: string };
+  lsm?: Lsm;
   /** The init waits on the exec fifo and runs startContainer hooks. */
   init?: { fifoFd: number; startHooks: Hook[] };
 }
@@ -448,6 +471,7 @@ function buildProcess(o: Ops, p: Process | undefined, stage: ProcessStage): void
   }
 
   o.add('CHDIR', [p.cwd], 'process.cwd', `chdir to ${p.cwd}`);
+  addLabels(o, p, stage.lsm ?? { apparmor: false, selinux: false });
   const env = p.env ?? [];
   const pathVar = [...env].reverse().find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
   const args = p.args ?? [];
