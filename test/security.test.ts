@@ -135,6 +135,45 @@ t.test('no inheritable or ambient capabilities unless the config asks', async (t
   t.equal(asked.stdout, 'CapInh:\t0000000000000020\nCapAmb:\t0000000000000020\n', 'CAP_KILL (bit 5) when asked');
 });
 
+t.test('process attributes seen from inside: oomScoreAdj, scheduler, ioPriority, personality, sysctl, devices, seccomp', async (t) => {
+  const env = new Env(t);
+  const hostForward = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
+  const cfg = sh([
+    'cat /proc/self/oom_score_adj',
+    'cut -d" " -f19 /proc/self/stat',
+    'cut -d" " -f41 /proc/self/stat',
+    'ionice -p $$',
+    'uname -m',
+    'cat /proc/sys/net/ipv4/ip_forward',
+    'stat -c "%t:%T %a %u:%g" /dev/full-too',
+    'head -c 3 /dev/full-too | wc -c',
+    'grep "^Seccomp:" /proc/self/status',
+    'mkdir /tmp/x 2>&1 || true',
+  ].join('; '));
+  cfg.process.oomScoreAdj = 500;
+  cfg.process.scheduler = { policy: 'SCHED_BATCH', nice: 5 };
+  cfg.process.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 4 };
+  cfg.linux.personality = { domain: 'LINUX32' };
+  cfg.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
+  cfg.linux.devices = [{ path: '/dev/full-too', type: 'c', major: 1, minor: 7, fileMode: 0o644, uid: 1000, gid: 1000 }];
+  cfg.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] };
+  const r = env.run(cfg);
+  t.equal(r.code, 0, r.stderr);
+  t.same(r.stdout.trim().split('\n'), [
+    '500',
+    '5',
+    '3',
+    'best-effort: prio 4',
+    'i686',
+    '1',
+    '1:7 644 1000:1000',
+    '3',
+    'Seccomp:\t2',
+    "mkdir: can't create directory '/tmp/x': Operation not permitted",
+  ]);
+  t.equal(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8'), hostForward, "the host's own sysctl is untouched");
+});
+
 // struct seccomp_notif is 80 bytes, seccomp_notif_resp 24: _IOWR('!', 0|1, ...).
 const AGENT = `
 import json, socket, struct, sys, fcntl, array

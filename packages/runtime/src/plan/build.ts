@@ -179,6 +179,14 @@ export function buildPlan(ctx: PlanContext): Plan {
     else o.add('PIVOT_ROOT', [ctx.rootfs], 'root.path', 'pivot_root');
     const prop = spec.linux?.rootfsPropagation;
     if (prop) o.add('MOUNT', [null, '/', null, propagationFlag(prop)!, null], 'linux.rootfsPropagation', `make / ${prop}`);
+  }
+  // Before readonlyPaths make /proc/sys read-only (runc's order).
+  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
+    checkSysctl(spec, key);
+    const file = '/proc/sys/' + key.replace(/\./g, '/');
+    o.add('WRITE_FILE', [file, value, Buffer.byteLength(value)], `linux.sysctl.${key}`, `set sysctl ${key}`);
+  }
+  if (!mountNs.path) {
     if (spec.root?.readonly) o.add('READONLY', ['/', 1], 'root.readonly', 'remount / read-only');
     (spec.linux?.readonlyPaths ?? []).forEach((p, i) => o.add('READONLY', [p, 0], `linux.readonlyPaths[${i}]`, `make ${p} read-only`));
     (spec.linux?.maskedPaths ?? []).forEach((p, i) => o.add('MASK', [p], `linux.maskedPaths[${i}]`, `mask ${p} with /dev/null (must be the 1:3 device)`));
@@ -186,11 +194,6 @@ export function buildPlan(ctx: PlanContext): Plan {
 
   if (spec.hostname !== undefined) o.add('SETHOSTNAME', [spec.hostname], 'hostname', `set hostname ${spec.hostname}`);
   if (spec.domainname !== undefined) o.add('SETDOMAINNAME', [spec.domainname], 'domainname', `set domainname ${spec.domainname}`);
-  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
-    checkSysctl(spec, key);
-    const file = '/proc/sys/' + key.replace(/\./g, '/');
-    o.add('WRITE_FILE', [file, value, Buffer.byteLength(value)], `linux.sysctl.${key}`, `set sysctl ${key}`);
-  }
 
   if (spec.process?.terminal) addConsole(o, spec.process, ctx.consoleFd);
   buildProcess(o, spec.process, {
