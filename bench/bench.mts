@@ -5,6 +5,7 @@ import { spawnSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 
 const TOP = resolve(import.meta.dirname, '..');
 const NODE = join(TOP, 'node_modules', '.bin', 'node');
@@ -113,14 +114,14 @@ async function concurrent(rt: Runtime, bundle: string, total: number, width: num
 }
 
 function peakRss(rt: Runtime, bundle: string): number {
-  // ru_maxrss from wait4, in KiB. posix_spawn (vfork) keeps python's own pages
-  // out of the child's peak, which a fork before exec would count.
+  // GNU time's ru_maxrss (KiB). It forks a small process: a vfork'd child
+  // (posix_spawn) would count its parent's pages at exec, a floor of ~13 MiB.
   const cid = id(rt);
-  const py = 'import os,sys\nfd=os.open(os.devnull,os.O_WRONLY)\npid=os.posix_spawn(sys.argv[1],sys.argv[1:],os.environ,file_actions=[(os.POSIX_SPAWN_DUP2,fd,1),(os.POSIX_SPAWN_DUP2,fd,2)])\n_,st,ru=os.wait4(pid,0)\nsys.exit(1) if st else print(ru.ru_maxrss)';
-  const r = spawnSync('python3', ['-c', py, rt.bin, '--root', rootFor(rt), 'create', cid], { cwd: bundle, encoding: 'utf8' });
+  const out = join(work, 'rss');
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', out, rt.bin, '--root', rootFor(rt), 'create', cid], { cwd: bundle, stdio: 'ignore' });
   exec(rt, ['delete', '--force', cid], bundle);
-  if (r.status !== 0) throw new Error(`${rt.name} create: ${r.stderr}`);
-  return Number(r.stdout.trim()) / 1024;
+  if (r.status !== 0) throw new Error(`${rt.name} create exited ${r.status}`);
+  return Number(readFileSync(out, 'utf8').trim()) / 1024;
 }
 
 async function main(): Promise<void> {
@@ -178,6 +179,36 @@ async function main(): Promise<void> {
   }
   progress('');
   report(floor);
+  seccompCompile();
+}
+
+const PODMAN_PROFILE = '/usr/share/containers/seccomp.json';
+
+/** runts' own BPF compiler on podman's default profile, in process (issue target: under 5 ms). */
+function seccompCompile(): void {
+  const lines = ['', '## seccomp: compile podman\'s default profile', ''];
+  if (!existsSync(PODMAN_PROFILE)) {
+    lines.push(`skipped: ${PODMAN_PROFILE} is missing (Debian's golang-github-containers-common)`);
+  } else {
+    const { compile } = createRequire(import.meta.url)(join(TOP, 'packages', 'seccomp', 'dist', 'index.js'));
+    const profile = JSON.parse(readFileSync(PODMAN_PROFILE, 'utf8'));
+    const first = process.hrtime.bigint();
+    const out = compile(profile);
+    const cold = ms(first);
+    const times: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const t0 = process.hrtime.bigint();
+      compile(profile);
+      times.push(ms(t0));
+    }
+    const s = stats(times);
+    const names = profile.syscalls.reduce((n: number, r: { names: string[] }) => n + r.names.length, 0);
+    lines.push(`${profile.syscalls.length} rules, ${names} syscall names → ${out.instructions} BPF instructions. ` +
+      `First call ${cold.toFixed(2)} ms; then median ${s.median.toFixed(2)} ms (min ${s.min.toFixed(2)}, max ${s.max.toFixed(2)}) over 100.`);
+  }
+  const text = lines.join('\n') + '\n';
+  process.stdout.write(text);
+  if (!QUICK) writeFileSync(join(TOP, 'bench', 'RESULTS.md'), text, { flag: 'a' });
 }
 
 function report(floorRow: Row): void {
