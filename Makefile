@@ -73,7 +73,7 @@ demo: build
 # crun refuses hybrid cgroup hosts: all three run in one private mount
 # namespace without the cgroup2 mount, so they see the same host.
 bench: build
-	@dpkg -s runc crun golang-github-containers-common >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc crun golang-github-containers-common)
+	@dpkg -s runc crun time golang-github-containers-common >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc crun time golang-github-containers-common)
 	-@unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec $(NODE) bench/bench.mts'
 
 clean:
