@@ -4,7 +4,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Env, RUNTS, baseConfig } from './lib/harness';
+import { Env, RUNTS, baseConfig, cgroupsOf, processesWith } from './lib/harness';
 
 interface Out {
   code: number | null;
@@ -27,26 +27,17 @@ function runts(env: Env, args: string[]): Promise<Out> {
   });
 }
 
-const cgroupsOf = (id: string) =>
-  readdirSync('/sys/fs/cgroup')
-    .map((c) => join('/sys/fs/cgroup', c, 'runts', id))
-    .filter((d) => existsSync(d));
-
-/** Processes whose cmdline names this test's bundle dir: containers still around. */
-const leftovers = (env: Env) =>
-  readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .filter((p) => {
-      try {
-        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(env.dir) && Number(p) !== process.pid;
-      } catch {
-        return false;
-      }
-    });
+const MARKER = `RUNTS_CONCURRENCY_TEST=${process.pid}`;
+/** A sleeping container that processesWith(MARKER) can find. */
+function sleeper(): any {
+  const cfg = baseConfig(['sleep', '60']);
+  cfg.process.env.push(MARKER);
+  return cfg;
+}
 
 t.test('50 parallel creates and deletes with distinct ids', async (t) => {
   const env = new Env(t);
-  const bundle = env.bundle(baseConfig(['sleep', '60']));
+  const bundle = env.bundle(sleeper());
   const ids = Array.from({ length: 50 }, () => env.id('p'));
   const created = await Promise.all(ids.map((id) => runts(env, ['create', '--bundle', bundle, id])));
   t.same(created.filter((r) => r.code !== 0).map((r) => r.stderr), [], 'every create succeeds');
@@ -61,7 +52,7 @@ t.test('50 parallel creates and deletes with distinct ids', async (t) => {
 
 t.test('50 parallel creates of one id: exactly one winner', async (t) => {
   const env = new Env(t);
-  const bundle = env.bundle(baseConfig(['sleep', '60']));
+  const bundle = env.bundle(sleeper());
   const id = env.id('same');
   const all = await Promise.all(Array.from({ length: 50 }, () => runts(env, ['create', '--bundle', bundle, id])));
   const winners = all.filter((r) => r.code === 0);
@@ -79,7 +70,7 @@ t.test('50 parallel creates of one id: exactly one winner', async (t) => {
 
 t.test('racing deletes and creates of one id leave nothing behind', async (t) => {
   const env = new Env(t);
-  const bundle = env.bundle(baseConfig(['sleep', '60']));
+  const bundle = env.bundle(sleeper());
   for (let round = 0; round < 10; round++) {
     const id = env.id('race');
     await Promise.all([
@@ -92,13 +83,13 @@ t.test('racing deletes and creates of one id leave nothing behind', async (t) =>
     t.notOk(existsSync(join(env.root, id)), `round ${round}: no state`);
     t.same(cgroupsOf(id), [], `round ${round}: no cgroup`);
   }
-  t.same(leftovers(env), [], 'no container process left');
+  t.same(processesWith(MARKER), [], 'no container process left');
 });
 
 t.test('parallel deletes of one running container', async (t) => {
   const env = new Env(t);
   const id = env.id('del');
-  t.equal(env.runts(['run', '-d', '--bundle', env.bundle(baseConfig(['sleep', '60'])), id]).code, 0);
+  t.equal(env.runts(['run', '-d', '--bundle', env.bundle(sleeper()), id]).code, 0);
   const pid = env.state(id).pid;
   const all = await Promise.all(Array.from({ length: 10 }, () => runts(env, ['delete', '--force', id])));
   t.ok(all.some((r) => r.code === 0), 'one delete does it');

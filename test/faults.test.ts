@@ -5,25 +5,8 @@ import t from 'tap';
 import { execSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Env, RUNTS, baseConfig } from './lib/harness';
+import { Env, RUNTS, baseConfig, cgroupsOf, processesWith } from './lib/harness';
 
-const cgroupsOf = (id: string) =>
-  readdirSync('/sys/fs/cgroup')
-    .map((c) => join('/sys/fs/cgroup', c, 'runts', id))
-    .filter((d) => existsSync(d));
-
-/** Processes started from this test's files: containers that outlived their runtime. */
-function processesUnder(dir: string): string[] {
-  return readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)
-    .filter((p) => {
-      try {
-        return readFileSync(`/proc/${p}/environ`, 'utf8').includes(`RUNTS_TEST_DIR=${dir}`);
-      } catch {
-        return false;
-      }
-    });
-}
 
 const mountsUnder = (dir: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(dir));
 
@@ -55,7 +38,7 @@ t.test('runts create killed at each step: delete --force cleans up', async (t) =
     t.equal(d.code, 0, `${step}: delete --force works: ${d.stderr}`);
     t.notOk(existsSync(join(env.root, id)), `${step}: no state dir`);
     t.same(cgroupsOf(id), [], `${step}: no cgroup`);
-    t.same(settle(() => processesUnder(env.dir)), [], `${step}: no container process`);
+    t.same(settle(() => processesWith(`RUNTS_TEST_DIR=${env.dir}`)), [], `${step}: no container process`);
     t.same(mountsUnder(env.dir), [], `${step}: no mount`);
     const again = env.runts(['create', '--bundle', bundle, id]);
     t.equal(again.code, 0, `${step}: the id can be used again: ${again.stderr}`);

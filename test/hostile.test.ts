@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, cpSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Env, RUNTS, baseConfig } from './lib/harness';
+import { Env, RUNTS, baseConfig, cgroupsOf } from './lib/harness';
 
 const CASES = Number(process.env['HOSTILE_CASES'] ?? 1000);
 // A thousand runtime starts take minutes, not the default two.
@@ -137,11 +137,6 @@ function runts(env: Env, args: string[]): Promise<Outcome> {
   });
 }
 
-const cgroupDirs = (id: string) =>
-  readdirSync('/sys/fs/cgroup')
-    .map((c) => join('/sys/fs/cgroup', c, 'runts', id))
-    .filter((d) => existsSync(d));
-
 t.test(`${CASES} hostile configs: rejected in one line or run safely, nothing left behind`, async (t) => {
   const env = new Env(t);
   // A private rootfs with a symlink that points out of it, at a host dir we watch.
@@ -187,7 +182,7 @@ t.test(`${CASES} hostile configs: rejected in one line or run safely, nothing le
         if (/\n\s+at |node:internal|TypeError|RangeError/.test(r.stderr)) bad('stack trace or internal error');
       }
       if (existsSync(join(env.root, id))) bad('state dir left');
-      if (cgroupDirs(id).length) bad(`cgroup left: ${cgroupDirs(id).join(' ')}`);
+      if (cgroupsOf(id).length) bad(`cgroup left: ${cgroupsOf(id).join(' ')}`);
       rmSync(dir, { recursive: true, force: true });
     }
   };

@@ -5,7 +5,7 @@ import t from 'tap';
 import { execSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Env, baseConfig, reapOrphans } from './lib/harness';
+import { Env, baseConfig, cgroupsOf, processesWith, reapOrphans } from './lib/harness';
 
 const CYCLES = Number(process.env['LEAK_CYCLES'] ?? 100);
 const EXEC_CYCLES = Math.max(1, Math.round(CYCLES / 5));
@@ -18,18 +18,6 @@ const zombiesOfOurs = () =>
     .filter((l) => l.trim().startsWith('Z') && Number(l.trim().split(/\s+/)[1]) === process.pid);
 
 const mountCount = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length;
-
-function processesWith(marker: string): string[] {
-  return readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)
-    .filter((p) => {
-      try {
-        return readFileSync(`/proc/${p}/environ`, 'utf8').includes(marker);
-      } catch {
-        return false;
-      }
-    });
-}
 
 function waitStopped(env: Env, id: string): string {
   let status = '';
@@ -67,7 +55,7 @@ t.test(`${CYCLES} create/start/kill/delete cycles and ${EXEC_CYCLES} with exec l
     const d = env.runts(['delete', id]);
     check(d.code === 0, `cycle ${i}: delete: ${d.stderr}`);
     check(!existsSync(join(env.root, id)), `cycle ${i}: state dir left`);
-    const cg = readdirSync('/sys/fs/cgroup').filter((c) => existsSync(join('/sys/fs/cgroup', c, 'runts', id)));
+    const cg = cgroupsOf(id);
     check(cg.length === 0, `cycle ${i}: cgroup left in ${cg.join(',')}`);
     if (failures.length > 10) break;
   }

@@ -155,6 +155,26 @@ export class Env {
   }
 }
 
+/** The container's cgroup dirs left under the default /runts parent, in any hierarchy. */
+export function cgroupsOf(id: string): string[] {
+  return readdirSync('/sys/fs/cgroup')
+    .map((c) => join('/sys/fs/cgroup', c, 'runts', id))
+    .filter((d) => existsSync(d));
+}
+
+/** Live processes whose environment holds marker (put in the config's process.env): containers still around. */
+export function processesWith(marker: string): string[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/environ`, 'utf8').includes(marker);
+      } catch {
+        return false;
+      }
+    });
+}
+
 export function readText(file: string): string {
   return readFileSync(file, 'utf8');
 }
