@@ -1,0 +1,118 @@
+// config.md / config-linux.md, checked from inside the container.
+import t from 'tap';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Runtime, config } from '../lib/runtime';
+
+const sh = (script: string) => config(['sh', '-c', script]);
+
+function runIn(t: { teardown(fn: () => void): void }, cfg: any): { code: number; out: string[]; stderr: string } {
+  const rt = new Runtime(t);
+  const r = rt.run(['run', '--bundle', rt.bundle(cfg), rt.id()]);
+  return { code: r.code, out: r.stdout.trim().split('\n'), stderr: r.stderr };
+}
+
+t.test('process: args, env, cwd, user, additionalGids, umask, rlimits', async (t) => {
+  const cfg = sh('echo "$A"; pwd; id -u; id -g; id -G; umask; ulimit -n');
+  cfg.process.env.push('A=b c');
+  cfg.process.cwd = '/tmp';
+  cfg.process.user = { uid: 1000, gid: 1001, additionalGids: [5, 6], umask: 0o027 };
+  cfg.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 100, hard: 200 }];
+  const r = runIn(t, cfg);
+  t.equal(r.code, 0, r.stderr);
+  t.same(r.out, ['b c', '/tmp', '1000', '1001', '1001 5 6', '0027', '100']);
+});
+
+t.test('process: capabilities and noNewPrivileges', async (t) => {
+  const r = runIn(t, sh('grep -E "^(CapEff|CapBnd|CapAmb|NoNewPrivs)" /proc/self/status'));
+  t.equal(r.code, 0, r.stderr);
+  // AUDIT_WRITE 29, KILL 5, NET_BIND_SERVICE 10
+  const mask = ((1n << 29n) | (1n << 5n) | (1n << 10n)).toString(16).padStart(16, '0');
+  t.same(r.out, [`CapEff:\t${mask}`, `CapBnd:\t${mask}`, 'CapAmb:\t0000000000000000', 'NoNewPrivs:\t1']);
+});
+
+t.test('process: oomScoreAdj', async (t) => {
+  const cfg = sh('cat /proc/self/oom_score_adj');
+  cfg.process.oomScoreAdj = 123;
+  t.same(runIn(t, cfg).out, ['123']);
+});
+
+t.test('root.readonly', async (t) => {
+  const cfg = sh('touch /x 2>/dev/null && echo rw || echo ro; touch /tmp/y 2>/dev/null && echo tmp-rw || echo tmp-ro');
+  cfg.root.readonly = true;
+  t.same(runIn(t, cfg).out, ['ro', 'tmp-ro']);
+});
+
+t.test('mounts: tmpfs with options, bind with ro, in order', async (t) => {
+  const rt = new Runtime(t);
+  const host = join(rt.dir, 'host');
+  mkdirSync(host);
+  writeFileSync(join(host, 'f'), 'from-host\n');
+  const cfg = sh('grep " /scratch " /proc/self/mounts | cut -d" " -f3,4; cat /data/f; touch /data/g 2>/dev/null || echo ro; cat /scratch/data/f');
+  cfg.mounts.push({ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'size=1m', 'mode=700'] });
+  cfg.mounts.push({ destination: '/data', type: 'bind', source: host, options: ['rbind', 'ro'] });
+  // A later mount lands inside an earlier one: order is the config's.
+  cfg.mounts.push({ destination: '/scratch/data', type: 'bind', source: host, options: ['rbind'] });
+  const r = rt.run(['run', '--bundle', rt.bundle(cfg), rt.id()]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^tmpfs rw,nosuid,[^\n]*size=1024k,mode=700[^\n]*\nfrom-host\nro\nfrom-host\n$/);
+});
+
+t.test('hostname and domainname need and get a UTS namespace', async (t) => {
+  const cfg = sh('hostname; cat /proc/sys/kernel/domainname');
+  cfg.hostname = 'spec-host';
+  cfg.domainname = 'spec.domain';
+  t.same(runIn(t, cfg).out, ['spec-host', 'spec.domain']);
+});
+
+t.test('namespaces: a new pid namespace makes the process pid 1', async (t) => {
+  t.same(runIn(t, sh('echo $$')).out, ['1']);
+});
+
+t.test('maskedPaths and readonlyPaths', async (t) => {
+  const cfg = sh('wc -c < /proc/keys; ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo rw || echo ro');
+  t.same(runIn(t, cfg).out, ['0', '0', 'ro']);
+});
+
+t.test('default devices and /dev symlinks (config-linux.md "Default Devices")', async (t) => {
+  const r = runIn(t, sh('for d in null zero full random urandom tty; do stat -c "%n %F %t:%T" /dev/$d; done; for l in fd stdin stdout stderr ptmx; do readlink /dev/$l; done'));
+  t.equal(r.code, 0, r.stderr);
+  t.same(r.out, [
+    '/dev/null character special file 1:3',
+    '/dev/zero character special file 1:5',
+    '/dev/full character special file 1:7',
+    '/dev/random character special file 1:8',
+    '/dev/urandom character special file 1:9',
+    '/dev/tty character special file 5:0',
+    '/proc/self/fd',
+    '/proc/self/fd/0',
+    '/proc/self/fd/1',
+    '/proc/self/fd/2',
+    'pts/ptmx',
+  ]);
+});
+
+t.test('linux.devices: mknod with type, numbers, mode and owner', async (t) => {
+  const cfg = sh('stat -c "%F %t:%T %a %u:%g" /dev/spec-zero');
+  cfg.linux.devices = [{ path: '/dev/spec-zero', type: 'c', major: 1, minor: 5, fileMode: 0o620, uid: 7, gid: 8 }];
+  t.same(runIn(t, cfg).out, ['character special file 1:5 620 7:8']);
+});
+
+t.test('linux.sysctl in the container\'s network namespace', async (t) => {
+  const cfg = sh('cat /proc/sys/net/ipv4/ip_forward');
+  cfg.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
+  const r = runIn(t, cfg);
+  t.same(r.out, ['1'], r.stderr);
+});
+
+t.test('linux.seccomp: an errno action', async (t) => {
+  const cfg = sh('mkdir /tmp/d 2>&1; grep ^Seccomp: /proc/self/status');
+  cfg.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] };
+  t.same(runIn(t, cfg).out, ["mkdir: can't create directory '/tmp/d': Operation not permitted", 'Seccomp:\t2']);
+});
+
+t.test('linux.personality LINUX32', async (t) => {
+  const cfg = sh('uname -m');
+  cfg.linux.personality = { domain: 'LINUX32' };
+  t.same(runIn(t, cfg).out, ['i686']);
+});

@@ -1,0 +1,74 @@
+// config.md "POSIX-platform Hooks" and runtime.md lifecycle: the six kinds,
+// their order, state on stdin, the namespace each runs in, failures.
+import t from 'tap';
+import { chmodSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Runtime, config } from '../lib/runtime';
+
+const KINDS = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const;
+
+t.test('all six hooks run in order, with the state on stdin, in the right namespaces', async (t) => {
+  const rt = new Runtime(t);
+  const log = join(rt.dir, 'hooks');
+  mkdirSync(log);
+  // Host hooks: a host shell script. createContainer/startContainer run in the container's mount namespace: busybox sh there.
+  const hostHook = join(rt.dir, 'hook.sh');
+  writeFileSync(hostHook, `#!/bin/sh\nstate=$(cat)\necho "$1 $(readlink /proc/self/ns/mnt) $state" >> ${log}/log\n`);
+  chmodSync(hostHook, 0o755);
+  const cfg = config(['sh', '-c', `echo "main $(readlink /proc/self/ns/mnt)" >> ${log}/log`]);
+  cfg.mounts.push({ destination: log, type: 'bind', source: log, options: ['rbind', 'rw'] });
+  cfg.hooks = Object.fromEntries(
+    KINDS.map((k) =>
+      k === 'createContainer' || k === 'startContainer'
+        ? [k, [{ path: '/bin/sh', args: ['sh', '-c', `state=$(cat); echo "${k} $(readlink /proc/self/ns/mnt) $state" >> ${log}/log`] }]]
+        : [k, [{ path: hostHook, args: ['hook.sh', k] }]],
+    ),
+  );
+  const id = rt.id();
+  const r = rt.run(['run', '--bundle', rt.bundle(cfg), id]);
+  t.equal(r.code, 0, r.stderr);
+  const lines = readFileSync(join(log, 'log'), 'utf8').trim().split('\n');
+  const order = lines.map((l) => l.split(' ')[0]);
+  t.same(order.filter((k) => k !== 'main' && k !== 'poststart'), ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststop'], 'spec order');
+  t.ok(order.indexOf('poststart') > order.indexOf('startContainer') && order.indexOf('poststart') < order.indexOf('poststop'), 'poststart after start, before poststop');
+  const hostMnt = readlinkSync('/proc/self/ns/mnt');
+  const mnt = Object.fromEntries(lines.map((l) => [l.split(' ')[0], l.split(' ')[1]]));
+  for (const k of ['prestart', 'createRuntime', 'poststart', 'poststop']) t.equal(mnt[k], hostMnt, `${k} runs in the runtime's namespace`);
+  for (const k of ['createContainer', 'startContainer']) t.equal(mnt[k], mnt['main'], `${k} runs in the container's mount namespace`);
+  for (const l of lines.filter((x) => !x.startsWith('main'))) {
+    const state = JSON.parse(l.slice(l.indexOf('{')));
+    t.equal(state.id, id, `${l.split(' ')[0]}: state.id on stdin`);
+  }
+});
+
+t.test('a failing createRuntime hook fails create and leaves no container', async (t) => {
+  const rt = new Runtime(t);
+  const cfg = config(['true']);
+  cfg.hooks = { createRuntime: [{ path: '/bin/false' }] };
+  const id = rt.id();
+  t.not(rt.run(['create', '--bundle', rt.bundle(cfg), id]).code, 0);
+  t.same(rt.ids(), []);
+});
+
+t.test('a failing poststop hook does not stop delete', async (t) => {
+  const rt = new Runtime(t);
+  const cfg = config(['true']);
+  cfg.hooks = { poststop: [{ path: '/bin/false' }] };
+  const id = rt.id();
+  t.equal(rt.run(['create', '--bundle', rt.bundle(cfg), id]).code, 0);
+  t.equal(rt.run(['start', id]).code, 0);
+  rt.waitStatus(id, 'stopped');
+  t.equal(rt.run(['delete', id]).code, 0, 'poststop errors are logged, delete goes on');
+  t.same(rt.ids(), []);
+});
+
+t.test('a hook past its timeout fails create', async (t) => {
+  const rt = new Runtime(t);
+  const cfg = config(['true']);
+  cfg.hooks = { prestart: [{ path: '/bin/sleep', args: ['sleep', '10'], timeout: 1 }] };
+  const id = rt.id();
+  const started = Date.now();
+  t.not(rt.run(['create', '--bundle', rt.bundle(cfg), id]).code, 0);
+  t.ok(Date.now() - started < 8000, 'it did not wait for the hook to finish');
+  t.same(rt.ids(), []);
+});
