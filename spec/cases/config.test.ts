@@ -1,6 +1,6 @@
 // config.md / config-linux.md, checked from inside the container.
 import t from 'tap';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Runtime, config } from '../lib/runtime';
 
@@ -115,4 +115,67 @@ t.test('linux.personality LINUX32', async (t) => {
   const cfg = sh('uname -m');
   cfg.linux.personality = { domain: 'LINUX32' };
   t.same(runIn(t, cfg).out, ['i686']);
+});
+
+t.test('namespaces joined by path (config-linux.md "Namespaces": path)', async (t) => {
+  const rt = new Runtime(t);
+  const a = rt.id();
+  const cfgA = config(['sleep', '60']);
+  cfgA.hostname = 'first';
+  t.equal(rt.run(['run', '-d', '--bundle', rt.bundle(cfgA), a]).code, 0);
+  const pid = rt.state(a).pid;
+  const cfgB = sh('hostname; readlink /proc/self/ns/net');
+  delete cfgB.hostname;
+  cfgB.linux.namespaces = cfgB.linux.namespaces.map((n: any) => (n.type === 'uts' || n.type === 'network' ? { type: n.type, path: `/proc/${pid}/ns/${n.type === 'network' ? 'net' : 'uts'}` } : n));
+  const r = rt.run(['run', '--bundle', rt.bundle(cfgB), rt.id()]);
+  t.equal(r.code, 0, r.stderr);
+  t.same(r.stdout.trim().split('\n'), ['first', readlinkSync(`/proc/${pid}/ns/net`)]);
+});
+
+t.test('user namespace with uid/gid mappings', async (t) => {
+  const cfg = sh('id -u; cat /proc/self/uid_map | tr -s " " | sed "s/^ //"; cat /proc/self/gid_map | tr -s " " | sed "s/^ //"');
+  cfg.linux.namespaces.push({ type: 'user' });
+  cfg.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  cfg.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  // The mapped root cannot read the host-owned busybox tree unless it is world-readable, which it is.
+  const r = runIn(t, cfg);
+  t.equal(r.code, 0, r.stderr);
+  t.same(r.out, ['0', '0 100000 65536', '0 100000 65536']);
+});
+
+t.test('cgroup resources: what the container\'s cgroup files hold (v1 host view)', async (t) => {
+  if (!existsSync('/sys/fs/cgroup/memory/memory.limit_in_bytes')) {
+    t.skip('no cgroup v1 memory controller on this host');
+    return;
+  }
+  const rt = new Runtime(t);
+  const id = rt.id();
+  const path = `/spec-${process.pid}-${id}`;
+  const cfg = config(['sleep', '60']);
+  cfg.linux.cgroupsPath = path;
+  cfg.linux.resources = { memory: { limit: 64 << 20 }, cpu: { shares: 512, quota: 50000, period: 100000 }, pids: { limit: 32 } };
+  t.equal(rt.run(['create', '--bundle', rt.bundle(cfg), id]).code, 0);
+  const read = (ctrl: string, file: string) => readFileSync(join('/sys/fs/cgroup', ctrl, path, file), 'utf8').trim();
+  t.equal(read('memory', 'memory.limit_in_bytes'), String(64 << 20));
+  t.equal(read('cpu', 'cpu.shares'), '512');
+  t.equal(read('cpu', 'cpu.cfs_quota_us'), '50000');
+  t.equal(read('pids', 'pids.max'), '32');
+  t.ok(read('pids', 'cgroup.procs').split('\n').includes(String(rt.state(id).pid)), 'the init is in the cgroup');
+  t.equal(rt.run(['delete', '--force', id]).code, 0);
+  t.notOk(existsSync(join('/sys/fs/cgroup', 'pids', path)), 'delete removed the cgroup');
+});
+
+t.test('process.scheduler and ioPriority', async (t) => {
+  const cfg = sh('grep policy /proc/self/sched | tr -s " "; cut -d" " -f19 /proc/self/stat; ionice -p $$');
+  cfg.process.scheduler = { policy: 'SCHED_BATCH', nice: 3 };
+  cfg.process.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 2 };
+  t.same(runIn(t, cfg).out, ['policy : 3', '3', 'best-effort: prio 2']);
+});
+
+t.test('linux.rootfsPropagation slave', async (t) => {
+  const cfg = sh('awk \'$5 == "/" { for (i = 7; $i != "-"; i++) if ($i ~ /^shared:/) s = 1 } END { print s ? "shared" : "not-shared" }\' /proc/self/mountinfo');
+  cfg.linux.rootfsPropagation = 'slave';
+  const r = runIn(t, cfg);
+  t.equal(r.code, 0, r.stderr);
+  t.same(r.out, ['not-shared'], 'a slave root does not propagate back to the host');
 });

@@ -24,7 +24,10 @@ let sharedRootfs: string | undefined;
 function rootfs(): string {
   if (sharedRootfs) return sharedRootfs;
   if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing (apt-get install busybox-static)`);
-  const dir = join(mkdtempSync(join(tmpdir(), 'spec-rootfs-')), 'rootfs');
+  const parent = mkdtempSync(join(tmpdir(), 'spec-rootfs-'));
+  // World-traversable, so a root mapped to another uid in a user namespace can reach it.
+  chmodSync(parent, 0o755);
+  const dir = join(parent, 'rootfs');
   for (const d of ['bin', 'proc', 'sys', 'dev', 'tmp', 'etc', 'root']) mkdirSync(join(dir, d), { recursive: true });
   copyFileSync(BUSYBOX, join(dir, 'bin', 'busybox'));
   chmodSync(join(dir, 'bin', 'busybox'), 0o755);
