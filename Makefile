@@ -10,7 +10,7 @@ CFLAGS ?= -O2 -Wall -Wextra -Werror -fPIC -fno-strict-aliasing
 APT_PKGS := busybox-static
 BINS := runts
 
-.PHONY: all deps build bindings ts bins test test-unit soak test-integration conformance conformance-report demo bench clean
+.PHONY: all deps build bindings ts bins test test-unit soak test-integration conformance conformance-report test-engines demo bench clean
 
 all: build
 
@@ -72,6 +72,15 @@ conformance: build
 conformance-report: build
 	@dpkg -s runc crun >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc crun)
 	@unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec $(NODE) spec/report.mts'
+
+# podman, containerd and docker (Debian's docker.io unpacked, not installed)
+# drive RUNTIME (RUNTIME=/usr/sbin/runc to compare), each as a private daemon.
+# tini -s reaps what the engines orphan (conmon, shims): this PID 1 never does.
+ENGINE_PKGS := podman conmon containerd uidmap slirp4netns golang-github-containers-common runc tini busybox-static util-linux
+test-engines: build
+	@missing=""; for p in $(ENGINE_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+	RUNTIME=$${RUNTIME:-$(ROOT)/bin/runts} tini -s -- $(TAP) test/engines/*.test.ts
 
 demo: build
 	@sh test/demo.sh

@@ -1,0 +1,163 @@
+// containerd 1.6 (private daemon) + ctr driving RUNTIME through the runc v2 shim.
+import t from 'tap';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { Engine, RUNTIME, caseRunner, ensurePackages, ociArchive, onPty, sh, waitFor, type Result } from './lib';
+
+const skip = ensurePackages(['containerd']);
+if (skip) {
+  t.plan(0, `containerd unavailable: ${skip}`);
+} else {
+  main();
+}
+
+function main(): void {
+  const e = new Engine(t, 'containerd');
+  const ns = e.tag;
+  const sock = e.path('containerd.sock');
+  // The shim keeps runtime state here and its sockets under /run/containerd/s
+  // whatever we configure; ctr's fifos go to our dir.
+  const runtimeRoot = `/run/containerd/runc/${ns}`;
+  e.tidyDirs(['/run/containerd', '/run/containerd/runc', '/run/containerd/s', '/run/containerd/fifo', runtimeRoot]);
+  writeFileSync(e.path('config.toml'), [
+    'version = 2',
+    `root = "${e.path('root')}"`,
+    `state = "${e.path('state')}"`,
+    'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",',
+    '  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp",',
+    '  "io.containerd.internal.v1.tracing"]',
+    '[grpc]',
+    `  address = "${sock}"`,
+    '[ttrpc]',
+    `  address = "${sock}.ttrpc"`,
+    '[debug]',
+    '  address = ""',
+    '[metrics]',
+    '  address = ""',
+    '[plugins."io.containerd.internal.v1.opt"]',
+    `  path = "${e.path('opt')}"`,
+    '',
+  ].join('\n'));
+  const IMG = 'localhost/runts-busybox:latest';
+  const ctr = (...args: string[]): Result => sh('ctr', ['--address', sock, '-n', ns, ...args], { timeoutMs: 60_000 });
+  const runFlags = ['--snapshotter', 'native', '--runc-binary', e.runtime, '--fifo-dir', e.path('fifo')];
+  const why = (r: Result) => e.evidence(r);
+  const taskStatus = (id: string) => {
+    const line = ctr('task', 'ls').stdout.split('\n').find((l) => l.split(/\s+/)[0] === id);
+    return line?.trim().split(/\s+/)[2] ?? '(none)';
+  };
+
+  // Tasks and containers go through containerd first; the Engine then stops
+  // the daemon and kills any shim left (they name our socket on their command line).
+  e.onCleanup(() => {
+    for (const id of ctr('task', 'ls', '-q').stdout.split('\n').filter(Boolean)) {
+      ctr('task', 'kill', '-a', '-s', 'SIGKILL', id);
+      ctr('task', 'delete', '-f', id);
+    }
+    for (const id of ctr('container', 'ls', '-q').stdout.split('\n').filter(Boolean)) ctr('container', 'delete', id);
+  });
+
+  t.before(async () => {
+    e.daemon('containerd', ['--config', e.path('config.toml')], e.path('containerd.log'));
+    await waitFor('containerd to serve', () => existsSync(sock) && ctr('version').code === 0, 20_000)
+      .catch((err) => { throw new Error(`${err}\n${readFileSync(e.path('containerd.log'), 'utf8').slice(-2000)}`); });
+    const r = ctr('image', 'import', '--snapshotter', 'native', '--base-name', 'localhost/runts-busybox', ociArchive(IMG));
+    if (r.code !== 0) throw new Error(`ctr image import: ${r.stderr}`);
+  });
+
+  const kase = caseRunner(t, 'containerd');
+
+  kase('run --rm: output and exit 0', (t) => {
+    const r = ctr('run', '--rm', ...runFlags, IMG, 'r1', 'echo', 'hello');
+    t.equal(r.code, 0, 'exit code', why(r));
+    t.equal(r.stdout, 'hello\n', 'output', why(r));
+  });
+
+  kase('run --rm: a failing command\'s exit code', (t) => {
+    const r = ctr('run', '--rm', ...runFlags, IMG, 'r2', 'sh', '-c', 'exit 3');
+    t.equal(r.code, 3, 'exit code', why(r));
+  });
+
+  kase('run: the runtime\'s error for a nonexistent command', (t) => {
+    const r = ctr('run', '--rm', ...runFlags, IMG, 'r3', '/nonexistent');
+    t.not(r.code, 0, 'fails', why(r));
+    t.match(r.stderr, /\/nonexistent/, 'the runtime\'s error (from log.json) names the command', why(r));
+    ctr('container', 'delete', 'r3');
+  });
+
+  kase('run -t: a terminal', (t) => {
+    const r = onPty(['ctr', '--address', sock, '-n', ns, 'run', '--rm', '-t', ...runFlags, IMG, 'r4', 'sh', '-c', 'tty; exit 7']);
+    t.equal(r.code, 7, 'exit code', why(r));
+    t.match(r.stdout, /\/dev\/pts\/\d+/, 'output', why(r));
+  });
+
+  kase('run -d', (t) => {
+    const r = ctr('run', '-d', ...runFlags, IMG, 'd1', 'sleep', '1000');
+    t.equal(r.code, 0, 'exit code', why(r));
+    t.equal(taskStatus('d1'), 'RUNNING');
+    t.ok(existsSync(`${runtimeRoot}/d1`), 'the runtime state is under the --root containerd passed');
+  });
+
+  kase('exec: output and exit code', (t) => {
+    const r = ctr('task', 'exec', '--fifo-dir', e.path('fifo'), '--exec-id', 'e1', 'd1', 'sh', '-c', 'echo in-exec; exit 4');
+    t.equal(r.code, 4, 'exit code', why(r));
+    t.equal(r.stdout, 'in-exec\n', 'output', why(r));
+  });
+
+  kase('exec: the runtime\'s error for a nonexistent command', (t) => {
+    const r = ctr('task', 'exec', '--fifo-dir', e.path('fifo'), '--exec-id', 'e2', 'd1', '/nonexistent');
+    t.not(r.code, 0, 'fails', why(r));
+    t.match(r.stderr, /\/nonexistent/, 'the runtime\'s error names the command', why(r));
+    t.equal(taskStatus('d1'), 'RUNNING', 'the container is unaffected');
+  });
+
+  kase('exec -t: a terminal', (t) => {
+    const r = onPty(['ctr', '--address', sock, '-n', ns, 'task', 'exec', '-t', '--fifo-dir', e.path('fifo'), '--exec-id', 'e3', 'd1', 'sh', '-c', 'tty; exit 6']);
+    t.equal(r.code, 6, 'exit code', why(r));
+    t.match(r.stdout, /\/dev\/pts\/\d+/, 'output', why(r));
+  });
+
+  kase('task ps', (t) => {
+    const pid = ctr('task', 'ls').stdout.split('\n').find((l) => l.startsWith('d1 '))?.trim().split(/\s+/)[1] ?? '?';
+    const r = ctr('task', 'ps', 'd1');
+    t.equal(r.code, 0, 'exit code', why(r));
+    t.match(r.stdout, new RegExp(`^${pid}\\s`, 'm'), 'lists the init by host pid', why(r));
+  });
+
+  kase('pause and resume', (t) => {
+    let r = ctr('task', 'pause', 'd1');
+    t.equal(r.code, 0, 'pause exit code', why(r));
+    t.equal(taskStatus('d1'), 'PAUSED');
+    r = ctr('task', 'resume', 'd1');
+    t.equal(r.code, 0, 'resume exit code', why(r));
+    t.equal(taskStatus('d1'), 'RUNNING');
+    r = ctr('task', 'exec', '--fifo-dir', e.path('fifo'), '--exec-id', 'e4', 'd1', 'true');
+    t.equal(r.code, 0, 'exec after resume', why(r));
+  });
+
+  kase('metrics', (t) => {
+    const r = ctr('task', 'metrics', 'd1');
+    t.equal(r.code, 0, 'exit code', why(r));
+    t.match(r.stdout, /memory\.usage_in_bytes\s+[1-9]\d*/, 'memory usage', why(r));
+  });
+
+  kase('kill', async (t) => {
+    const r = ctr('task', 'kill', '-s', 'SIGKILL', 'd1');
+    t.equal(r.code, 0, 'exit code', why(r));
+    await waitFor('STOPPED', () => taskStatus('d1') === 'STOPPED', 10_000).catch(() => undefined);
+    t.equal(taskStatus('d1'), 'STOPPED');
+  });
+
+  kase('delete: task and container, runtime state and cgroup gone', (t) => {
+    let r = ctr('task', 'delete', 'd1');
+    t.equal(r.code, 0, 'task delete', why(r));
+    t.match(r.stderr, /exit code 137/, 'reports 128+SIGKILL', why(r));
+    r = ctr('container', 'delete', 'd1');
+    t.equal(r.code, 0, 'container delete', why(r));
+    t.notOk(existsSync(`${runtimeRoot}/d1`), 'runtime state removed');
+    t.notOk(existsSync(`/sys/fs/cgroup/memory/${ns}/d1`), 'cgroup removed');
+  });
+
+  t.test('runtime under test', async (t) => {
+    t.pass(`RUNTIME=${RUNTIME}`);
+  });
+}
