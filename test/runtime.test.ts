@@ -183,6 +183,10 @@ t.test('delete --force of a running container', async (t) => {
   t.equal(r.code, 0, r.stderr);
   t.notOk(existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep'), 'init killed');
   t.notOk(existsSync(join(env.root, id)));
+  // Engines clean up after a failed create this way; runc exits 0, silently.
+  const gone = env.runts(['delete', '--force', id]);
+  t.same([gone.code, gone.stderr], [0, ''], 'delete --force of a container that does not exist');
+  t.not(env.runts(['delete', id]).code, 0, 'without --force it is an error');
 });
 
 t.test('hooks run in order with the state on stdin', async (t) => {
@@ -220,7 +224,10 @@ t.test('bad configs: one line naming the JSON path, nothing left behind', async 
   const cases: [string, (c: any) => void, RegExp][] = [
     ['empty args', (c) => (c.process.args = []), /process\.args/],
     ['missing bind source', (c) => c.mounts.push({ destination: '/x', type: 'bind', source: '/nonexistent-runts', options: ['bind'] }), /mounts\[6\]/],
-    ['unknown executable', (c) => (c.process.args = ['no-such-binary']), /process\.args\[0\].*not found/],
+    ['unknown executable', (c) => (c.process.args = ['no-such-binary']), /^runts: process\.args\[0\]: exec "no-such-binary": executable file not found in \$PATH$/m],
+    // docker turns these words into exit codes 127 and 126.
+    ['missing executable path', (c) => (c.process.args = ['/no/such/binary']), /process\.args\[0\]: exec "\/no\/such\/binary": no such file or directory/],
+    ['file that is not executable', (c) => (c.process.args = ['/etc/passwd']), /process\.args\[0\]: exec "\/etc\/passwd": permission denied/],
     ['bad cwd', (c) => (c.process.cwd = '/no/such/dir'), /process\.cwd/],
     ['unknown namespace', (c) => c.linux.namespaces.push({ type: 'bogus' }), /linux\.namespaces\[5\]/],
     ['AppArmor profile, no AppArmor', (c) => (c.process.apparmorProfile = 'runts-default'), /process\.apparmorProfile: AppArmor is not enabled/],

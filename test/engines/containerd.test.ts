@@ -1,7 +1,7 @@
 // containerd 1.6 (private daemon) + ctr driving RUNTIME through the runc v2 shim.
 import t from 'tap';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { Engine, RUNTIME, caseRunner, ensurePackages, ociArchive, onPty, sh, waitFor, type Result } from './lib';
+import { Engine, RUNTIME, ensurePackages, ociArchive, onPty, sh, waitFor, type Result } from './lib';
 
 const skip = ensurePackages(['containerd']);
 if (skip) {
@@ -64,66 +64,65 @@ function main(): void {
     if (r.code !== 0) throw new Error(`ctr image import: ${r.stderr}`);
   });
 
-  const kase = caseRunner(t, 'containerd');
 
-  kase('run --rm: output and exit 0', (t) => {
+  t.test('run --rm: output and exit 0', async (t) => {
     const r = ctr('run', '--rm', ...runFlags, IMG, 'r1', 'echo', 'hello');
     t.equal(r.code, 0, 'exit code', why(r));
     t.equal(r.stdout, 'hello\n', 'output', why(r));
   });
 
-  kase('run --rm: a failing command\'s exit code', (t) => {
+  t.test('run --rm: a failing command\'s exit code', async (t) => {
     const r = ctr('run', '--rm', ...runFlags, IMG, 'r2', 'sh', '-c', 'exit 3');
     t.equal(r.code, 3, 'exit code', why(r));
   });
 
-  kase('run: the runtime\'s error for a nonexistent command', (t) => {
+  t.test('run: the runtime\'s error for a nonexistent command', async (t) => {
     const r = ctr('run', '--rm', ...runFlags, IMG, 'r3', '/nonexistent');
     t.not(r.code, 0, 'fails', why(r));
     t.match(r.stderr, /\/nonexistent/, 'the runtime\'s error (from log.json) names the command', why(r));
     ctr('container', 'delete', 'r3');
   });
 
-  kase('run -t: a terminal', (t) => {
+  t.test('run -t: a terminal', async (t) => {
     const r = onPty(['ctr', '--address', sock, '-n', ns, 'run', '--rm', '-t', ...runFlags, IMG, 'r4', 'sh', '-c', 'tty; exit 7']);
     t.equal(r.code, 7, 'exit code', why(r));
     t.match(r.stdout, /\/dev\/pts\/\d+/, 'output', why(r));
   });
 
-  kase('run -d', (t) => {
+  t.test('run -d', async (t) => {
     const r = ctr('run', '-d', ...runFlags, IMG, 'd1', 'sleep', '1000');
     t.equal(r.code, 0, 'exit code', why(r));
     t.equal(taskStatus('d1'), 'RUNNING');
     t.ok(existsSync(`${runtimeRoot}/d1`), 'the runtime state is under the --root containerd passed');
   });
 
-  kase('exec: output and exit code', (t) => {
+  t.test('exec: output and exit code', async (t) => {
     const r = ctr('task', 'exec', '--fifo-dir', e.path('fifo'), '--exec-id', 'e1', 'd1', 'sh', '-c', 'echo in-exec; exit 4');
     t.equal(r.code, 4, 'exit code', why(r));
     t.equal(r.stdout, 'in-exec\n', 'output', why(r));
   });
 
-  kase('exec: the runtime\'s error for a nonexistent command', (t) => {
+  t.test('exec: the runtime\'s error for a nonexistent command', async (t) => {
     const r = ctr('task', 'exec', '--fifo-dir', e.path('fifo'), '--exec-id', 'e2', 'd1', '/nonexistent');
     t.not(r.code, 0, 'fails', why(r));
     t.match(r.stderr, /\/nonexistent/, 'the runtime\'s error names the command', why(r));
     t.equal(taskStatus('d1'), 'RUNNING', 'the container is unaffected');
   });
 
-  kase('exec -t: a terminal', (t) => {
+  t.test('exec -t: a terminal', async (t) => {
     const r = onPty(['ctr', '--address', sock, '-n', ns, 'task', 'exec', '-t', '--fifo-dir', e.path('fifo'), '--exec-id', 'e3', 'd1', 'sh', '-c', 'tty; exit 6']);
     t.equal(r.code, 6, 'exit code', why(r));
     t.match(r.stdout, /\/dev\/pts\/\d+/, 'output', why(r));
   });
 
-  kase('task ps', (t) => {
+  t.test('task ps', async (t) => {
     const pid = ctr('task', 'ls').stdout.split('\n').find((l) => l.startsWith('d1 '))?.trim().split(/\s+/)[1] ?? '?';
     const r = ctr('task', 'ps', 'd1');
     t.equal(r.code, 0, 'exit code', why(r));
     t.match(r.stdout, new RegExp(`^${pid}\\s`, 'm'), 'lists the init by host pid', why(r));
   });
 
-  kase('pause and resume', (t) => {
+  t.test('pause and resume', async (t) => {
     let r = ctr('task', 'pause', 'd1');
     t.equal(r.code, 0, 'pause exit code', why(r));
     t.equal(taskStatus('d1'), 'PAUSED');
@@ -134,20 +133,20 @@ function main(): void {
     t.equal(r.code, 0, 'exec after resume', why(r));
   });
 
-  kase('metrics', (t) => {
+  t.test('metrics', async (t) => {
     const r = ctr('task', 'metrics', 'd1');
     t.equal(r.code, 0, 'exit code', why(r));
     t.match(r.stdout, /memory\.usage_in_bytes\s+[1-9]\d*/, 'memory usage', why(r));
   });
 
-  kase('kill', async (t) => {
+  t.test('kill', async (t) => {
     const r = ctr('task', 'kill', '-s', 'SIGKILL', 'd1');
     t.equal(r.code, 0, 'exit code', why(r));
     await waitFor('STOPPED', () => taskStatus('d1') === 'STOPPED', 10_000).catch(() => undefined);
     t.equal(taskStatus('d1'), 'STOPPED');
   });
 
-  kase('delete: task and container, runtime state and cgroup gone', (t) => {
+  t.test('delete: task and container, runtime state and cgroup gone', async (t) => {
     let r = ctr('task', 'delete', 'd1');
     t.equal(r.code, 0, 'task delete', why(r));
     t.match(r.stderr, /exit code 137/, 'reports 128+SIGKILL', why(r));

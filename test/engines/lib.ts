@@ -9,13 +9,9 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import type { Test } from 'tap';
-import { KNOWN_FAILURES } from './known-failures';
 
 export const TOP = resolve(__dirname, '..', '..');
 export const RUNTIME = resolve(process.env['RUNTIME'] ?? join(TOP, 'bin', 'runts'));
-/** Known failures apply to runts only: runc is the reference. */
-export const IS_RUNTS = !/^(runc|crun)$/.test(basename(RUNTIME));
 export const CACHE = join(TOP, 'test', 'engines', '.cache');
 
 export interface Result {
@@ -166,39 +162,6 @@ export function dockerTree(): { root: string } | { skip: string } {
   } finally {
     rmSync(dl, { recursive: true, force: true });
   }
-}
-
-/** Marks a case todo when it is a known runts failure (see known-failures.ts). */
-export function todoFor(engine: string, name: string): string | undefined {
-  return IS_RUNTS ? KNOWN_FAILURES[`${engine}: ${name}`] : undefined;
-}
-
-// Where each assertion takes its `extra` argument.
-const EXTRA_AT: Record<string, number> = { ok: 2, notOk: 2, equal: 3, not: 3, same: 3, match: 3, notMatch: 3 };
-
-/** t.test for one engine case. A known runts failure still runs (so a fix
- * shows up as passing), its assertions marked todo: tap's todo on a subtest
- * would skip the body. */
-export function caseRunner(t: Test, engine: string) {
-  return (name: string, fn: (t: Test) => Promise<void> | void): void => {
-    const todo = todoFor(engine, name);
-    void t.test(todo ? `${name} (known failure)` : name, async (t) => {
-      if (!todo) return fn(t);
-      const marked = new Proxy(t, {
-        get(target, prop, recv) {
-          const v = Reflect.get(target, prop, recv);
-          const at = typeof prop === 'string' ? EXTRA_AT[prop] : undefined;
-          if (at === undefined || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
-          return (...args: unknown[]) => {
-            while (args.length < at) args.push(undefined);
-            args[at] = { ...(args[at] as object | undefined), todo };
-            return v.apply(target, args);
-          };
-        },
-      });
-      return fn(marked);
-    });
-  };
 }
 
 interface Teardown {

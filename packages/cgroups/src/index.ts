@@ -7,3 +7,4 @@ export { statsV1, statsV2, type MemoryEntry, type BlkioEntry } from './stats';
 export { watchOom, type OomSys, type OomWatch } from './oom';
 export { parseSize, resourcesFromFlags, parseResourcesJson, mergeResources, writesFor, planUpdate, type UpdateFlags, type Patch } from './update';
 export { Assembler, BPF, encode, decode, deviceProgram, attachDeviceProgram, BPF_PROG_TYPE_CGROUP_DEVICE, BPF_CGROUP_DEVICE, DEV_BLOCK, DEV_CHAR, ACC_MKNOD, ACC_READ, ACC_WRITE, type Insn, type BpfSys } from './ebpf';
+export { withoutUnset } from './unset';

@@ -5,6 +5,7 @@ import { realFs, type CgroupFs } from './fs';
 import { CGROUP_ROOT, containerPath, detectMode, parseProcCgroup, v1Hierarchies, type Mode } from './paths';
 import { setV1 } from './v1';
 import { setV2 } from './v2';
+import { withoutUnset } from './unset';
 import { statsV1, statsV2, type Stats } from './stats';
 import type { BpfSys } from './ebpf';
 
@@ -117,7 +118,8 @@ class CgroupManager implements Manager {
     return created;
   }
 
-  set(r: LinuxResources): void {
+  set(resources: LinuxResources): void {
+    const r = withoutUnset(resources);
     if (this.mode === 'v2') setV2(this.fs, this.dirs['']!, r, this.bpf);
     else setV1(this.fs, (c) => this.dir(c), r);
   }

@@ -1,5 +1,6 @@
 import { RuntsError, isRuntsError } from '@runts/errors';
 import { validateConfig, type LinuxResources } from '@runts/oci';
+import { withoutUnset } from './unset';
 
 // `update`: runc's flags or a LinuxResources JSON become a patch; the patch is
 // merged into what the container has (fields left out stay as they were).
@@ -59,11 +60,8 @@ export function resourcesFromFlags(f: UpdateFlags): Patch {
   if (f.memory !== undefined) mem().limit = parseSize(f.memory, 'memory');
   if (f.memoryReservation !== undefined) mem().reservation = parseSize(f.memoryReservation, 'memory-reservation');
   if (f.memorySwap !== undefined) mem().swap = parseSize(f.memorySwap, 'memory-swap');
-  if (f.kernelMemory !== undefined || f.kernelMemoryTcp !== undefined) {
-    if (f.kernelMemory !== undefined) parseSize(f.kernelMemory, 'kernel-memory');
-    if (f.kernelMemoryTcp !== undefined) parseSize(f.kernelMemoryTcp, 'kernel-memory-tcp');
-    warnings.push('kernel memory settings are ignored and will be removed');
-  }
+  const kmem = [f.kernelMemory !== undefined && parseSize(f.kernelMemory, 'kernel-memory'), f.kernelMemoryTcp !== undefined && parseSize(f.kernelMemoryTcp, 'kernel-memory-tcp')];
+  if (kmem.some((v) => v !== false && v !== 0)) warnings.push('kernel memory settings are ignored and will be removed');
   if (f.cpuShares !== undefined) cpu().shares = parseInteger(f.cpuShares, 'cpu-shares', true);
   if (f.cpuPeriod !== undefined) cpu().period = parseInteger(f.cpuPeriod, 'cpu-period', true);
   if (f.cpuQuota !== undefined) cpu().quota = parseInteger(f.cpuQuota, 'cpu-quota', false);
@@ -102,8 +100,8 @@ export function parseResourcesJson(text: string, source: string): Patch {
     throw new RuntsError('ERR_CONFIG_INVALID', `--resources ${source}: ${msg}`, { file: source, ...(e.detail.path ? { path: e.detail.path } : {}) });
   }
   const warnings: string[] = [];
-  if (r.memory && (r.memory.kernel !== undefined || r.memory.kernelTCP !== undefined)) {
-    warnings.push('kernel memory settings are ignored and will be removed');
+  if (r.memory && ((r.memory.kernel ?? 0) !== 0 || (r.memory.kernelTCP ?? 0) !== 0)) warnings.push('kernel memory settings are ignored and will be removed');
+  if (r.memory) {
     delete r.memory.kernel;
     delete r.memory.kernelTCP;
   }
@@ -179,7 +177,8 @@ export function writesFor(merged: LinuxResources, patch: LinuxResources): LinuxR
 }
 
 /** The merged resources to keep, and the writes that get the cgroup there. */
-export function planUpdate(current: LinuxResources | undefined, patch: LinuxResources): { merged: LinuxResources; writes: LinuxResources } {
+export function planUpdate(current: LinuxResources | undefined, given: LinuxResources): { merged: LinuxResources; writes: LinuxResources } {
+  const patch = withoutUnset(given);
   const first = mergeResources(current, patch);
   const writes = writesFor(first, patch);
   return { merged: mergeResources(first, writes), writes };

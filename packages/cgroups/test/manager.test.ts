@@ -60,6 +60,21 @@ t.test('v1 resources: the seed mapping and more', async (t) => {
   t.equal(at('pids', 'pids.max'), 'max');
 });
 
+t.test('zeros engines send for "unset" are not written (docker: blockIO.weight 0, cpu.shares 0)', async (t) => {
+  const fs = v1fs();
+  const m = newManager({ cgroupsPath: '/z', id: 'c', fs, mountinfo: MOUNTINFO, ownCgroup: OWN });
+  m.apply(1);
+  fs.writes.length = 0;
+  m.set({
+    cpu: { shares: 0, quota: 0, period: 0, realtimePeriod: 0, realtimeRuntime: 0 },
+    memory: { limit: 0, reservation: 0, swap: 0, kernel: 0, kernelTCP: 0 },
+    blockIO: { weight: 0, leafWeight: 0, weightDevice: [{ major: 8, minor: 0, weight: 0 }] },
+  });
+  t.same(fs.writes, [], 'nothing written');
+  m.set({ cpu: { shares: 0, quota: 50000 }, blockIO: { weight: 0, throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 0 }] } });
+  t.same(fs.writes.map(([p]) => posix.basename(p)), ['cpu.cfs_quota_us', 'blkio.throttle.read_bps_device'], 'only the non-zero fields (a throttle rate 0 removes the limit)');
+});
+
 t.test('v1: missing controllers and v2-only settings are errors naming the path', async (t) => {
   const fs = v1fs();
   const m = newManager({ cgroupsPath: '/x', id: 'c', fs, mountinfo: MOUNTINFO, ownCgroup: OWN });

@@ -71,6 +71,17 @@ t.test('plan: partner fields written along (cpu.max, swap from limit, unlimited 
   t.same(u.merged.cpu, current.cpu);
 });
 
+t.test('zeros in a patch leave the current values (docker update sends every field)', async (t) => {
+  const current = { cpu: { shares: 512, quota: 150000, period: 100000 }, blockIO: { weight: 500 } };
+  const p = planUpdate(current, { cpu: { shares: 0, quota: 0, period: 0 }, memory: { limit: 64 << 20, kernel: 0 }, blockIO: { weight: 0 } });
+  t.same(p.merged.cpu, current.cpu);
+  t.same(p.merged.blockIO, current.blockIO);
+  t.same(p.writes, { cpu: {}, memory: { limit: 64 << 20 }, blockIO: {} });
+  t.same(parseResourcesJson('{"memory":{"kernel":0,"kernelTCP":0}}', 'stdin').warnings, [], 'no kernel-memory warning for zeros');
+  t.same(parseResourcesJson('{"memory":{"kernel":1048576}}', 'stdin').warnings, ['kernel memory settings are ignored and will be removed']);
+  t.same(resourcesFromFlags({ kernelMemory: '0' }).warnings, []);
+});
+
 t.test('update on a v1 hierarchy writes only what changed', async (t) => {
   const fs = v1fs();
   const m = newManager({ cgroupsPath: '/u', id: 'c', fs, mountinfo: MOUNTINFO, ownCgroup: OWN });

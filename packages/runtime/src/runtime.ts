@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { constants as osc } from 'node:os';
 import { defaultSpec, features as ociFeatures, parseConfig, OCI_VERSION, type LinuxResources, type Process, type Spec, type State } from '@runts/oci';
 import { checkSystemdPath, newManager, planUpdate, realFs, watchOom, type Manager } from '@runts/cgroups';
-import { RuntsError, configError } from '@runts/errors';
+import { RuntsError, configError, isRuntsError } from '@runts/errors';
 import { LinuxSys, errnoName, strerror, type Sys } from '@runts/sys';
 import type { CreateOptions, EventsOptions, ExecOptions, GlobalOptions, RunOptions, RuntimeApi, UpdateOptions } from './cli/api';
 import { runHooks, runHooksWarn } from './hooks';
@@ -314,8 +314,10 @@ export class Runtime implements RuntimeApi {
       }
       const name = errnoName(err);
       if (op.op === 'LOOKUP' && (name === 'ENOENT' || name === 'EACCES')) {
+        // Engines read these words: docker maps "not found"/"no such file" to 127, "permission denied" to 126.
         const file = String(op.args[0]);
-        throw new RuntsError('ERR_CONFIG_INVALID', `${op.path}: executable file "${file}" ${name === 'ENOENT' ? 'not found in $PATH' : 'is not executable'}`, { path: op.path, errno: name });
+        const why = name === 'EACCES' ? 'permission denied' : file.includes('/') ? 'no such file or directory' : 'executable file not found in $PATH';
+        throw new RuntsError('ERR_CONFIG_INVALID', `${op.path}: exec "${file}": ${why}`, { path: op.path, errno: name });
       }
       throw new RuntsError('ERR_SYSCALL', `${op.path}: ${op.what}: ${name} (${strerror(err)})`, {
         path: op.path,
@@ -665,7 +667,14 @@ export class Runtime implements RuntimeApi {
   async delete(id: string, opts: { force?: boolean }): Promise<void> {
     // A create killed before it wrote any state leaves just the claimed dir.
     if (this.store.isBare(id)) return this.store.remove(id);
-    const rec = this.store.load(id);
+    let rec: ContainerRecord;
+    try {
+      rec = this.store.load(id);
+    } catch (e) {
+      // As runc: engines clean up after a failed create with `delete --force`.
+      if (opts.force && isRuntsError(e) && e.code === 'ERR_NOT_FOUND') return;
+      throw e;
+    }
     const status = this.status(rec);
     if ((status === 'running' || status === 'paused') && !opts.force) {
       throw new RuntsError('ERR_BAD_STATE', `cannot delete container "${id}" that is not stopped: ${status}`);
