@@ -1,13 +1,14 @@
 // config.md "POSIX-platform Hooks" and runtime.md lifecycle: the six kinds,
 // their order, state on stdin, the namespace each runs in, failures.
-import t from 'tap';
 import { chmodSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Runtime, config } from '../lib/runtime';
+import { Runtime, config, said, suite } from '../lib/runtime';
+
+const test = suite(__filename);
 
 const KINDS = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const;
 
-t.test('all six hooks run in order, with the state on stdin, in the right namespaces', async (t) => {
+test('all six hooks run in order, with the state on stdin, in the right namespaces', async (t) => {
   const rt = new Runtime(t);
   const log = join(rt.dir, 'hooks');
   mkdirSync(log);
@@ -26,11 +27,11 @@ t.test('all six hooks run in order, with the state on stdin, in the right namesp
   );
   const id = rt.id();
   const r = rt.run(['run', '--bundle', rt.bundle(cfg), id]);
-  t.equal(r.code, 0, r.stderr);
+  t.equal(r.code, 0, `the runtime and the process exit 0${said(r)}`);
   const lines = readFileSync(join(log, 'log'), 'utf8').trim().split('\n');
   const order = lines.map((l) => l.split(' ')[0]);
-  t.same(order.filter((k) => k !== 'main' && k !== 'poststart'), ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststop'], 'spec order');
-  t.ok(order.indexOf('poststart') > order.indexOf('startContainer') && order.indexOf('poststart') < order.indexOf('poststop'), 'poststart after start, before poststop');
+  t.same(order.filter((k) => k !== 'main' && k !== 'poststart'), ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststop'], 'runtime.md lifecycle: the hooks run in the spec\'s order');
+  t.ok(order.indexOf('poststart') > order.indexOf('startContainer') && order.indexOf('poststart') < order.indexOf('poststop'), `runtime.md steps 7-9 and 13: poststart after startContainer, before poststop (order seen: ${order.join(' ')})`);
   const hostMnt = readlinkSync('/proc/self/ns/mnt');
   const mnt = Object.fromEntries(lines.map((l) => [l.split(' ')[0], l.split(' ')[1]]));
   for (const k of ['prestart', 'createRuntime', 'poststart', 'poststop']) t.equal(mnt[k], hostMnt, `${k} runs in the runtime's namespace`);
@@ -41,34 +42,34 @@ t.test('all six hooks run in order, with the state on stdin, in the right namesp
   }
 });
 
-t.test('a failing createRuntime hook fails create and leaves no container', async (t) => {
+test('a failing createRuntime hook fails create and leaves no container', async (t) => {
   const rt = new Runtime(t);
   const cfg = config(['true']);
   cfg.hooks = { createRuntime: [{ path: '/bin/false' }] };
   const id = rt.id();
-  t.not(rt.run(['create', '--bundle', rt.bundle(cfg), id]).code, 0);
-  t.same(rt.ids(), []);
+  t.not(rt.run(['create', '--bundle', rt.bundle(cfg), id]).code, 0, 'runtime.md lifecycle step 4: a failing createRuntime hook is an error');
+  t.same(rt.ids(), [], 'runtime.md "Errors": a failed create leaves no container (list is empty)');
 });
 
-t.test('a failing poststop hook does not stop delete', async (t) => {
+test('a failing poststop hook does not stop delete', async (t) => {
   const rt = new Runtime(t);
   const cfg = config(['true']);
   cfg.hooks = { poststop: [{ path: '/bin/false' }] };
   const id = rt.id();
-  t.equal(rt.run(['create', '--bundle', rt.bundle(cfg), id]).code, 0);
-  t.equal(rt.run(['start', id]).code, 0);
+  t.equal(rt.run(['create', '--bundle', rt.bundle(cfg), id]).code, 0, 'runtime.md "Create": the operation succeeds');
+  t.equal(rt.run(['start', id]).code, 0, 'runtime.md "Start": the operation succeeds');
   rt.waitStatus(id, 'stopped');
   t.equal(rt.run(['delete', id]).code, 0, 'poststop errors are logged, delete goes on');
-  t.same(rt.ids(), []);
+  t.same(rt.ids(), [], 'runtime.md lifecycle step 13: a failing poststop hook is a warning, the container is deleted');
 });
 
-t.test('a hook past its timeout fails create', async (t) => {
+test('a hook past its timeout fails create', async (t) => {
   const rt = new Runtime(t);
   const cfg = config(['true']);
   cfg.hooks = { prestart: [{ path: '/bin/sleep', args: ['sleep', '10'], timeout: 1 }] };
   const id = rt.id();
   const started = Date.now();
-  t.not(rt.run(['create', '--bundle', rt.bundle(cfg), id]).code, 0);
+  t.not(rt.run(['create', '--bundle', rt.bundle(cfg), id]).code, 0, 'config.md "timeout": a hook past it fails create');
   t.ok(Date.now() - started < 8000, 'it did not wait for the hook to finish');
-  t.same(rt.ids(), []);
+  t.same(rt.ids(), [], 'runtime.md "Errors": a failed create leaves no container (list is empty)');
 });

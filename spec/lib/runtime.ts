@@ -1,12 +1,15 @@
 // The conformance suite's only view of a runtime: its command line (RUNTIME,
 // default bin/runts). Nothing here comes from runts' packages, so runc and
 // crun are measured with the same cases.
-import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import t, { type Test } from 'tap';
 
 export const RUNTIME = process.env['RUNTIME'] ?? resolve(__dirname, '..', '..', 'bin', 'runts');
+/** The name report.mts files results under (runts, runc, crun): RUNTIME_NAME, else RUNTIME's basename. */
+export const RUNTIME_NAME = process.env['RUNTIME_NAME'] ?? basename(RUNTIME);
 const BUSYBOX = process.env['BUSYBOX'] ?? '/bin/busybox';
 
 interface Teardown {
@@ -17,6 +20,12 @@ export interface Result {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/** The runtime's last stderr line, for an assertion's message ('' when it said nothing). */
+export function said(r: { stderr: string }): string {
+  const last = r.stderr.trim().split('\n').pop();
+  return last ? ` (stderr: ${last})` : '';
 }
 
 let sharedRootfs: string | undefined;
@@ -73,11 +82,13 @@ export function config(args: string[]): any {
   };
 }
 
+// Process-wide, so ids (and cgroupsPaths made from them) differ across cases too.
+let serial = 0;
+
 /** A private --root, bundles and unique ids; teardown force-deletes what is left, even after a failure. */
 export class Runtime {
   readonly dir: string;
   readonly root: string;
-  private n = 0;
 
   constructor(t: Teardown) {
     this.dir = mkdtempSync(join(tmpdir(), 'spec-'));
@@ -86,12 +97,12 @@ export class Runtime {
   }
 
   id(): string {
-    return `spec-${process.pid}-${++this.n}`;
+    return `spec-${process.pid}-${++serial}`;
   }
 
   /** A bundle whose root.path is the shared busybox tree, by absolute path (runc refuses a symlinked rootfs). */
   bundle(cfg: any): string {
-    const b = join(this.dir, `bundle-${++this.n}`);
+    const b = join(this.dir, `bundle-${++serial}`);
     mkdirSync(b);
     const own = cfg.root?.path === 'rootfs' ? { ...cfg, root: { ...cfg.root, path: rootfs() } } : cfg;
     writeFileSync(join(b, 'config.json'), JSON.stringify(own));
@@ -100,8 +111,8 @@ export class Runtime {
 
   /** Output to files: a created container keeps its stdio open after the runtime exits. */
   run(args: string[]): Result {
-    const out = join(this.dir, `out-${++this.n}`);
-    const err = join(this.dir, `err-${this.n}`);
+    const out = join(this.dir, `out-${++serial}`);
+    const err = join(this.dir, `err-${serial}`);
     const fds = [openSync(out, 'w'), openSync(err, 'w')];
     try {
       const r = spawnSync(RUNTIME, ['--root', this.root, ...args], { stdio: ['ignore', fds[0], fds[1]], timeout: 30000 });
@@ -139,4 +150,102 @@ export class Runtime {
     if (existsSync(this.root)) for (const id of readdirSync(this.root)) this.run(['delete', '--force', id]);
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+// known-failures.json: runtime name → "<file>: <case>" → the spec violation.
+const KNOWN: Record<string, Record<string, string> | undefined> = JSON.parse(readFileSync(resolve(__dirname, '..', 'known-failures.json'), 'utf8'));
+
+type Fail = (msg?: string, extra?: object) => boolean;
+
+/**
+ * t.test for the cases of one file. A case listed for this runtime in
+ * known-failures.json still runs, each failing assertion marked todo (with its
+ * diagnostics, so the report can say what was seen); tap's todo on the subtest
+ * itself would skip the body. `skip` names the host feature that is missing.
+ */
+export function suite(file: string) {
+  const group = basename(file).replace(/\.test\.ts$/, '');
+  return (name: string, fn: (t: Test) => Promise<void>, opts: { skip?: string | undefined } = {}): void => {
+    const known = KNOWN[RUNTIME_NAME]?.[`${group}: ${name}`];
+    void t.test(name, opts.skip ? { skip: opts.skip } : {}, async (t) => {
+      if (!known) return fn(t);
+      const todo = `known ${RUNTIME_NAME} failure: ${known}`;
+      const fail = t.fail.bind(t) as Fail;
+      const marked: Fail = (msg, extra) => fail(msg, { ...extra, todo, diagnostic: true });
+      Object.assign(t, { fail: marked });
+      try {
+        await fn(t);
+      } catch (e) {
+        marked(`threw: ${(e as Error).message}`);
+      }
+    });
+  };
+}
+
+/** The cgroup hierarchies mounted here (v1 controllers and/or v2), from mountinfo. */
+export function cgroupMounts(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').flatMap((line) => {
+    const f = line.split(' ');
+    const type = f[f.indexOf('-') + 1];
+    return type === 'cgroup' || type === 'cgroup2' ? [f[4]!] : [];
+  });
+}
+
+/** Directories named by a cgroupsPath in any hierarchy. */
+export function cgroupDirs(cgroupsPath: string): string[] {
+  return cgroupMounts().map((m) => join(m, cgroupsPath)).filter((d) => existsSync(d));
+}
+
+/**
+ * Removes what a runtime left of a test's own cgroupsPath: killing what still
+ * runs in it (a runtime's stuck init, say — the path is unique to the test),
+ * then rmdir, retried while the kernel reaps.
+ */
+export function removeCgroup(cgroupsPath: string): void {
+  for (const d of cgroupDirs(cgroupsPath)) {
+    for (let i = 0; i < 100 && existsSync(d); i++) {
+      const procs = readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
+      for (const pid of procs) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+      try {
+        rmdirSync(d);
+      } catch {
+        spawnSync('sleep', ['0.02']);
+      }
+    }
+  }
+}
+
+/**
+ * A --console-socket (runc's protocol: the pty master arrives with
+ * SCM_RIGHTS). Node cannot receive fds, so lib/console-socket.py does; output
+ * resolves to what the container wrote up to the marker line, CRs dropped.
+ */
+export async function consoleSocket(dir: string, marker: string): Promise<{ path: string; output: Promise<string> }> {
+  const path = join(dir, `console-${process.pid}.sock`);
+  const child = spawn('python3', [join(__dirname, 'console-socket.py'), path, marker, '20'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number>((done) => child.on('close', (code) => done(code ?? 1)));
+  await new Promise<void>((ready, fail) => {
+    const poll = setInterval(() => {
+      if (out.startsWith('ready\n')) { clearInterval(poll); ready(); }
+      else if (child.exitCode !== null) { clearInterval(poll); fail(new Error(`console socket: ${err.trim()}`)); }
+    }, 10);
+  });
+  const output = exited.then((code) => {
+    if (code !== 0) throw new Error(`console socket: ${err.trim() || `exit ${code}`}`);
+    return out.slice('ready\n'.length).replace(/\r/g, '');
+  });
+  // A case that fails before the runtime connects must not leave the receiver waiting.
+  output.catch(() => undefined);
+  process.on('exit', () => child.kill());
+  return { path, output };
 }
