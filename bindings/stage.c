@@ -40,6 +40,20 @@
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
+
+/* struct mount_attr of <linux/mount.h>, which clashes with <sys/mount.h>. */
+struct runts_mount_attr {
+	uint64_t attr_set;
+	uint64_t attr_clr;
+	uint64_t propagation;
+	uint64_t userns_fd;
+};
 
 static int send_fd(int sock, const void *buf, size_t len, int fd);
 
@@ -277,6 +291,38 @@ static void remount_in_root(const char *rel, unsigned long flags)
 		check(mount(NULL, p, NULL, flags | MS_REMOUNT | MS_BIND | kept_flags(p), NULL));
 	}
 	close(fd);
+}
+
+/* Attaches a detached mount (made idmapped by the parent) at a path inside the root. */
+static void move_mount_in_root(const char *rel, int tree)
+{
+	int fd = open_in_root(rel, O_PATH);
+	check(fd);
+	check(syscall(SYS_move_mount, tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+	close(fd);
+	close(tree);
+}
+
+static void setattr_in_root(const char *rel, uint64_t set, uint64_t clr, unsigned int flags)
+{
+	struct runts_mount_attr attr = { set, clr, 0, 0 };
+	int fd = open_in_root(rel, O_PATH);
+	check(fd);
+	check(syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | flags, &attr, sizeof attr));
+	close(fd);
+}
+
+/* An unprivileged user namespace (or one whose gid_map newgidmap wrote for
+ * the caller's own gid) has setgroups denied: there is nothing to drop then. */
+static int setgroups_denied(void)
+{
+	char buf[8] = { 0 };
+	int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	return n >= 4 && memcmp(buf, "deny", 4) == 0;
 }
 
 static void mknod_in_root(const char *rel, mode_t mode, dev_t dev, uid_t uid, gid_t gid)
@@ -682,7 +728,11 @@ static void run_op(const struct runts_op *op)
 		umask((mode_t)a[0]);
 		break;
 	case OP_SETGROUPS:
-		check(syscall(SYS_setgroups, (size_t)a[1], a[1] ? (const gid_t *)(plan + a[0]) : NULL));
+		if (syscall(SYS_setgroups, (size_t)a[1], a[1] ? (const gid_t *)(plan + a[0]) : NULL) < 0) {
+			if (errno == EPERM && a[2] && setgroups_denied())
+				break;
+			fail(errno);
+		}
 		break;
 	case OP_SETRESGID:
 		check(syscall(SYS_setresgid, (gid_t)a[0], (gid_t)a[0], (gid_t)a[0]));
@@ -768,6 +818,12 @@ static void run_op(const struct runts_op *op)
 	case OP_CONSOLE:
 		do_console((int)a[0], (int)a[1], (int)a[2]);
 		break;
+	case OP_MOVE_MOUNT_IN_ROOT:
+		move_mount_in_root(str(a[0]), (int)a[1]);
+		break;
+	case OP_SETATTR_IN_ROOT:
+		setattr_in_root(str(a[0]), (uint64_t)a[1], (uint64_t)a[2], (unsigned int)a[3]);
+		break;
 	default:
 		fail(ENOSYS);
 	}
@@ -795,13 +851,18 @@ static __attribute__((noreturn)) void child_main(void)
 	quit(0);
 }
 
-int runts_spawn(uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out)
+static int plan_ok(const uint8_t *p, uint32_t len)
 {
 	const struct runts_plan_header *h = (const struct runts_plan_header *)p;
 	if (len < sizeof *h || h->magic != RUNTS_PLAN_MAGIC || h->version != RUNTS_PLAN_VERSION)
-		return -EINVAL;
-	if (h->ops_off > len || (uint64_t)h->nops * sizeof(struct runts_op) > len - h->ops_off ||
-	    h->scratch_off > len || h->scratch_len < 4 || h->scratch_len > len - h->scratch_off)
+		return 0;
+	return !(h->ops_off > len || (uint64_t)h->nops * sizeof(struct runts_op) > len - h->ops_off ||
+		 h->scratch_off > len || h->scratch_len < 4 || h->scratch_len > len - h->scratch_off);
+}
+
+int runts_spawn(uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out)
+{
+	if (!plan_ok(p, len))
 		return -EINVAL;
 
 	sigset_t all, old;
@@ -826,6 +887,70 @@ int runts_spawn(uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t *pidfd_o
 		return -err;
 	*pidfd_out = pidfd;
 	return (int)pid;
+}
+
+int runts_spawn_join(uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t userns_fd, int32_t pidns_fd,
+		     int32_t *pidfd_out)
+{
+	if (!plan_ok(p, len))
+		return -EINVAL;
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int mid_pidfd = -1;
+	struct clone_args ca;
+	memset(&ca, 0, sizeof ca);
+	ca.flags = CLONE_PIDFD;
+	ca.pidfd = (uint64_t)(uintptr_t)&mid_pidfd;
+	ca.exit_signal = SIGCHLD;
+	long mid = syscall(SYS_clone3, &ca, sizeof ca);
+	if (mid == 0) {
+		/* The intermediate: join, clone the init as our parent's child, report its pid. */
+		int64_t rc = setns(userns_fd, CLONE_NEWUSER) < 0 ? -errno : 0;
+		if (rc == 0 && pidns_fd >= 0 && setns(pidns_fd, CLONE_NEWPID) < 0)
+			rc = -errno;
+		if (rc == 0) {
+			struct clone_args ia;
+			memset(&ia, 0, sizeof ia);
+			ia.flags = clone_flags | CLONE_PARENT;
+			long pid = syscall(SYS_clone3, &ia, sizeof ia);
+			if (pid == 0) {
+				plan = p;
+				plan_len = len;
+				child_main();
+			}
+			rc = pid < 0 ? -errno : pid;
+		}
+		write_all(pipefd[1], &rc, sizeof rc);
+		quit(0);
+	}
+	int err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(pipefd[1]);
+	int64_t rc = -EPIPE;
+	if (mid < 0) {
+		rc = -err;
+	} else {
+		if (read_all(pipefd[0], &rc, sizeof rc) < 0)
+			rc = -EPIPE;
+		siginfo_t si;
+		memset(&si, 0, sizeof si);
+		while (waitid((idtype_t)P_PIDFD, (id_t)mid_pidfd, &si, WEXITED) < 0 && errno == EINTR)
+			;
+		close(mid_pidfd);
+	}
+	close(pipefd[0]);
+	if (rc < 0)
+		return (int)rc;
+	/* Our own unreaped child: its pid cannot be reused before we open it. */
+	int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)rc, 0);
+	if (pidfd < 0)
+		return -errno;
+	*pidfd_out = pidfd;
+	return (int)rc;
 }
 
 int runts_recv_msg(int sock, char *buf, int len, int32_t *fd_out)

@@ -58,7 +58,7 @@ enum runts_opcode {
 	OP_WRITE_FILE = 16,     /* path, data, len */
 	OP_SETRLIMIT = 17,      /* resource, soft, hard */
 	OP_UMASK = 18,          /* mask */
-	OP_SETGROUPS = 19,      /* array offset (uint32[]), count */
+	OP_SETGROUPS = 19,      /* array offset (uint32[]), count, skip if the user namespace denies setgroups */
 	OP_SETRESGID = 20,      /* gid */
 	OP_SETRESUID = 21,      /* uid */
 	OP_PRCTL = 22,          /* option, a2, a3, a4, a5 */
@@ -79,6 +79,8 @@ enum runts_opcode {
 	OP_SETSID = 37,         /* - */
 	OP_SYSCALL = 39,        /* nr, a1..a5; op flags bit i: argument i+1 is a plan offset (a buffer) */
 	OP_CONSOLE = 38,        /* socket fd, rows, cols: new pty, master sent over the socket, slave as stdio */
+	OP_MOVE_MOUNT_IN_ROOT = 40, /* relpath, fd of a detached mount (open_tree): attached there, then closed */
+	OP_SETATTR_IN_ROOT = 41,/* relpath, attr_set, attr_clr, AT_ flags (AT_RECURSIVE): mount_setattr */
 };
 
 /* Child -> parent messages. */
@@ -104,6 +106,13 @@ struct runts_reply {
 
 /* Returns the child's pid, or -errno. *pidfd_out gets a pidfd for it. */
 int runts_spawn(uint8_t *plan, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out);
+
+/* As runts_spawn, but the child is cloned from inside the user namespace
+ * userns_fd and, if pidns_fd >= 0, the pid namespace pidns_fd, both joined by a
+ * short-lived intermediate child (a threaded process cannot join a user
+ * namespace), so the namespaces it creates belong to that user namespace. */
+int runts_spawn_join(uint8_t *plan, uint32_t len, uint64_t clone_flags, int32_t userns_fd, int32_t pidns_fd,
+		     int32_t *pidfd_out);
 
 /* Reads len bytes, or fewer if the peer closes; an fd sent with SCM_RIGHTS lands
  * in *fd_out (else -1). Returns the bytes read (0 at EOF) or -errno. */

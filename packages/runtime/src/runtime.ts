@@ -1,8 +1,8 @@
 import { chmodSync, chownSync, closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, constants as fsc } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { constants as osc } from 'node:os';
+import { constants as osc, userInfo } from 'node:os';
 import { defaultSpec, features as ociFeatures, parseConfig, OCI_VERSION, type LinuxResources, type Process, type Spec, type State } from '@runts/oci';
-import { checkSystemdPath, newManager, planUpdate, realFs, watchOom, type Manager } from '@runts/cgroups';
+import { checkSystemdPath, newManager, planUpdate, realFs, watchOom, type Manager, type OomWatch } from '@runts/cgroups';
 import { RuntsError, configError, isRuntsError } from '@runts/errors';
 import { LinuxSys, errnoName, strerror, type Sys } from '@runts/sys';
 import type { CreateOptions, EventsOptions, ExecOptions, GlobalOptions, RunOptions, RuntimeApi, UpdateOptions } from './cli/api';
@@ -13,10 +13,15 @@ import { encodePlan } from './plan/encode';
 import { MSG_SIZE, Msg, SyncTag } from './plan/ops';
 import { MOUNT_OPTIONS } from './plan/mountopts';
 import { isAlive, mountPointOf, sleepMs, startTime } from './proc';
+import { openIdmapTrees } from './idmap';
+import { idmapMounts } from './plan/idmap';
+import { cgroupsWritable, wantsLimits, writeIdMaps, type Caller } from './rootless';
 import { attachTerminal } from './tty';
 import { StateStore, type ContainerRecord, type Status } from './state';
 
-interface Created {
+/** A process this runtime started, for a parent that stays (run, exec, the shim). */
+export interface Created {
+  pid: number;
   pidfd: number;
   /** The pty master of a terminal attached to this process. */
   master?: number;
@@ -73,6 +78,14 @@ export class Runtime implements RuntimeApi {
   async create(id: string, opts: CreateOptions): Promise<void> {
     this.safeClose(this.createSync(id, opts, false).pidfd);
     this.pidfds.delete(id);
+  }
+
+  /** create for a parent that stays (the shim): it owns the init's pidfd and, with
+   * a terminal and no console socket, the pty master. */
+  spawnInit(id: string, opts: CreateOptions): Created {
+    const created = this.createSync(id, opts, true);
+    this.pidfds.delete(id);
+    return created;
   }
 
   /** With attach, a terminal's master comes back here instead of going to a console socket. */
@@ -132,7 +145,13 @@ export class Runtime implements RuntimeApi {
 
     if (this.systemd) checkSystemdPath(spec.linux?.cgroupsPath, realFs);
     const cgroup = newManager({ id, bpf: this.sys, ...(spec.linux?.cgroupsPath ? { cgroupsPath: spec.linux.cgroupsPath } : {}) });
-    rec.cgroupPaths = cgroup.paths();
+    const caller = this.caller();
+    // Rootless without a delegated cgroup: the init stays in the caller's cgroups, as with rootless runc.
+    const noCgroups = caller !== null && !cgroupsWritable(cgroup.paths());
+    if (noCgroups && wantsLimits(spec.linux?.resources)) {
+      throw new RuntsError('ERR_CGROUP', `linux.resources: user ${caller.name} cannot create ${Object.values(cgroup.paths())[0] ?? 'cgroups'} (no cgroup delegated to it), so no limits can be set`, { path: 'linux.resources' });
+    }
+    rec.cgroupPaths = noCgroups ? {} : cgroup.paths();
 
     const fds: number[] = [];
     undo.push(() => fds.forEach((fd) => this.safeClose(fd)));
@@ -143,7 +162,7 @@ export class Runtime implements RuntimeApi {
     chmodSync(fifo, 0o622);
     const rootUid = hostId(spec.linux?.uidMappings, 0);
     const rootGid = hostId(spec.linux?.gidMappings, 0);
-    if (rootUid !== 0 || rootGid !== 0) chownSync(fifo, rootUid, rootGid);
+    if (caller === null && (rootUid !== 0 || rootGid !== 0)) chownSync(fifo, rootUid, rootGid);
     const fifoFd = this.sys.openPath(fifo);
     fds.push(fifoFd);
 
@@ -180,6 +199,9 @@ export class Runtime implements RuntimeApi {
       else nsFds.set(i, fd);
     });
 
+    const trees = openIdmapTrees(this.sys, idmapMounts(spec, bundle));
+    fds.push(...trees.values());
+
     const propagation = spec.linux?.rootfsPropagation;
     const plan = buildPlan({
       spec,
@@ -190,7 +212,8 @@ export class Runtime implements RuntimeApi {
       nsFds,
       noPivot: opts.noPivot ?? false,
       preserveFds: opts.preserveFds ?? 0,
-      cgroupMounts: (spec.mounts ?? []).some((m) => m.type === 'cgroup') ? cgroup.mountSources() : [],
+      cgroupMounts: (spec.mounts ?? []).some((m) => m.type === 'cgroup') ? (noCgroups ? newManager({ cgroupsPath: '.' }) : cgroup).mountSources() : [],
+      mountTrees: trees,
       rootParentMount: propagation && /shared/.test(propagation) ? mountPointOf(realRootfs) : null,
       hostDeviceExists: (p) => existsSync(p),
       isDirectory: (p) => {
@@ -201,6 +224,7 @@ export class Runtime implements RuntimeApi {
         }
       },
       ...(consoleFd !== undefined ? { consoleFd } : {}),
+      ...(opts.stdio ? { stdio: opts.stdio } : {}),
       lsm: hostLsm(),
     });
     const stateJson = (status: Status) => JSON.stringify(this.ociState(rec, status));
@@ -211,7 +235,7 @@ export class Runtime implements RuntimeApi {
     fault('cloned');
     // A half-made init's mounts go with its mount namespace.
     undo.push(() => this.reap(pidfd));
-    undo.push(() => cgroup.destroy(rec.cgroupCreated));
+    if (!noCgroups) undo.push(() => cgroup.destroy(rec.cgroupCreated));
     // Ends only the child uses: closed here so that the child's exit reads as EOF.
     for (const fd of [childEnd, consoleFd]) {
       if (fd === undefined) continue;
@@ -223,11 +247,13 @@ export class Runtime implements RuntimeApi {
 
     this.converse(parentEnd, plan, {
       [SyncTag.SETUP]: () => {
-        writeIdMaps(pid, spec);
-        rec.cgroupCreated = cgroup.apply(pid);
-        this.store.save(rec);
-        fault('cgroups');
-        if (spec.linux?.resources) cgroup.set(spec.linux.resources);
+        writeIdMaps(pid, spec, caller);
+        if (!noCgroups) {
+          rec.cgroupCreated = cgroup.apply(pid);
+          this.store.save(rec);
+          fault('cgroups');
+          if (spec.linux?.resources) cgroup.set(spec.linux.resources);
+        }
         if (spec.process?.oomScoreAdj !== undefined) {
           writeProc(`/proc/${pid}/oom_score_adj`, String(spec.process.oomScoreAdj), 'process.oomScoreAdj');
         }
@@ -252,11 +278,13 @@ export class Runtime implements RuntimeApi {
     fds.forEach((fd) => this.safeClose(fd));
     fds.length = 0;
     this.pidfds.set(id, pidfd);
-    return master !== undefined ? { pidfd, master } : { pidfd };
+    return master !== undefined ? { pid, pidfd, master } : { pid, pidfd };
   }
 
-  /** Clones the init; a pid namespace given by path is joined by this thread for the clone only. */
+  /** Clones the init; a pid namespace given by path is joined by this thread for the clone only,
+   * or with a user namespace to join, by the stage's intermediate child after it. */
   private spawnIn(pidNsFd: number | undefined, buf: Buffer, plan: Plan): { pid: number; pidfd: number } {
+    if (plan.usernsFd !== undefined) return this.sys.spawn(buf, plan.cloneFlags, { userns: plan.usernsFd, ...(pidNsFd !== undefined ? { pidns: pidNsFd } : {}) });
     if (pidNsFd === undefined) return this.sys.spawn(buf, plan.cloneFlags);
     const own = openSync('/proc/self/ns/pid', 'r');
     try {
@@ -367,6 +395,15 @@ export class Runtime implements RuntimeApi {
 
   /** Runs another process in a running container; returns its exit code (0 when detached). */
   async exec(id: string, opts: ExecOptions): Promise<number> {
+    const { pidfd } = this.spawnExec(id, opts, false);
+    if (!opts.detach) return await this.waitForwarding(pidfd);
+    this.safeClose(pidfd);
+    return 0;
+  }
+
+  /** Starts an exec'd process and hands back its pidfd; with attach, a terminal's
+   * master comes back instead of going to a console socket. */
+  spawnExec(id: string, opts: ExecOptions, attach = true): Created {
     const rec = this.store.load(id);
     const status = this.status(rec);
     if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', `cannot exec in a ${status} container`);
@@ -385,23 +422,37 @@ export class Runtime implements RuntimeApi {
       const [parentEnd, childEnd] = this.sys.socketpair();
       fds.push(parentEnd, childEnd);
       let consoleFd: number | undefined;
+      let attachEnd: number | undefined;
       if (opts.process.terminal) {
-        if (!opts.consoleSocket) throw configError('process.terminal', 'exec with a terminal needs --console-socket');
-        consoleFd = this.sys.connectUnix(resolve(opts.consoleSocket));
-        fds.push(consoleFd);
+        if (opts.consoleSocket) {
+          consoleFd = this.sys.connectUnix(resolve(opts.consoleSocket));
+          fds.push(consoleFd);
+        } else if (attach) {
+          const [mine, theirs] = this.sys.socketpair();
+          fds.push(mine, theirs);
+          attachEnd = mine;
+          consoleFd = theirs;
+        } else {
+          throw configError('process.terminal', 'exec with a terminal needs --console-socket');
+        }
       }
       const plan = buildExecPlan({
         process: opts.process,
         nsFds,
         preserveFds: opts.preserveFds ?? 0,
         ...(consoleFd !== undefined ? { consoleFd } : {}),
+        ...(opts.stdio ? { stdio: opts.stdio } : {}),
         ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
         lsm: hostLsm(),
       });
       const buf = encodePlan(plan.ops, childEnd, 4096, parentEnd);
       const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
-      this.safeClose(childEnd);
-      fds.splice(fds.indexOf(childEnd), 1);
+      for (const fd of [childEnd, consoleFd]) {
+        if (fd === undefined) continue;
+        this.safeClose(fd);
+        fds.splice(fds.indexOf(fd), 1);
+      }
+      let master: number | undefined;
       try {
         this.converse(parentEnd, plan, {
           [SyncTag.SETUP]: () => {
@@ -409,16 +460,16 @@ export class Runtime implements RuntimeApi {
             return '';
           },
         }, (listener) => this.sendListener(spec, listener, this.ociState(rec, status)));
+        if (attachEnd !== undefined) {
+          master = this.sys.recvMsg(attachEnd, 64).fd;
+          if (master === -1) throw new RuntsError('ERR_SYSCALL', 'process.terminal: the exec sent no terminal');
+        }
       } catch (e) {
         this.reap(pidfd);
         throw e;
       }
       if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
-      if (opts.detach) {
-        this.safeClose(pidfd);
-        return 0;
-      }
-      return await this.waitForwarding(pidfd);
+      return master !== undefined ? { pid, pidfd, master } : { pid, pidfd };
     } finally {
       fds.forEach((fd) => this.safeClose(fd));
     }
@@ -530,7 +581,8 @@ export class Runtime implements RuntimeApi {
     const rec = this.store.load(id);
     const status = this.status(rec);
     if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not running`);
-    if (opts.all || rec.sharedPidNs) {
+    // Without cgroups (rootless) only the init can be found; a pid namespace's processes die with it.
+    if ((opts.all || rec.sharedPidNs) && Object.keys(rec.cgroupPaths).length > 0) {
       this.signalAll(rec, signal);
       if (!opts.all) this.signalInit(rec, signal);
       return;
@@ -607,6 +659,7 @@ export class Runtime implements RuntimeApi {
     const rec = this.store.load(id);
     const status = this.status(rec);
     if (status !== 'running' && status !== 'created') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not running: ${status}`);
+    if (Object.keys(rec.cgroupPaths).length === 0) throw new RuntsError('ERR_CGROUP', `cannot pause container "${id}": it has no cgroup of its own (rootless, no cgroup delegated)`);
     this.cgroup(rec).freeze();
   }
 
@@ -653,6 +706,11 @@ export class Runtime implements RuntimeApi {
     } finally {
       oom.close();
     }
+  }
+
+  /** The container's OOM kills, for a parent that stays (the shim). */
+  oomWatch(id: string): OomWatch {
+    return watchOom(newManager({ paths: this.store.load(id).cgroupPaths }), this.sys);
   }
 
   private signalInit(rec: ContainerRecord, signal: number): void {
@@ -718,7 +776,21 @@ export class Runtime implements RuntimeApi {
       mountOptions: MOUNT_OPTIONS,
       seccomp: { actions: [...ACTIONS], operators: [...OPERATORS], archs: SUPPORTED_ARCHES, knownFlags: flags, supportedFlags: flags },
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
+      idmapMounts: true,
     });
+  }
+
+  /** null for root; else who runs us, for rootless id maps and errors. */
+  private caller(): Caller | null {
+    const uid = this.sys.geteuid();
+    if (uid === 0) return null;
+    let name = String(uid);
+    try {
+      name = userInfo().username;
+    } catch {
+      /* no passwd entry: /etc/subuid may still name the uid */
+    }
+    return { uid, gid: process.getegid?.() ?? uid, name };
   }
 
   private status(rec: ContainerRecord): Status {
@@ -769,15 +841,6 @@ function writeProc(file: string, value: string, path: string): void {
     const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
     throw new RuntsError('ERR_SYSCALL', `${path}: write ${file}: ${code}`, { path, file, errno: code });
   }
-}
-
-function writeIdMaps(pid: number, spec: Spec): void {
-  const fmt = (m: { containerID: number; hostID: number; size: number }[]) => m.map((e) => `${e.containerID} ${e.hostID} ${e.size}\n`).join('');
-  const uid = spec.linux?.uidMappings;
-  const gid = spec.linux?.gidMappings;
-  if (!(spec.linux?.namespaces ?? []).some((n) => n.type === 'user' && !n.path)) return;
-  if (uid?.length) writeProc(`/proc/${pid}/uid_map`, fmt(uid), 'linux.uidMappings');
-  if (gid?.length) writeProc(`/proc/${pid}/gid_map`, fmt(gid), 'linux.gidMappings');
 }
 
 /** The pid with no trailing newline, written atomically (engines read it at once). */

@@ -1,3 +1,3 @@
-export type { Spawned, Sys, WaitStatus } from './sys';
+export type { MountAttr, Spawned, Sys, WaitStatus } from './sys';
 export { LinuxSys, stagePath } from './linux';
 export { errnoName, strerror, sysError } from './errno';

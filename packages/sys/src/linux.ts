@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { closeSync, readSync, writeSync } from 'node:fs';
 import { sysError } from './errno';
-import type { Spawned, Sys, WaitStatus } from './sys';
+import type { MountAttr, Spawned, Sys, WaitStatus } from './sys';
 
 // koffi is loaded on first use: commands that make no syscall never pay for it.
 type Koffi = typeof import('koffi', { with: { 'resolution-mode': 'require' } });
@@ -16,10 +16,19 @@ const P_PIDFD = 3;
 const WEXITED = 4;
 const WNOHANG = 1;
 const CLD_EXITED = 1;
+const AT_FDCWD = -100;
+const AT_EMPTY_PATH = 0x1000;
+const AT_RECURSIVE = 0x8000;
+const OPEN_TREE_CLONE = 1;
+const MOUNT_ATTR_SIZE = 32;
+// The same numbers on every architecture (the syscall table unified after 5.1).
+const SYS_OPEN_TREE = 428;
+const SYS_MOUNT_SETATTR = 442;
 
 interface Lib {
   koffi: Koffi;
   spawn: Fn;
+  spawnJoin: Fn;
   socketpair: Fn;
   mkfifo: Fn;
   open: Fn;
@@ -54,6 +63,7 @@ function load(): Lib {
   lib = {
     koffi,
     spawn: f(stage, 'int runts_spawn(uint8_t *plan, uint32_t len, uint64_t flags, _Out_ int32_t *pidfd)'),
+    spawnJoin: f(stage, 'int runts_spawn_join(uint8_t *plan, uint32_t len, uint64_t flags, int32_t userns_fd, int32_t pidns_fd, _Out_ int32_t *pidfd)'),
     socketpair: f(libc, 'int socketpair(int domain, int type, int protocol, int32_t *sv)'),
     mkfifo: f(libc, 'int mkfifo(const char *path, uint32_t mode)'),
     open: f(libc, 'int open(const char *path, int flags)'),
@@ -86,12 +96,32 @@ function decodeSiginfo(info: Buffer): WaitStatus | null {
 }
 
 export class LinuxSys implements Sys {
-  spawn(plan: Uint8Array, cloneFlags: bigint): Spawned {
+  spawn(plan: Uint8Array, cloneFlags: bigint, join?: { userns: number; pidns?: number }): Spawned {
     const l = load();
     const out = [0];
-    const rc = l.spawn(plan, plan.byteLength, cloneFlags, out);
-    if (rc < 0) throw sysError('clone3', -rc);
+    const rc = join ? l.spawnJoin(plan, plan.byteLength, cloneFlags, join.userns, join.pidns ?? -1, out) : l.spawn(plan, plan.byteLength, cloneFlags, out);
+    if (rc < 0) throw sysError(join ? 'setns+clone3' : 'clone3', -rc);
     return { pid: rc, pidfd: out[0] ?? -1 };
+  }
+
+  openTree(path: string, recursive: boolean): number {
+    const l = load();
+    const flags = OPEN_TREE_CLONE | O_CLOEXEC | (recursive ? AT_RECURSIVE : 0);
+    const fd = Number(l.syscall(SYS_OPEN_TREE, 'int', AT_FDCWD, 'const char *', path, 'unsigned int', flags));
+    if (fd < 0) throw sysError('open_tree', errno(l), path, { file: path });
+    return fd;
+  }
+
+  mountSetattr(fd: number, recursive: boolean, attr: MountAttr): void {
+    const l = load();
+    const a = Buffer.alloc(MOUNT_ATTR_SIZE);
+    a.writeBigUInt64LE(BigInt(attr.set), 0);
+    a.writeBigUInt64LE(BigInt(attr.clr), 8);
+    a.writeBigUInt64LE(BigInt(attr.usernsFd ?? 0), 24);
+    const flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+    if (Number(l.syscall(SYS_MOUNT_SETATTR, 'int', fd, 'const char *', '', 'unsigned int', flags, 'uint8_t *', a, 'size_t', MOUNT_ATTR_SIZE)) < 0) {
+      throw sysError('mount_setattr', errno(l));
+    }
   }
 
   socketpair(): [number, number] {
@@ -247,7 +277,36 @@ export class LinuxSys implements Sys {
     attr.writeUInt32LE(flags, 12);
     if (Number(l.syscall(bpfNr(), 'int', BPF_PROG_ATTACH, 'uint8_t *', attr, 'unsigned int', BPF_ATTR_SIZE)) < 0) throw sysError('bpf BPF_PROG_ATTACH', errno(l));
   }
+
+  setChildSubreaper(): void {
+    const l = load();
+    if (Number(l.syscall(SYS_PRCTL, 'int', PR_SET_CHILD_SUBREAPER, 'unsigned long', 1)) < 0) throw sysError('prctl PR_SET_CHILD_SUBREAPER', errno(l));
+  }
+
+  pipe(): [number, number] {
+    const l = load();
+    const fds = new Int32Array(2);
+    if (Number(l.syscall(SYS_PIPE2, 'int32_t *', fds, 'int', O_CLOEXEC)) < 0) throw sysError('pipe2', errno(l));
+    return [fds[0]!, fds[1]!];
+  }
+
+  reapPid(pid: number): WaitStatus | null {
+    const l = load();
+    const info = Buffer.alloc(128);
+    if (l.waitid(P_PID, pid, info, WEXITED | WNOHANG) < 0) {
+      if (errno(l) === ECHILD) return null;
+      throw sysError('waitid', errno(l));
+    }
+    return decodeSiginfo(info);
+  }
 }
+
+// x86-64 and arm64 numbers; the shim's only other raw syscalls.
+const SYS_PRCTL = process.arch === 'arm64' ? 167 : 157;
+const SYS_PIPE2 = process.arch === 'arm64' ? 59 : 293;
+const PR_SET_CHILD_SUBREAPER = 36;
+const P_PID = 1;
+const ECHILD = 10;
 
 const BPF_PROG_LOAD = 5;
 const BPF_PROG_ATTACH = 8;

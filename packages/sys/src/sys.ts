@@ -12,9 +12,21 @@ export interface WaitStatus {
   signal?: number;
 }
 
+export interface MountAttr {
+  set: number;
+  clr: number;
+  /** A user namespace fd, with MOUNT_ATTR_IDMAP in set. */
+  usernsFd?: number;
+}
+
 export interface Sys {
-  /** Clones a child that runs `plan` in the native stage (bindings/stage.c). */
-  spawn(plan: Uint8Array, cloneFlags: bigint): Spawned;
+  /** Clones a child that runs `plan` in the native stage (bindings/stage.c);
+   * with `join`, cloned from inside that user (and pid) namespace. */
+  spawn(plan: Uint8Array, cloneFlags: bigint, join?: { userns: number; pidns?: number }): Spawned;
+  /** open_tree(OPEN_TREE_CLONE): a detached copy of the mount at path (with its submounts if recursive). */
+  openTree(path: string, recursive: boolean): number;
+  /** mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE]) with a struct mount_attr. */
+  mountSetattr(fd: number, recursive: boolean, attr: MountAttr): void;
   /** A connected AF_UNIX stream pair, both close-on-exec. */
   socketpair(): [number, number];
   mkfifo(path: string, mode: number): void;
@@ -47,4 +59,10 @@ export interface Sys {
   bpfProgLoad(progType: number, insns: Uint8Array, license: string): number;
   /** bpf(BPF_PROG_ATTACH): attaches a program to a target fd (a cgroup v2 directory). */
   bpfProgAttach(progFd: number, targetFd: number, attachType: number, flags: number): void;
+  /** PR_SET_CHILD_SUBREAPER: orphaned descendants become our children (the shim). */
+  setChildSubreaper(): void;
+  /** pipe2(O_CLOEXEC): [read end, write end]. */
+  pipe(): [number, number];
+  /** Non-blocking reap of one child by pid: null while it runs (or is not ours to reap). */
+  reapPid(pid: number): WaitStatus | null;
 }

@@ -1,4 +1,5 @@
 import type { LinuxResources, Process, State } from '@runts/oci';
+import type { Stdio } from '../plan/build';
 
 /** What the CLI needs from the runtime; the lifecycle lives in ../runtime.ts. */
 export interface CreateOptions {
@@ -8,6 +9,8 @@ export interface CreateOptions {
   noPivot?: boolean;
   noNewKeyring?: boolean;
   preserveFds?: number;
+  /** The container's fds 0-2 (a shim's pipes); by default the caller's own. */
+  stdio?: Stdio;
 }
 
 export interface RunOptions extends CreateOptions {
@@ -22,6 +25,7 @@ export interface ExecOptions {
   consoleSocket?: string;
   preserveFds?: number;
   ignorePaused?: boolean;
+  stdio?: Stdio;
 }
 
 export interface UpdateOptions {

@@ -1,9 +1,9 @@
 import { isAbsolute, join, posix } from 'node:path';
 import { CAPABILITIES, RLIMITS, type Hook, type LinuxSeccomp, type Mount, type Process, type Spec } from '@runts/oci';
 import { compile, syscallNumber } from '@runts/seccomp';
-import { configError, RuntsError } from '@runts/errors';
+import { configError } from '@runts/errors';
 import type { PlanOp, Arg } from './encode';
-import { CLONE, MS, NS_FLAG, PR, SIGKILL } from './flags';
+import { AT_RECURSIVE, CLONE, MS, NS_FLAG, PR, SIGKILL } from './flags';
 import { parseMountOptions, propagationFlag } from './mountopts';
 import type { OpName } from './ops';
 import { SyncTag } from './ops';
@@ -38,8 +38,12 @@ export interface PlanContext {
   isDirectory: (path: string) => boolean;
   /** A connected console socket when process.terminal is set. */
   consoleFd?: number;
+  /** The container's fds 0-2 (e.g. a shim's pipes); by default the runtime's own. */
+  stdio?: Stdio;
   /** Which LSMs the host enables (a label for one that is off is an error, as in runc). */
   lsm?: Lsm;
+  /** Detached idmapped mounts (see plan/idmap.ts) by index in mounts, made by the runtime. */
+  mountTrees?: Map<number, number>;
 }
 
 export interface Lsm {
@@ -50,6 +54,8 @@ export interface Lsm {
 export interface Plan {
   ops: PlanOp[];
   cloneFlags: bigint;
+  /** A user namespace joined by path: the clone happens inside it, so that the namespaces it creates belong to it. */
+  usernsFd?: number;
 }
 
 const DEFAULT_DEVICES = [
@@ -112,6 +118,9 @@ export function cloneFlagsFor(spec: Spec): bigint {
   return BigInt(flags);
 }
 
+export type Stdio = readonly [number, number, number];
+const INHERIT_STDIO: Stdio = [-1, -1, -1];
+
 export function buildPlan(ctx: PlanContext): Plan {
   const { spec } = ctx;
   const o = new Ops();
@@ -119,12 +128,14 @@ export function buildPlan(ctx: PlanContext): Plan {
   const userNs = findNs(spec, 'user');
   const mountNs = findNs(spec, 'mount');
   if (!mountNs) throw configError('linux.namespaces', 'a mount namespace is required to set up the root filesystem');
-  if (userNs?.path && namespaces.some((n) => !n.path && n.type !== 'user')) {
-    throw new RuntsError('ERR_UNSUPPORTED', 'linux.namespaces: joining a user namespace by path while creating other namespaces is not supported yet', { path: 'linux.namespaces' });
+  let usernsFd: number | undefined;
+  if (userNs?.path) {
+    usernsFd = ctx.nsFds.get(userNs.index);
+    if (usernsFd === undefined) throw new Error('no fd for namespace user');
   }
 
-  // Join namespaces by path: user first, mount last (as runc orders them).
-  const order = ['user', 'ipc', 'uts', 'network', 'cgroup', 'time', 'mount'];
+  // Join namespaces by path, mount last (as runc orders them); the user namespace is joined before the clone.
+  const order = ['ipc', 'uts', 'network', 'cgroup', 'time', 'mount'];
   for (const type of order) {
     const ns = findNs(spec, type);
     if (!ns?.path) continue;
@@ -136,9 +147,9 @@ export function buildPlan(ctx: PlanContext): Plan {
   o.add('PRCTL', [PR.SET_PDEATHSIG, SIGKILL, 0, 0, 0], 'process', 'die with the runtime during setup');
   o.add('SYNC', [SyncTag.SETUP], 'linux', 'wait for id maps and cgroup placement');
   o.add('SETSID', [], 'process', 'start a new session');
-  if (userNs && !userNs.path) {
-    // Still the host's root, unmapped in the new namespace: become its root so files we create have an owner.
-    o.add('SETGROUPS', [Buffer.alloc(0), 0], 'linux.gidMappings', 'drop supplementary groups');
+  if (userNs) {
+    // Still the host's root, unmapped in the namespace: become its root so files we create have an owner.
+    o.add('SETGROUPS', [Buffer.alloc(0), 0, 1], 'linux.gidMappings', 'drop supplementary groups');
     o.add('SETRESGID', [0], 'linux.gidMappings', 'become gid 0 in the user namespace');
     o.add('SETRESUID', [0], 'linux.uidMappings', 'become uid 0 in the user namespace');
   }
@@ -159,7 +170,7 @@ export function buildPlan(ctx: PlanContext): Plan {
     throw configError('linux.timeOffsets', 'requires a new time namespace');
   }
 
-  o.add('STDIO', [-1, -1, -1], 'process', 'install stdio');
+  o.add('STDIO', [...(ctx.stdio ?? INHERIT_STDIO)], 'process', 'install stdio');
 
   if (!mountNs.path) buildRootfs(ctx, o, !!userNs);
 
@@ -198,12 +209,15 @@ export function buildPlan(ctx: PlanContext): Plan {
   if (spec.process?.terminal) addConsole(o, spec.process, ctx.consoleFd);
   buildProcess(o, spec.process, {
     preserveFds: ctx.preserveFds,
+    inUserNs: !!userNs,
     ...(ctx.lsm ? { lsm: ctx.lsm } : {}),
     ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
     ...(spec.linux?.personality ? { personality: spec.linux.personality } : {}),
     init: { fifoFd: ctx.fifoFd, startHooks: spec.hooks?.startContainer ?? [] },
   });
-  return { ops: o.list, cloneFlags: cloneFlagsFor(spec) };
+  const plan: Plan = { ops: o.list, cloneFlags: cloneFlagsFor(spec) };
+  if (usernsFd !== undefined) plan.usernsFd = usernsFd;
+  return plan;
 }
 
 const SCHED_POLICY: Record<string, number> = { SCHED_OTHER: 0, SCHED_FIFO: 1, SCHED_RR: 2, SCHED_BATCH: 3, SCHED_ISO: 4, SCHED_IDLE: 5, SCHED_DEADLINE: 6 };
@@ -257,6 +271,7 @@ export interface ExecContext {
   nsFds: Map<string, number>;
   preserveFds: number;
   consoleFd?: number;
+  stdio?: Stdio;
   seccomp?: LinuxSeccomp;
   lsm?: Lsm;
 }
@@ -269,7 +284,8 @@ function addConsole(o: Ops, p: Process, fd: number | undefined): void {
 
 export function buildExecPlan(ctx: ExecContext): Plan {
   const o = new Ops();
-  for (const type of ['user', 'ipc', 'uts', 'network', 'cgroup', 'time', 'mount']) {
+  // The user namespace is joined before the clone (a rootless caller could not join the pid namespace otherwise).
+  for (const type of ['ipc', 'uts', 'network', 'cgroup', 'time', 'mount']) {
     const fd = ctx.nsFds.get(type);
     if (fd !== undefined) o.add('SETNS', [fd, NS_FLAG[type]!], 'linux.namespaces', `join the container's ${type} namespace`);
   }
@@ -277,10 +293,11 @@ export function buildExecPlan(ctx: ExecContext): Plan {
   o.add('SYNC', [SyncTag.SETUP], 'linux', 'wait for cgroup placement');
   o.add('SETSID', [], 'process', 'start a new session');
   o.add('PRCTL', [PR.SET_DUMPABLE, 0, 0, 0, 0], 'process', 'stay non-dumpable until exec');
-  o.add('STDIO', [-1, -1, -1], 'process', 'install stdio');
+  o.add('STDIO', [...(ctx.stdio ?? INHERIT_STDIO)], 'process', 'install stdio');
   if (ctx.process.terminal) addConsole(o, ctx.process, ctx.consoleFd);
-  buildProcess(o, ctx.process, { preserveFds: ctx.preserveFds, ...(ctx.seccomp ? { seccomp: ctx.seccomp } : {}), ...(ctx.lsm ? { lsm: ctx.lsm } : {}) });
-  return { ops: o.list, cloneFlags: 0n };
+  buildProcess(o, ctx.process, { preserveFds: ctx.preserveFds, inUserNs: ctx.nsFds.has('user'), ...(ctx.seccomp ? { seccomp: ctx.seccomp } : {}), ...(ctx.lsm ? { lsm: ctx.lsm } : {}) });
+  const usernsFd = ctx.nsFds.get('user');
+  return usernsFd === undefined ? { ops: o.list, cloneFlags: 0n } : { ops: o.list, cloneFlags: 0n, usernsFd };
 }
 
 const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
@@ -313,7 +330,10 @@ function buildRootfs(ctx: PlanContext, o: Ops, inUserNs: boolean): void {
   o.add('OPEN_ROOT', [rootfs], 'root.path', `open ${rootfs}`);
 
   const mounts = spec.mounts ?? [];
-  mounts.forEach((m, i) => buildMount(ctx, o, m, `mounts[${i}]`));
+  // sysfs can only be mounted by the owner of the network namespace: without one of its own, bind the host's (as rootless runc does).
+  const ownNetNs = (spec.linux?.namespaces ?? []).some((n) => n.type === 'network' && !n.path);
+  const bindSysfs = inUserNs && !ownNetNs;
+  mounts.forEach((m, i) => buildMount(ctx, o, bindSysfs && m.type === 'sysfs' ? { ...m, type: 'bind', source: '/sys', options: ['rbind', ...(m.options ?? [])] } : m, `mounts[${i}]`, i));
 
   const devBound = mounts.some((m) => posix.normalize(m.destination) === '/dev' && isBind(m));
   if (!devBound) {
@@ -360,7 +380,7 @@ function addDeviceNode(ctx: PlanContext, o: Ops, inUserNs: boolean, path: string
   o.add('MKNOD_IN_ROOT', [path, mode, makedev(major, minor), uid, gid], jsonPath, `mknod ${path}`);
 }
 
-function buildMount(ctx: PlanContext, o: Ops, m: Mount, path: string): void {
+function buildMount(ctx: PlanContext, o: Ops, m: Mount, path: string, index: number): void {
   const dest = posix.normalize(m.destination);
   const opts = parseMountOptions(m.options);
   const data = opts.data.length > 0 ? opts.data.join(',') : null;
@@ -371,13 +391,17 @@ function buildMount(ctx: PlanContext, o: Ops, m: Mount, path: string): void {
     const isDir = ctx.isDirectory(source);
     o.add('MKDIR_IN_ROOT', [dest, 0o755, isDir ? 0 : 1], `${path}.destination`, `create ${dest}`);
     const bindFlags = MS.BIND | (opts.flags & MS.REC);
-    o.add('MOUNT_IN_ROOT', [dest, source, null, bindFlags, null], path, `bind ${source} on ${dest}`);
+    const tree = ctx.mountTrees?.get(index);
+    if (tree !== undefined) o.add('MOVE_MOUNT_IN_ROOT', [dest, tree], path, `attach idmapped ${source} on ${dest}`);
+    else if (opts.idmap || m.uidMappings || m.gidMappings) throw new Error(`${path}: idmapped mount not prepared`);
+    else o.add('MOUNT_IN_ROOT', [dest, source, null, bindFlags, null], path, `bind ${source} on ${dest}`);
     const rest = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
     if (rest !== 0) o.add('REMOUNT_IN_ROOT', [dest, rest], `${path}.options`, `remount ${dest} with its options`);
   } else {
     o.add('MKDIR_IN_ROOT', [dest, 0o755, 0], `${path}.destination`, `create ${dest}`);
     o.add('MOUNT_IN_ROOT', [dest, m.source ?? m.type ?? 'none', m.type ?? null, opts.flags, data], path, `mount ${m.type ?? 'none'} on ${dest}`);
   }
+  if (opts.recursive) o.add('SETATTR_IN_ROOT', [dest, opts.recursive.set, opts.recursive.clr, AT_RECURSIVE], `${path}.options`, `set recursive attributes of ${dest}`);
   for (const p of opts.propagation) o.add('MOUNT_IN_ROOT', [dest, null, null, p, null], `${path}.options`, `set propagation of ${dest}`);
 }
 
@@ -422,6 +446,8 @@ function addLabels(o: Ops, p: Process, lsm: Lsm): void {
 /** What differs between the init and an exec'd process. */
 interface ProcessStage {
   preserveFds: number;
+  /** In a user namespace, setgroups may be denied; with no additionalGids there is nothing to drop then. */
+  inUserNs: boolean;
   seccomp?: LinuxSeccomp;
   personality?: { domain: string };
   lsm?: Lsm;
@@ -450,12 +476,10 @@ function buildProcess(o: Ops, p: Process | undefined, stage: ProcessStage): void
 
   const user = p.user;
   o.add('PRCTL', [PR.SET_KEEPCAPS, 1, 0, 0, 0], 'process.user', 'keep capabilities across setuid');
-  const userNsSetgroupsDenied = false;
-  if (!userNsSetgroupsDenied) {
-    const gids = Buffer.alloc(4 * (user.additionalGids?.length ?? 0));
-    (user.additionalGids ?? []).forEach((g, i) => gids.writeUInt32LE(g, i * 4));
-    o.add('SETGROUPS', [gids, gids.length / 4], 'process.user.additionalGids', 'set supplementary groups');
-  }
+  const gids = Buffer.alloc(4 * (user.additionalGids?.length ?? 0));
+  (user.additionalGids ?? []).forEach((g, i) => gids.writeUInt32LE(g, i * 4));
+  const mayDeny = stage.inUserNs && gids.length === 0;
+  o.add('SETGROUPS', mayDeny ? [gids, 0, 1] : [gids, gids.length / 4], 'process.user.additionalGids', 'set supplementary groups');
   o.add('SETRESGID', [user.gid], 'process.user.gid', `set gid ${user.gid}`);
   o.add('SETRESUID', [user.uid], 'process.user.uid', `set uid ${user.uid}`);
   o.add('PRCTL', [PR.SET_KEEPCAPS, 0, 0, 0, 0], 'process.user', 'stop keeping capabilities');

@@ -58,6 +58,23 @@ export const MS = {
   LAZYTIME: 0x2000000,
 } as const;
 
+/** mount_setattr(2) attributes (<linux/mount.h>); the atime ones are one enum under ATIME_MASK. */
+export const MOUNT_ATTR = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  ATIME_MASK: 0x70,
+  RELATIME: 0x0,
+  NOATIME: 0x10,
+  STRICTATIME: 0x20,
+  NODIRATIME: 0x80,
+  IDMAP: 0x100000,
+  NOSYMFOLLOW: 0x200000,
+} as const;
+
+export const AT_RECURSIVE = 0x8000;
+
 export const PR = {
   SET_PDEATHSIG: 1,
   SET_DUMPABLE: 4,

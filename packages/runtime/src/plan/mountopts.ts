@@ -1,4 +1,4 @@
-import { MS } from './flags';
+import { MOUNT_ATTR, MS } from './flags';
 
 export interface MountOptions {
   /** Flags for the mount itself. */
@@ -7,6 +7,10 @@ export interface MountOptions {
   propagation: number[];
   /** Options the kernel gets as the data string. */
   data: string[];
+  /** The `r*` options: mount attributes set on the whole tree with mount_setattr(AT_RECURSIVE). */
+  recursive?: { set: number; clr: number };
+  /** `idmap` / `ridmap`: an idmapped mount, of the top mount only or of every submount. */
+  idmap?: { recursive: boolean };
 }
 
 // Each option sets or clears flags; "rw" clears MS_RDONLY as runc does.
@@ -43,6 +47,31 @@ const FLAGS: Record<string, { set?: number; clear?: number }> = {
   loud: { clear: MS.SILENT },
 };
 
+// The recursive options (runc's names): each sets or clears a mount attribute.
+// The atime ones pick one value of an enum, so they also clear the whole field.
+const RECURSIVE: Record<string, { set?: number; clr?: number; atime?: number }> = {
+  rro: { set: MOUNT_ATTR.RDONLY },
+  rrw: { clr: MOUNT_ATTR.RDONLY },
+  rnosuid: { set: MOUNT_ATTR.NOSUID },
+  rsuid: { clr: MOUNT_ATTR.NOSUID },
+  rnodev: { set: MOUNT_ATTR.NODEV },
+  rdev: { clr: MOUNT_ATTR.NODEV },
+  rnoexec: { set: MOUNT_ATTR.NOEXEC },
+  rexec: { clr: MOUNT_ATTR.NOEXEC },
+  rnodiratime: { set: MOUNT_ATTR.NODIRATIME },
+  rdiratime: { clr: MOUNT_ATTR.NODIRATIME },
+  rnosymfollow: { set: MOUNT_ATTR.NOSYMFOLLOW },
+  rsymfollow: { clr: MOUNT_ATTR.NOSYMFOLLOW },
+  rnoatime: { atime: MOUNT_ATTR.NOATIME },
+  ratime: { atime: MOUNT_ATTR.RELATIME },
+  rrelatime: { atime: MOUNT_ATTR.RELATIME },
+  rnorelatime: { atime: MOUNT_ATTR.STRICTATIME },
+  rstrictatime: { atime: MOUNT_ATTR.STRICTATIME },
+  rnostrictatime: { atime: MOUNT_ATTR.RELATIME },
+};
+
+const IDMAP: Record<string, boolean> = { idmap: false, ridmap: true };
+
 const PROPAGATION: Record<string, number> = {
   private: MS.PRIVATE,
   rprivate: MS.PRIVATE | MS.REC,
@@ -58,6 +87,8 @@ export function parseMountOptions(options: readonly string[] = []): MountOptions
   let flags = 0;
   const propagation: number[] = [];
   const data: string[] = [];
+  let recursive: { set: number; clr: number } | undefined;
+  let idmap: { recursive: boolean } | undefined;
   for (const o of options) {
     const f = FLAGS[o];
     if (f) {
@@ -65,11 +96,34 @@ export function parseMountOptions(options: readonly string[] = []): MountOptions
       if (f.set) flags |= f.set;
       continue;
     }
+    const r = RECURSIVE[o];
+    if (r) {
+      const cur = recursive ?? { set: 0, clr: 0 };
+      if (r.set) {
+        cur.set |= r.set;
+        cur.clr &= ~r.set;
+      }
+      if (r.clr) {
+        cur.clr |= r.clr;
+        cur.set &= ~r.clr;
+      }
+      if (r.atime !== undefined) {
+        cur.set = (cur.set & ~MOUNT_ATTR.ATIME_MASK) | r.atime;
+        cur.clr |= MOUNT_ATTR.ATIME_MASK;
+      }
+      recursive = cur;
+      continue;
+    }
+    const i = IDMAP[o];
+    if (i !== undefined) {
+      idmap = { recursive: i };
+      continue;
+    }
     const p = PROPAGATION[o];
     if (p !== undefined) propagation.push(p);
     else data.push(o);
   }
-  return { flags, propagation, data };
+  return { flags, propagation, data, ...(recursive ? { recursive } : {}), ...(idmap ? { idmap } : {}) };
 }
 
 export function propagationFlag(name: string): number | undefined {
@@ -77,4 +131,4 @@ export function propagationFlag(name: string): number | undefined {
 }
 
 /** Every option this runtime turns into flags (features reports them). */
-export const MOUNT_OPTIONS = [...Object.keys(FLAGS), ...Object.keys(PROPAGATION)];
+export const MOUNT_OPTIONS = [...Object.keys(FLAGS), ...Object.keys(PROPAGATION), ...Object.keys(RECURSIVE), ...Object.keys(IDMAP)];

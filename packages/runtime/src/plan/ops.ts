@@ -39,6 +39,8 @@ export const Op = {
   SETSID: 37,
   CONSOLE: 38,
   SYSCALL: 39,
+  MOVE_MOUNT_IN_ROOT: 40,
+  SETATTR_IN_ROOT: 41,
 } as const;
 export type OpName = keyof typeof Op;
 
