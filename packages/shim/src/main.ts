@@ -1,0 +1,58 @@
+// runts-shim: the parent of the containers it serves, their stdio and exit
+// statuses, and the Task service on a unix socket.
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { grpc, shimApi } from '@runts/proto';
+import { Runtime } from '@runts/runtime';
+import { LinuxSys } from '@runts/sys';
+import { Outbox } from './outbox';
+import { Reaper } from './reaper';
+import { taskHandlers } from './server';
+import { Tasks } from './service';
+
+const USAGE = 'usage: runts-shim --address SOCKET --dir DIR';
+
+export function cli(commit: string): void {
+  main(commit).catch((e: unknown) => {
+    process.stderr.write(`runts-shim: ${(e as Error).message}\n`);
+    process.exit(1);
+  });
+}
+
+async function main(commit: string): Promise<void> {
+  const { values } = parseArgs({ options: { address: { type: 'string' }, dir: { type: 'string' } }, strict: true });
+  if (!values.address || !values.dir) throw new Error(USAGE);
+  const { address, dir } = values;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const sys = new LinuxSys();
+  sys.setChildSubreaper();
+  writeFileSync(join(dir, 'shim.pid'), String(process.pid));
+
+  const outbox = new Outbox(dir);
+  const reaper = new Reaper(sys);
+  reaper.start();
+  const rt = new Runtime({ root: join(dir, 'runtime'), sys, warn: (m) => process.stderr.write(`runts-shim: warning: ${m}\n`) });
+  const tasks = new Tasks(rt, sys, reaper, outbox, join(dir, 'logs'), () => undefined);
+  const server = new grpc.Server();
+  setInterval(() => tasks.pollOom(), 1000).unref();
+
+  // Graceful: the Shutdown call that asked for this still gets its answer.
+  const exit = () => {
+    reaper.stop();
+    outbox.close();
+    rmSync(address, { force: true });
+    server.tryShutdown(() => process.exit(0));
+    // Clients may keep their connections; the answer is out by then.
+    setTimeout(() => process.exit(0), 100);
+  };
+  const shutdown = async (now: boolean) => {
+    if (now) await tasks.deleteAll();
+    // As containerd's shims: a shim that still serves containers stays.
+    if (tasks.ids().length === 0) setImmediate(exit);
+  };
+  server.addService(shimApi().Task.service, taskHandlers(tasks, outbox, shutdown, commit));
+  rmSync(address, { force: true });
+  await new Promise<void>((res, rej) => server.bindAsync(`unix://${address}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
+  chmodSync(address, 0o600);
+}

@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { grpc, type shim } from '@runts/proto';
+import type { Outbox } from './outbox';
+import { toStatus, type Tasks } from './service';
+
+type Callback<T> = (err: grpc.ServiceError | null, value?: T) => void;
+
+/** A unary handler: fn's result or error (as a gRPC status with runts' message). */
+function unary<Req, Res>(fn: (req: Req) => Res | Promise<Res>) {
+  return (call: { request: Req }, cb: Callback<Res>): void => {
+    Promise.resolve()
+      .then(() => fn(call.request))
+      .then((res) => cb(null, res), (e) => cb(Object.assign(new Error(toStatus(e).details), toStatus(e)) as grpc.ServiceError));
+  };
+}
+
+const CHUNK = 64 * 1024;
+
+/** The Task service's handlers, one line each over Tasks where it can be. */
+export function taskHandlers(tasks: Tasks, outbox: Outbox, shutdown: (now: boolean) => Promise<void>, version: string): shim.TaskHandlers {
+  return {
+    Create: unary((r: shim.CreateTaskRequest__Output) => ({ pid: tasks.create(r) })),
+    Start: unary(async (r: shim.StartRequest__Output) => ({ pid: await tasks.start(r) })),
+    State: unary((r: shim.StateRequest__Output) => tasks.state(r)),
+    Pids: unary((r: shim.PidsRequest__Output) => ({ processes: tasks.pids(r) })),
+    Kill: unary((r: shim.KillRequest__Output) => (tasks.kill(r), {})),
+    Exec: unary((r: shim.ExecProcessRequest__Output) => (tasks.exec(r), {})),
+    ResizePty: unary((r: shim.ResizePtyRequest__Output) => (tasks.resize(r), {})),
+    CloseIO: unary((r: shim.CloseIORequest__Output) => (tasks.closeIO(r), {})),
+    Pause: unary((r: shim.PauseRequest__Output) => (tasks.pause(r.id), {})),
+    Resume: unary((r: shim.ResumeRequest__Output) => (tasks.resume(r.id), {})),
+    Update: unary((r: shim.UpdateTaskRequest__Output) => (tasks.update(r), {})),
+    Wait: unary((r: shim.WaitRequest__Output) => tasks.wait(r)),
+    Stats: unary(async (r: shim.StatsRequest__Output) => ({ statsJson: await tasks.stats(r.id) })),
+    Delete: unary((r: shim.DeleteRequest__Output) => tasks.delete(r)),
+    Connect: unary(() => ({ shimPid: process.pid, taskPid: 0, version, ids: tasks.ids() })),
+    Shutdown: unary(async (r: shim.ShutdownRequest__Output) => (await shutdown(r.now), {})),
+    Ack: unary((r: shim.AckRequest__Output) => (outbox.ack(r.seq), {})),
+
+    Subscribe(call: grpc.ServerWritableStream<shim.SubscribeRequest__Output, shim.Envelope>) {
+      for (const e of outbox.since(call.request.after)) call.write(e);
+      const stop = outbox.listen((e) => call.write(e));
+      call.on('cancelled', stop);
+      call.on('close', stop);
+    },
+
+    Attach(call: grpc.ServerDuplexStream<shim.AttachInput__Output, shim.AttachOutput>) {
+      let detach: (() => void) | undefined;
+      call.once('data', (m: shim.AttachInput__Output) => {
+        try {
+          detach = open(tasks, call, m);
+        } catch (e) {
+          call.emit('error', toStatus(e));
+        }
+      });
+      // A client that half-closes still reads output; only a cancel detaches.
+      call.on('cancelled', () => detach?.());
+    },
+  };
+}
+
+/** The first Attach message: replay the log (logs), stream live output (follow
+ * or attach), forward later messages' input and resizes. Returns the detach. */
+function open(tasks: Tasks, call: grpc.ServerDuplexStream<shim.AttachInput__Output, shim.AttachOutput>, first: shim.AttachInput__Output): () => void {
+  const { io, detach, done } = tasks.attach(first.id, first.execId, (o) => call.write(o));
+  if (first.logs) {
+    // Synchronous with attaching: nothing is written to the log in between.
+    const log = readFileSync(tasks.logPath(first.id, first.execId));
+    for (let off = 0; off < log.length; off += CHUNK) call.write({ stdout: log.subarray(off, off + CHUNK) });
+  }
+  let ended = false;
+  const end = (status?: number) => {
+    if (ended) return;
+    ended = true;
+    detach();
+    if (status !== undefined) call.write({ exited: true, exitStatus: status });
+    call.end();
+  };
+  if (first.logs && !first.follow) {
+    end();
+    return detach;
+  }
+  if (first.width && first.height) io.resize(first.width, first.height);
+  if (first.stdin.length) io.write(first.stdin);
+  call.on('data', (m: shim.AttachInput__Output) => {
+    if (m.stdin.length) io.write(m.stdin);
+    if (m.width && m.height) io.resize(m.width, m.height);
+    if (m.closeStdin) io.closeStdin();
+  });
+  void done.then((status) => end(status));
+  return () => end();
+}

@@ -1,0 +1,317 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseResourcesJson, type OomWatch } from '@runts/cgroups';
+import { RuntsError, isRuntsError } from '@runts/errors';
+import { validateConfig, type Process } from '@runts/oci';
+import { grpc, type shim } from '@runts/proto';
+import type { Runtime } from '@runts/runtime';
+import type { Sys, WaitStatus } from '@runts/sys';
+import { ProcessIO, type Output } from './io';
+import type { EventBody, Outbox } from './outbox';
+import type { Reaper } from './reaper';
+
+type Status = 'created' | 'running' | 'stopped';
+
+interface Proc {
+  containerId: string;
+  execId: string;
+  pid: number;
+  pidfd: number;
+  status: Status;
+  terminal: boolean;
+  stdin: boolean;
+  io: ProcessIO;
+  exitStatus: number;
+  exitedAtMs: number;
+  /** Start is under way: an exit seen now waits in pendingExit, as TaskStart goes first. */
+  starting: boolean;
+  pendingExit?: WaitStatus;
+  waiters: (() => void)[];
+  /** For an exec not yet started: its process. */
+  process?: Process;
+}
+
+interface Container {
+  id: string;
+  bundle: string;
+  init: Proc;
+  execs: Map<string, Proc>;
+  oom?: OomWatch;
+}
+
+/** A Task service error: the gRPC code and runts' one-line message. */
+export class TaskError extends Error {
+  constructor(readonly code: grpc.status, message: string) {
+    super(message);
+  }
+}
+
+const CODES: Record<string, grpc.status> = {
+  ERR_NOT_FOUND: grpc.status.NOT_FOUND,
+  ERR_EXISTS: grpc.status.ALREADY_EXISTS,
+  ERR_INVALID_ID: grpc.status.INVALID_ARGUMENT,
+  ERR_BAD_STATE: grpc.status.FAILED_PRECONDITION,
+  ERR_CONFIG_INVALID: grpc.status.INVALID_ARGUMENT,
+  ERR_USAGE: grpc.status.INVALID_ARGUMENT,
+  ERR_UNSUPPORTED: grpc.status.UNIMPLEMENTED,
+};
+
+export function toStatus(e: unknown): { code: grpc.status; details: string } {
+  if (e instanceof TaskError) return { code: e.code, details: e.message };
+  if (isRuntsError(e)) return { code: CODES[e.code] ?? grpc.status.INTERNAL, details: e.message };
+  return { code: grpc.status.INTERNAL, details: (e as Error).message ?? String(e) };
+}
+
+// The containers this shim serves, over the runtime library: one method per
+// Task RPC. Events go to the outbox in the order the contract promises.
+export class Tasks {
+  private readonly containers = new Map<string, Container>();
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly sys: Sys,
+    private readonly reaper: Reaper,
+    private readonly outbox: Outbox,
+    private readonly logDir: string,
+    private readonly onEmpty: () => void,
+  ) {
+    mkdirSync(logDir, { recursive: true, mode: 0o700 });
+  }
+
+  ids(): string[] {
+    return [...this.containers.keys()];
+  }
+
+  create(r: shim.CreateTaskRequest__Output): number {
+    if (!r.id) throw new TaskError(grpc.status.INVALID_ARGUMENT, 'id is required');
+    if (this.containers.has(r.id)) throw new TaskError(grpc.status.ALREADY_EXISTS, `container "${r.id}" already exists`);
+    const io = new ProcessIO(this.sys, join(this.logDir, `${r.id}.log`), r.terminal, r.stdin);
+    let created;
+    try {
+      created = this.rt.spawnInit(r.id, { bundle: r.bundle, ...(io.stdio ? { stdio: io.stdio } : {}) });
+    } catch (e) {
+      io.close();
+      throw e;
+    }
+    io.spawned(created.master);
+    const init = this.proc(r.id, '', created.pid, created.pidfd, io, r.terminal, r.stdin);
+    const c: Container = { id: r.id, bundle: r.bundle, init, execs: new Map() };
+    try {
+      c.oom = this.rt.oomWatch(r.id);
+    } catch {
+      // No memory controller: no OOM events, as with runc.
+    }
+    this.containers.set(r.id, c);
+    this.publish('/tasks/create', { create: { containerId: r.id, bundle: r.bundle, pid: created.pid } });
+    this.reaper.watch(created.pid, created.pidfd, (st) => this.exited(c, init, st));
+    return created.pid;
+  }
+
+  async start(r: shim.StartRequest__Output): Promise<number> {
+    const c = this.get(r.id);
+    const p = this.process(c, r.execId);
+    if (p.status !== 'created') throw new TaskError(grpc.status.FAILED_PRECONDITION, `cannot start a process that is ${p.status}`);
+    if (!r.execId) {
+      p.starting = true;
+      try {
+        await this.rt.start(c.id);
+        p.status = 'running';
+        this.publish('/tasks/start', { start: { containerId: c.id, pid: p.pid } });
+      } finally {
+        p.starting = false;
+        if (p.pendingExit) this.exited(c, p, p.pendingExit);
+      }
+    } else {
+      const created = this.rt.spawnExec(c.id, { process: p.process!, ...(p.io.stdio ? { stdio: p.io.stdio } : {}) });
+      p.io.spawned(created.master);
+      p.pid = created.pid;
+      p.pidfd = created.pidfd;
+      p.status = 'running';
+      this.publish('/tasks/exec-started', { execStarted: { containerId: c.id, execId: p.execId, pid: p.pid } });
+      this.reaper.watch(created.pid, created.pidfd, (st) => this.exited(c, p, st));
+    }
+    return p.pid;
+  }
+
+  exec(r: shim.ExecProcessRequest__Output): void {
+    const c = this.get(r.id);
+    if (!r.execId) throw new TaskError(grpc.status.INVALID_ARGUMENT, 'exec_id is required');
+    if (c.execs.has(r.execId)) throw new TaskError(grpc.status.ALREADY_EXISTS, `exec "${r.execId}" already exists in container "${c.id}"`);
+    if (c.init.status !== 'running') throw new TaskError(grpc.status.FAILED_PRECONDITION, `cannot exec in a ${c.init.status} container`);
+    let process: Process;
+    try {
+      process = validateConfig({ ociVersion: '1.0.2', process: JSON.parse(r.specJson) }).process!;
+    } catch (e) {
+      if (isRuntsError(e)) throw e;
+      throw new TaskError(grpc.status.INVALID_ARGUMENT, `spec_json: invalid JSON: ${(e as Error).message}`);
+    }
+    process.terminal = r.terminal;
+    const io = new ProcessIO(this.sys, join(this.logDir, `${c.id}.${r.execId}.log`), r.terminal, r.stdin);
+    const p = this.proc(c.id, r.execId, 0, -1, io, r.terminal, r.stdin);
+    p.process = process;
+    c.execs.set(r.execId, p);
+    this.publish('/tasks/exec-added', { execAdded: { containerId: c.id, execId: r.execId } });
+  }
+
+  state(r: shim.StateRequest__Output): shim.StateResponse {
+    const c = this.get(r.id);
+    const p = this.process(c, r.execId);
+    let status: shim.Status = p.status === 'created' ? 'CREATED' : p.status === 'running' ? 'RUNNING' : 'STOPPED';
+    if (!r.execId && status === 'RUNNING' && this.rt.state(c.id).status === 'paused') status = 'PAUSED';
+    return { id: c.id, execId: p.execId, bundle: c.bundle, pid: p.pid, status, terminal: p.terminal, exitStatus: p.exitStatus, exitedAtMs: p.exitedAtMs };
+  }
+
+  pids(r: shim.PidsRequest__Output): shim.ProcessInfo[] {
+    const c = this.get(r.id);
+    const execOf = new Map([...c.execs.values()].map((p) => [p.pid, p.execId]));
+    return this.rt.processes(c.id).map((pid) => ({ pid, execId: execOf.get(pid) ?? '' }));
+  }
+
+  kill(r: shim.KillRequest__Output): void {
+    const c = this.get(r.id);
+    const signal = r.signal || 15;
+    if (!r.execId) return this.rt.kill(c.id, signal, { all: r.all });
+    const p = this.process(c, r.execId);
+    if (p.status !== 'running') throw new TaskError(grpc.status.FAILED_PRECONDITION, `exec "${p.execId}" is ${p.status}`);
+    this.sys.pidfdSendSignal(p.pidfd, signal);
+  }
+
+  pause(id: string): void {
+    this.rt.pause(this.get(id).id);
+    this.publish('/tasks/paused', { paused: { containerId: id } });
+  }
+
+  resume(id: string): void {
+    this.rt.resume(this.get(id).id);
+    this.publish('/tasks/resumed', { resumed: { containerId: id } });
+  }
+
+  update(r: shim.UpdateTaskRequest__Output): void {
+    const c = this.get(r.id);
+    const patch = parseResourcesJson(r.resourcesJson, 'resources_json');
+    this.rt.update(c.id, { resources: patch.resources });
+  }
+
+  async stats(id: string): Promise<string> {
+    const c = this.get(id);
+    let data: unknown;
+    await this.rt.events(c.id, { stats: true, intervalMs: 0 }, (e) => (data = (e as { data?: unknown }).data));
+    return JSON.stringify(data ?? {});
+  }
+
+  resize(r: shim.ResizePtyRequest__Output): void {
+    this.process(this.get(r.id), r.execId).io.resize(r.width, r.height);
+  }
+
+  closeIO(r: shim.CloseIORequest__Output): void {
+    this.process(this.get(r.id), r.execId).io.closeStdin();
+  }
+
+  async wait(r: shim.WaitRequest__Output): Promise<shim.WaitResponse> {
+    const p = this.process(this.get(r.id), r.execId);
+    if (p.status !== 'stopped') await new Promise<void>((res) => p.waiters.push(res));
+    return { exitStatus: p.exitStatus, exitedAtMs: p.exitedAtMs };
+  }
+
+  async delete(r: shim.DeleteRequest__Output): Promise<shim.DeleteResponse> {
+    const c = this.get(r.id);
+    if (r.execId) {
+      const p = this.process(c, r.execId);
+      if (p.status === 'running') throw new TaskError(grpc.status.FAILED_PRECONDITION, `exec "${p.execId}" is still running`);
+      p.io.close();
+      c.execs.delete(p.execId);
+      return { pid: p.pid, exitStatus: p.exitStatus, exitedAtMs: p.exitedAtMs };
+    }
+    const p = c.init;
+    if (p.status === 'running' && !r.force) throw new TaskError(grpc.status.FAILED_PRECONDITION, `cannot delete container "${c.id}" that is running (use force)`);
+    await this.rt.delete(c.id, { force: true });
+    if (p.status !== 'stopped') {
+      // Killed by the delete: its exit is reaped and published before the delete.
+      this.reaper.tick();
+      await Promise.race([new Promise<void>((res) => p.waiters.push(res)), sleep(2000)]);
+    }
+    for (const e of c.execs.values()) e.io.close();
+    p.io.close();
+    c.oom?.close();
+    this.containers.delete(c.id);
+    this.publish('/tasks/delete', { delete: { containerId: c.id, pid: p.pid, exitStatus: p.exitStatus, exitedAtMs: p.exitedAtMs } });
+    if (this.containers.size === 0) this.onEmpty();
+    return { pid: p.pid, exitStatus: p.exitStatus, exitedAtMs: p.exitedAtMs };
+  }
+
+  /** Kills and deletes everything (Shutdown now). */
+  async deleteAll(): Promise<void> {
+    for (const id of this.ids()) await this.delete({ id, execId: '', force: true }).catch(() => undefined);
+  }
+
+  /** Output of a process: its log so far (logs), then live output until it exits (follow). */
+  attach(id: string, execId: string, fn: (o: Output) => void): { io: ProcessIO; detach: () => void; done: Promise<number> } {
+    const p = this.process(this.get(id), execId);
+    const detach = p.io.attach(fn);
+    const done = (async () => {
+      if (p.status !== 'stopped') await new Promise<void>((res) => p.waiters.push(res));
+      await Promise.race([p.io.drained, sleep(500)]);
+      return p.exitStatus;
+    })();
+    return { io: p.io, detach, done };
+  }
+
+  logPath(id: string, execId: string): string {
+    return this.process(this.get(id), execId).io.logPath;
+  }
+
+  private exited(c: Container, p: Proc, st: WaitStatus): void {
+    if (p.starting) {
+      p.pendingExit = st;
+      return;
+    }
+    // An init's exit is published after its execs' (they die with its pid namespace).
+    const running = [...c.execs.values()].filter((e) => e.status === 'running');
+    if (p.execId === '' && running.length > 0) {
+      this.reaper.tick();
+      if ([...c.execs.values()].some((e) => e.status === 'running')) {
+        setTimeout(() => this.exited(c, p, st), 20);
+        return;
+      }
+    }
+    if (p.status === 'stopped') return;
+    // An OOM kill is told before the exit it caused.
+    if (p.execId === '') this.pollOom(c);
+    p.status = 'stopped';
+    p.exitStatus = st.code;
+    p.exitedAtMs = Date.now();
+    delete p.pendingExit;
+    this.publish('/tasks/exit', { exit: { containerId: c.id, id: p.execId || c.id, pid: p.pid, exitStatus: p.exitStatus, exitedAtMs: p.exitedAtMs } });
+    for (const w of p.waiters.splice(0)) w();
+  }
+
+  /** TaskOOM for each OOM kill since the last look (the shim looks every second). */
+  pollOom(only?: Container): void {
+    for (const c of only ? [only] : this.containers.values()) {
+      for (let n = c.oom?.poll() ?? 0; n > 0; n--) this.publish('/tasks/oom', { oom: { containerId: c.id } });
+    }
+  }
+
+  private proc(containerId: string, execId: string, pid: number, pidfd: number, io: ProcessIO, terminal: boolean, stdin: boolean): Proc {
+    return { containerId, execId, pid, pidfd, status: 'created', starting: false, terminal, stdin, io, exitStatus: 0, exitedAtMs: 0, waiters: [] };
+  }
+
+  private get(id: string): Container {
+    const c = this.containers.get(id);
+    if (!c) throw new RuntsError('ERR_NOT_FOUND', `container "${id}" does not exist`);
+    return c;
+  }
+
+  private process(c: Container, execId: string): Proc {
+    if (!execId) return c.init;
+    const p = c.execs.get(execId);
+    if (!p) throw new RuntsError('ERR_NOT_FOUND', `exec "${execId}" does not exist in container "${c.id}"`);
+    return p;
+  }
+
+  private publish(topic: string, body: Omit<EventBody, 'topic'>): void {
+    this.outbox.publish({ topic, ...body });
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms).unref());

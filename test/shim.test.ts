@@ -1,0 +1,175 @@
+// runts-shim with real containers: lifecycle over the Task service, stdio to
+// logs, exit statuses, event order, the durable outbox, and orphan reaping.
+import t from 'tap';
+import { Env, baseConfig } from './lib/harness';
+import { ShimProcess, sleep } from './lib/shim';
+
+const sh = (script: string) => baseConfig(['sh', '-c', script]);
+const topics = (evs: { topic: string }[]) => evs.map((e) => e.topic);
+
+t.test('create, start, output, exit status and events in order', async (t) => {
+  const env = new Env(t);
+  const s = new ShimProcess(t);
+  await s.start();
+  const id = env.id();
+  const { pid } = await s.call('Create', { id, bundle: env.bundle(sh('echo out; echo err >&2; exit 3')) });
+  t.ok(pid > 0, 'the init pid');
+  t.equal((await s.call('State', { id })).status, 'CREATED');
+  await s.call('Start', { id });
+  const w = await s.call('Wait', { id });
+  t.equal(w.exitStatus, 3, 'exit status');
+  t.ok(w.exitedAtMs > 0);
+  const st = await s.call('State', { id });
+  t.same([st.status, st.exitStatus], ['STOPPED', 3]);
+  const log = await s.output(id);
+  t.match(log.out, /out\n/);
+  t.match(log.out, /err\n/);
+  await s.call('Delete', { id });
+  const evs = await s.events(0, (e) => e.length >= 4);
+  t.same(topics(evs), ['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
+  t.same(evs.map((e) => e.seq), [1, 2, 3, 4], 'seq from 1, by one');
+  t.equal(evs[2]!.exit!.exitStatus, 3);
+  await t.rejects(s.call('State', { id }), { code: 5 }, 'NOT_FOUND after delete');
+});
+
+t.test('a signalled init exits 128+signal; kill of a created container is an exit too', async (t) => {
+  const env = new Env(t);
+  const s = new ShimProcess(t);
+  await s.start();
+  const id = env.id();
+  await s.call('Create', { id, bundle: env.bundle(sh('sleep 100')) });
+  await s.call('Start', { id });
+  await s.call('Kill', { id, signal: 9 });
+  t.equal((await s.call('Wait', { id })).exitStatus, 137);
+  const id2 = env.id();
+  await s.call('Create', { id: id2, bundle: env.bundle(sh('true')) });
+  await s.call('Kill', { id: id2, signal: 9 });
+  t.equal((await s.call('Wait', { id: id2 })).exitStatus, 137, 'a created init killed');
+  await t.rejects(s.call('Delete', { id: env.id() }), { code: 5 });
+  await s.call('Delete', { id });
+  await s.call('Delete', { id: id2 });
+});
+
+t.test('exec: output, exit code, and the init\'s exit after its exec\'s', async (t) => {
+  const env = new Env(t);
+  const s = new ShimProcess(t);
+  await s.start();
+  const id = env.id();
+  await s.call('Create', { id, bundle: env.bundle(sh('sleep 100')) });
+  await s.call('Start', { id });
+  const proc = { ...baseConfig(['sh', '-c', 'echo in-exec; exit 4']).process };
+  await s.call('Exec', { id, execId: 'e1', specJson: JSON.stringify(proc) });
+  await s.call('Start', { id, execId: 'e1' });
+  t.equal((await s.call('Wait', { id, execId: 'e1' })).exitStatus, 4);
+  t.equal((await s.output(id, 'e1')).out, 'in-exec\n');
+  await s.call('Exec', { id, execId: 'e2', specJson: JSON.stringify(baseConfig(['sleep', '100']).process) });
+  await s.call('Start', { id, execId: 'e2' });
+  const pids = (await s.call('Pids', { id })).processes;
+  t.equal(pids.filter((p: { execId: string }) => p.execId === 'e2').length, 1, 'Pids names the exec');
+  await s.call('Kill', { id, signal: 9 });
+  await s.call('Wait', { id });
+  const evs = await s.events(0, (e) => e.filter((x) => x.topic === '/tasks/exit').length >= 3);
+  const exits = evs.filter((e) => e.topic === '/tasks/exit').map((e) => e.exit!.id);
+  t.same(exits, ['e1', 'e2', id], 'exits: the execs, then the init');
+  await t.rejects(s.call('Exec', { id, execId: 'e3', specJson: '{' }), { code: 9 }, 'no exec in a stopped container');
+  await s.call('Delete', { id });
+});
+
+t.test('follow: live output until the process exits, then its status', async (t) => {
+  const env = new Env(t);
+  const s = new ShimProcess(t);
+  await s.start();
+  const id = env.id();
+  await s.call('Create', { id, bundle: env.bundle(sh('echo one; sleep 0.3; echo two; exit 7')) });
+  const following = s.output(id, '', true);
+  await s.call('Start', { id });
+  t.same(await following, { out: 'one\ntwo\n', exitStatus: 7 });
+  await s.call('Delete', { id });
+});
+
+t.test('the outbox keeps what was not acknowledged', async (t) => {
+  const env = new Env(t);
+  const s = new ShimProcess(t);
+  await s.start();
+  const id = env.id();
+  await s.call('Create', { id, bundle: env.bundle(sh('exit 0')) });
+  await s.call('Start', { id });
+  await s.call('Wait', { id });
+  const all = await s.events(0, (e) => e.length >= 3);
+  t.same(topics(all), ['/tasks/create', '/tasks/start', '/tasks/exit']);
+  await s.call('Ack', { seq: 2 });
+  t.same(topics(await s.events(0, (e) => e.length >= 1, 500)), ['/tasks/exit'], 'acknowledged events are gone');
+  t.same(topics(await s.events(3, () => false, 300)), [], 'nothing after the last');
+  await s.call('Delete', { id });
+});
+
+t.test('orphans a container leaves are reaped by the shim (a subreaper)', async (t) => {
+  const env = new Env(t);
+  const s = new ShimProcess(t);
+  await s.start();
+  const id = env.id();
+  const cfg = sh('(sleep 0.2 &); exit 0');
+  // No pid namespace: the orphan comes to the shim, not to a container init.
+  cfg.linux.namespaces = cfg.linux.namespaces.filter((n: { type: string }) => n.type !== 'pid');
+  await s.call('Create', { id, bundle: env.bundle(cfg) });
+  await s.call('Start', { id });
+  await s.call('Wait', { id });
+  await sleep(1500);
+  const { execSync } = await import('node:child_process');
+  const zombies = execSync(`ps -o stat= --ppid ${s.pid} || true`).toString().split('\n').filter((l) => l.startsWith('Z'));
+  t.same(zombies, [], 'no zombie children of the shim');
+  await s.call('Delete', { id });
+});
+
+t.test('an OOM kill: TaskOOM, then the exit (137)', async (t) => {
+  const env = new Env(t);
+  const s = new ShimProcess(t);
+  await s.start();
+  const id = env.id();
+  const cfg = baseConfig(['tail', '/dev/zero']);
+  cfg.linux.resources = { memory: { limit: 32 << 20, swap: 32 << 20 } };
+  await s.call('Create', { id, bundle: env.bundle(cfg) });
+  await s.call('Start', { id });
+  t.equal((await s.call('Wait', { id })).exitStatus, 137);
+  const evs = await s.events(0, (e) => e.some((x) => x.topic === '/tasks/exit'));
+  t.same(topics(evs), ['/tasks/create', '/tasks/start', '/tasks/oom', '/tasks/exit']);
+  await s.call('Delete', { id });
+});
+
+t.test('a terminal: the pty master stays with the shim', async (t) => {
+  const env = new Env(t);
+  const s = new ShimProcess(t);
+  await s.start();
+  const id = env.id();
+  const cfg = sh('tty; exit 0');
+  cfg.process.terminal = true;
+  await s.call('Create', { id, bundle: env.bundle(cfg), terminal: true });
+  const following = s.output(id, '', true);
+  await s.call('Start', { id });
+  const got = await following;
+  t.match(got.out, /^\/dev\/pts\/\d+\r\n$/, 'a tty inside');
+  t.equal(got.exitStatus, 0);
+  await s.call('Delete', { id });
+});
+
+t.test('errors: one line, a gRPC code; Shutdown leaves a shim that still serves', async (t) => {
+  const env = new Env(t);
+  const s = new ShimProcess(t);
+  await s.start();
+  const bad = sh('true');
+  bad.process.args = [];
+  await t.rejects(s.call('Create', { id: env.id(), bundle: env.bundle(bad) }), { code: 3, details: /^process\.args/ });
+  const id = env.id();
+  await s.call('Create', { id, bundle: env.bundle(sh('sleep 100')) });
+  await t.rejects(s.call('Create', { id, bundle: env.bundle(sh('true')) }), { code: 6 });
+  await s.call('Start', { id });
+  await t.rejects(s.call('Delete', { id }), { code: 9 }, 'running: needs force');
+  await s.call('Shutdown', { now: false });
+  await sleep(200);
+  t.ok(s.alive(), 'still serving a container');
+  t.same((await s.call('Connect', { id: '' })).ids, [id]);
+  await s.call('Delete', { id, force: true });
+  await s.call('Shutdown', { now: false });
+  for (let i = 0; i < 100 && s.alive(); i++) await sleep(20);
+  t.notOk(s.alive(), 'exits when it serves nothing');
+});
