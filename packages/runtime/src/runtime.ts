@@ -518,15 +518,20 @@ export class Runtime implements RuntimeApi {
     try {
       const b = Buffer.alloc(1);
       // EOF or EAGAIN: the init has not opened its end yet (it reports ready just before).
-      for (;;) {
-        let n = 0;
+      const read = () => {
         try {
-          n = readSync(fd, b, 0, 1, null);
+          return readSync(fd, b, 0, 1, null);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+          return 0;
         }
-        if (n === 1) break;
-        if (!isAlive(rec.pid, rec.startTime)) throw new RuntsError('ERR_BAD_STATE', `container "${id}" init exited before start`);
+      };
+      while (read() !== 1) {
+        if (!isAlive(rec.pid, rec.startTime)) {
+          // A short process may have taken the go, run and exited between our two looks.
+          if (read() === 1) break;
+          throw new RuntsError('ERR_BAD_STATE', `container "${id}" init exited before start`);
+        }
         sleepMs(1);
       }
     } finally {
