@@ -3,16 +3,14 @@
 import t from 'tap';
 import { execSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { Env, baseConfig } from './lib/harness';
-import { ShimProcess, sleep } from './lib/shim';
+import { baseConfig } from './lib/harness';
+import { sleep, withShim } from './lib/shim';
 
 const sh = (script: string) => baseConfig(['sh', '-c', script]);
 const topics = (evs: { topic: string }[]) => evs.map((e) => e.topic);
 
 t.test('create, start, output, exit status and events in order', async (t) => {
-  const env = new Env(t);
-  const s = new ShimProcess(t);
-  await s.start();
+  const { env, s } = await withShim(t);
   const id = env.id();
   const { pid } = await s.call('Create', { id, bundle: env.bundle(sh('echo out; echo err >&2; exit 3')) });
   t.ok(pid > 0, 'the init pid');
@@ -35,9 +33,7 @@ t.test('create, start, output, exit status and events in order', async (t) => {
 });
 
 t.test('a signalled init exits 128+signal; kill of a created container is an exit too', async (t) => {
-  const env = new Env(t);
-  const s = new ShimProcess(t);
-  await s.start();
+  const { env, s } = await withShim(t);
   const id = env.id();
   await s.call('Create', { id, bundle: env.bundle(sh('sleep 100')) });
   await s.call('Start', { id });
@@ -53,9 +49,7 @@ t.test('a signalled init exits 128+signal; kill of a created container is an exi
 });
 
 t.test('exec: output, exit code, and the init\'s exit after its exec\'s', async (t) => {
-  const env = new Env(t);
-  const s = new ShimProcess(t);
-  await s.start();
+  const { env, s } = await withShim(t);
   const id = env.id();
   await s.call('Create', { id, bundle: env.bundle(sh('sleep 100')) });
   await s.call('Start', { id });
@@ -78,9 +72,7 @@ t.test('exec: output, exit code, and the init\'s exit after its exec\'s', async 
 });
 
 t.test('follow: live output until the process exits, then its status', async (t) => {
-  const env = new Env(t);
-  const s = new ShimProcess(t);
-  await s.start();
+  const { env, s } = await withShim(t);
   const id = env.id();
   await s.call('Create', { id, bundle: env.bundle(sh('echo one; sleep 0.3; echo two; exit 7')) });
   const following = s.output(id, '', true);
@@ -90,9 +82,7 @@ t.test('follow: live output until the process exits, then its status', async (t)
 });
 
 t.test('the outbox keeps what was not acknowledged', async (t) => {
-  const env = new Env(t);
-  const s = new ShimProcess(t);
-  await s.start();
+  const { env, s } = await withShim(t);
   const id = env.id();
   await s.call('Create', { id, bundle: env.bundle(sh('exit 0')) });
   await s.call('Start', { id });
@@ -106,9 +96,7 @@ t.test('the outbox keeps what was not acknowledged', async (t) => {
 });
 
 t.test('orphans a container leaves are reaped by the shim (a subreaper)', async (t) => {
-  const env = new Env(t);
-  const s = new ShimProcess(t);
-  await s.start();
+  const { env, s } = await withShim(t);
   const id = env.id();
   const cfg = sh('(sleep 0.2 &); exit 0');
   // No pid namespace: the orphan comes to the shim, not to a container init.
@@ -123,9 +111,7 @@ t.test('orphans a container leaves are reaped by the shim (a subreaper)', async 
 });
 
 t.test('an OOM kill: TaskOOM, then the exit (137)', async (t) => {
-  const env = new Env(t);
-  const s = new ShimProcess(t);
-  await s.start();
+  const { env, s } = await withShim(t);
   const id = env.id();
   const cfg = baseConfig(['tail', '/dev/zero']);
   cfg.linux.resources = { memory: { limit: 32 << 20, swap: 32 << 20 } };
@@ -138,9 +124,7 @@ t.test('an OOM kill: TaskOOM, then the exit (137)', async (t) => {
 });
 
 t.test('a terminal: the pty master stays with the shim', async (t) => {
-  const env = new Env(t);
-  const s = new ShimProcess(t);
-  await s.start();
+  const { env, s } = await withShim(t);
   const id = env.id();
   const cfg = sh('tty; exit 0');
   cfg.process.terminal = true;
@@ -154,9 +138,7 @@ t.test('a terminal: the pty master stays with the shim', async (t) => {
 });
 
 t.test('errors: one line, a gRPC code; Shutdown leaves a shim that still serves', async (t) => {
-  const env = new Env(t);
-  const s = new ShimProcess(t);
-  await s.start();
+  const { env, s } = await withShim(t);
   const bad = sh('true');
   bad.process.args = [];
   await t.rejects(s.call('Create', { id: env.id(), bundle: env.bundle(bad) }), { code: 3, details: /^process\.args/ });
@@ -177,9 +159,7 @@ t.test('errors: one line, a gRPC code; Shutdown leaves a shim that still serves'
 
 // make soak runs 1000 (SHIM_CYCLES); make test 100.
 t.test('cycles on one shim leave no fd, zombie or memory growth', async (t) => {
-  const env = new Env(t);
-  const s = new ShimProcess(t);
-  await s.start();
+  const { env, s } = await withShim(t);
   const cycles = Number(process.env['SHIM_CYCLES'] ?? 100);
   const bundle = env.bundle(sh('echo hi'));
   const fds = () => readdirSync(`/proc/${s.pid}/fd`).length;

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { grpc, shimApi, type shim } from '@runts/proto';
-import { RUNTS, TOP, reapOrphans } from './harness';
+import { Env, RUNTS, TOP, reapOrphans } from './harness';
 
 interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
@@ -94,6 +94,14 @@ export class ShimProcess {
     if (process.env['KEEP_SHIM']) spawnSync('cp', [join(this.dir, 'shim.log'), `${process.env['KEEP_SHIM']}/${this.pid}.log`]);
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A test's bundles (Env) and a started shim, both cleaned up at teardown. */
+export async function withShim(t: Teardown): Promise<{ env: Env; s: ShimProcess }> {
+  const env = new Env(t);
+  const s = new ShimProcess(t);
+  await s.start();
+  return { env, s };
 }
 
 export const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));

@@ -166,23 +166,12 @@ export class Runtime implements RuntimeApi {
     const fifoFd = this.sys.openPath(fifo);
     fds.push(fifoFd);
 
-    let consoleFd: number | undefined;
-    let attachEnd: number | undefined;
-    if (spec.process?.terminal) {
-      if (opts.consoleSocket) {
-        consoleFd = this.sys.connectUnix(resolve(opts.consoleSocket));
-        fds.push(consoleFd);
-      } else if (attach) {
-        const [mine, theirs] = this.sys.socketpair();
-        fds.push(mine, theirs);
-        attachEnd = mine;
-        consoleFd = theirs;
-      } else {
-        throw configError('process.terminal', 'cannot allocate a terminal for a detached container without --console-socket');
-      }
-    } else if (opts.consoleSocket) {
+    if (!spec.process?.terminal && opts.consoleSocket) {
       throw new RuntsError('ERR_USAGE', '--console-socket given, but process.terminal is false in config.json');
     }
+    const { consoleFd, attachEnd } = spec.process?.terminal
+      ? this.console(opts.consoleSocket, attach, fds, 'cannot allocate a terminal for a detached container without --console-socket')
+      : {};
 
     const nsFds = new Map<number, number>();
     let pidNsFd: number | undefined;
@@ -421,21 +410,7 @@ export class Runtime implements RuntimeApi {
       }
       const [parentEnd, childEnd] = this.sys.socketpair();
       fds.push(parentEnd, childEnd);
-      let consoleFd: number | undefined;
-      let attachEnd: number | undefined;
-      if (opts.process.terminal) {
-        if (opts.consoleSocket) {
-          consoleFd = this.sys.connectUnix(resolve(opts.consoleSocket));
-          fds.push(consoleFd);
-        } else if (attach) {
-          const [mine, theirs] = this.sys.socketpair();
-          fds.push(mine, theirs);
-          attachEnd = mine;
-          consoleFd = theirs;
-        } else {
-          throw configError('process.terminal', 'exec with a terminal needs --console-socket');
-        }
-      }
+      const { consoleFd, attachEnd } = opts.process.terminal ? this.console(opts.consoleSocket, attach, fds, 'exec with a terminal needs --console-socket') : {};
       const plan = buildExecPlan({
         process: opts.process,
         nsFds,
@@ -473,6 +448,20 @@ export class Runtime implements RuntimeApi {
     } finally {
       fds.forEach((fd) => this.safeClose(fd));
     }
+  }
+
+  /** Where a terminal's master goes: the console socket, or (attach) back to us
+   * through a socketpair whose other end the container gets. */
+  private console(socket: string | undefined, attach: boolean, fds: number[], noSocket: string): { consoleFd: number; attachEnd?: number } {
+    if (socket) {
+      const consoleFd = this.sys.connectUnix(resolve(socket));
+      fds.push(consoleFd);
+      return { consoleFd };
+    }
+    if (!attach) throw configError('process.terminal', noSocket);
+    const [attachEnd, consoleFd] = this.sys.socketpair();
+    fds.push(attachEnd, consoleFd);
+    return { consoleFd, attachEnd };
   }
 
   /** Waits for our child, passing on the signals a foreground runtime gets. */

@@ -2,33 +2,12 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultSpec } from '@runts/oci';
 import { buildPlan, cloneFlagsFor, type PlanContext } from '../src/plan/build';
 import { encodePlan } from '../src/plan/encode';
 import { HEADER_SIZE, OP_SIZE, Op, PLAN_MAGIC } from '../src/plan/ops';
 import { parseMountOptions } from '../src/plan/mountopts';
 import { CLONE, MS } from '../src/plan/flags';
-
-function ctx(patch: (s: any) => void = () => {}, extra: Partial<PlanContext> = {}): PlanContext {
-  const spec: any = defaultSpec();
-  spec.process.terminal = false;
-  patch(spec);
-  return {
-    spec,
-    bundle: '/b',
-    rootfs: '/b/rootfs',
-    syncFd: 10,
-    fifoFd: 11,
-    nsFds: new Map(),
-    noPivot: false,
-    preserveFds: 0,
-    cgroupMounts: [{ name: 'cpu,cpuacct', hostPath: '/sys/fs/cgroup/cpu,cpuacct/x', links: ['cpu', 'cpuacct'] }],
-    rootParentMount: null,
-    hostDeviceExists: () => true,
-    isDirectory: () => true,
-    ...extra,
-  };
-}
+import { ctx } from './fixtures';
 
 const names = (c: PlanContext) => buildPlan(c).ops.map((o) => o.op);
 

@@ -7,27 +7,7 @@ import { AT_RECURSIVE, CLONE, MOUNT_ATTR, MS } from '../src/plan/flags';
 import { idmapMounts } from '../src/plan/idmap';
 import { MOUNT_OPTIONS, parseMountOptions } from '../src/plan/mountopts';
 import { checkSubordinate, ownIdOnly, subordinateRanges, wantsLimits } from '../src/rootless';
-
-function ctx(patch: (s: any) => void = () => {}, extra: Partial<PlanContext> = {}): PlanContext {
-  const spec: any = defaultSpec();
-  spec.process.terminal = false;
-  patch(spec);
-  return {
-    spec,
-    bundle: '/b',
-    rootfs: '/b/rootfs',
-    syncFd: 10,
-    fifoFd: 11,
-    nsFds: new Map(),
-    noPivot: false,
-    preserveFds: 0,
-    cgroupMounts: [{ name: 'cpu,cpuacct', hostPath: '/sys/fs/cgroup/cpu,cpuacct/x', links: ['cpu', 'cpuacct'] }],
-    rootParentMount: null,
-    hostDeviceExists: () => true,
-    isDirectory: () => true,
-    ...extra,
-  };
-}
+import { ctx } from './fixtures';
 
 const withUserNs = (s: any) => {
   s.linux.namespaces.push({ type: 'user' });
