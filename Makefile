@@ -101,6 +101,8 @@ demo: build
 bench: build
 	@dpkg -s runc crun time golang-github-containers-common >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc crun time golang-github-containers-common)
 	-@unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec $(NODE) bench/bench.mts'
+	-@dpkg -s containerd >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd)
+	-@$(NODE) bench/resident.mts
 
 clean:
 	rm -rf bin bindings/*.so packages/*/dist packages/*/tsconfig.tsbuildinfo .tap
