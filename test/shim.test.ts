@@ -137,6 +137,22 @@ t.test('a terminal: the pty master stays with the shim', async (t) => {
   await s.call('Delete', { id });
 });
 
+t.test('exec with a terminal, resized; stats', async (t) => {
+  const { env, s } = await withShim(t);
+  const id = env.id();
+  await s.call('Create', { id, bundle: env.bundle(sh('sleep 100')) });
+  await s.call('Start', { id });
+  const proc = { ...baseConfig(['sh', '-c', 'sleep 0.3; test -t 0 && echo stdin-tty; stty size']).process, terminal: true };
+  await s.call('Exec', { id, execId: 't1', terminal: true, specJson: JSON.stringify(proc) });
+  const following = s.output(id, 't1', true);
+  await s.call('Start', { id, execId: 't1' });
+  await s.call('ResizePty', { id, execId: 't1', width: 101, height: 33 });
+  t.same(await following, { out: 'stdin-tty\r\n33 101\r\n', exitStatus: 0 });
+  const stats = JSON.parse((await s.call('Stats', { id })).statsJson);
+  t.ok(stats.pids.current >= 1, 'stats: pids in the cgroup');
+  await s.call('Delete', { id, force: true });
+});
+
 t.test('errors: one line, a gRPC code; Shutdown leaves a shim that still serves', async (t) => {
   const { env, s } = await withShim(t);
   const bad = sh('true');

@@ -56,7 +56,10 @@ export class ProcessIO {
     this.childEnds = [];
     if (master === undefined) return;
     this.master = master;
-    this.read(new ReadStream(master), 'stdout');
+    const stream = new ReadStream(master);
+    // The stream owns the master: once it closes, the fd number is not ours.
+    stream.on('close', () => (this.master = undefined));
+    this.read(stream, 'stdout');
   }
 
   private read(s: Socket, which: keyof Output): void {

@@ -83,9 +83,13 @@ function open(tasks: Tasks, call: grpc.ServerDuplexStream<shim.AttachInput__Outp
   if (first.width && first.height) io.resize(first.width, first.height);
   if (first.stdin.length) io.write(first.stdin);
   call.on('data', (m: shim.AttachInput__Output) => {
-    if (m.stdin.length) io.write(m.stdin);
-    if (m.width && m.height) io.resize(m.width, m.height);
-    if (m.closeStdin) io.closeStdin();
+    try {
+      if (m.stdin.length) io.write(m.stdin);
+      if (m.width && m.height) io.resize(m.width, m.height);
+      if (m.closeStdin) io.closeStdin();
+    } catch {
+      // Input for a process that has just gone: its end comes as the last message.
+    }
   });
   void done.then((status) => end(status));
   return () => end();

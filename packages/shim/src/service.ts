@@ -195,7 +195,7 @@ export class Tasks {
   async stats(id: string): Promise<string> {
     const c = this.get(id);
     let data: unknown;
-    await this.rt.events(c.id, { stats: true, intervalMs: 0 }, (e) => (data = (e as { data?: unknown }).data));
+    await this.rt.events(c.id, { stats: true, intervalMs: 1 }, (e) => (data = (e as { data?: unknown }).data));
     return JSON.stringify(data ?? {});
   }
 

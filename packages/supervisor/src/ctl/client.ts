@@ -1,0 +1,23 @@
+// runtsctl's side of the Containers service: a client on runtsd's socket and
+// the one-line messages its errors become.
+import { grpc, supervisorApi, type supervisor } from '@runts/proto';
+
+export type Client = supervisor.ContainersClient;
+
+export function connect(address: string): Client {
+  const api = supervisorApi();
+  return new api.Containers(`unix://${address}`, grpc.credentials.createInsecure()) as unknown as Client;
+}
+
+/** Promise form of a unary call: pass (cb) => client.Method(req, cb). */
+export function call<T>(fn: (cb: (err: grpc.ServiceError | null, res?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res as T))));
+}
+
+/** The line a user sees for an error: runtsd's own words, or that runtsd is not there. */
+export function errorLine(e: unknown, address: string): string {
+  const se = e as Partial<grpc.ServiceError>;
+  if (se.code === grpc.status.UNAVAILABLE) return `cannot reach runtsd at ${address}: is it running?`;
+  if (typeof se.code === 'number' && se.details) return se.details;
+  return e instanceof Error ? (e.message.split('\n')[0] ?? String(e)) : String(e);
+}

@@ -1,0 +1,170 @@
+// One function per runtsctl command; each returns the process exit code.
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:os';
+import type { grpc, shim, supervisor } from '@runts/proto';
+import type { Command } from './args';
+import { call, type Client } from './client';
+import { eventLine, psTable } from './format';
+
+type Output = grpc.ClientReadableStream<shim.AttachOutput__Output>;
+type Duplex = grpc.ClientDuplexStream<shim.AttachInput, shim.AttachOutput__Output>;
+
+const UNAVAILABLE = 14;
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+function print(s: string): void {
+  process.stdout.write(s);
+}
+
+/** Copies a process's output to ours; resolves with its exit status when the stream says it exited. */
+function drain(stream: Output | Duplex): Promise<number | undefined> {
+  return new Promise((resolve, reject) => {
+    let status: number | undefined;
+    stream.on('data', (o: shim.AttachOutput__Output) => {
+      if (o.stdout?.length) process.stdout.write(o.stdout);
+      if (o.stderr?.length) process.stderr.write(o.stderr);
+      if (o.exited) status = o.exitStatus;
+    });
+    stream.on('end', () => resolve(status));
+    stream.on('error', (e: grpc.ServiceError) => (status !== undefined ? resolve(status) : reject(e)));
+  });
+}
+
+/**
+ * Wires the user's terminal to an attach stream: stdin forwarded, raw mode
+ * for a tty (restored by the returned function), SIGWINCH sent as a resize.
+ */
+function wire(stream: Duplex, tty: boolean, interactive: boolean): () => void {
+  const stdin = process.stdin;
+  const raw = tty && interactive && stdin.isTTY;
+  const resize = () => stream.write({ width: process.stdout.columns ?? 80, height: process.stdout.rows ?? 24 });
+  if (tty && process.stdout.isTTY) process.on('SIGWINCH', resize);
+  if (raw) stdin.setRawMode(true);
+  const onData = (b: Buffer) => stream.write({ stdin: b });
+  const onEnd = () => stream.write({ closeStdin: true });
+  if (interactive) {
+    stdin.on('data', onData);
+    stdin.on('end', onEnd);
+  }
+  return () => {
+    process.off('SIGWINCH', resize);
+    if (raw) stdin.setRawMode(false);
+    stdin.off('data', onData);
+    stdin.off('end', onEnd);
+    stdin.pause();
+  };
+}
+
+function size(tty: boolean): { width?: number; height?: number } {
+  return tty && process.stdout.isTTY ? { width: process.stdout.columns, height: process.stdout.rows } : {};
+}
+
+/** Follows a process's output (and input when interactive) from the start of its log until it exits. */
+async function follow(c: Client, id: string, execId: string, tty: boolean, interactive: boolean, started: () => Promise<unknown>): Promise<number> {
+  const stream = c.Attach();
+  stream.write({ id, execId, logs: true, follow: true, ...size(tty) });
+  const unwire = wire(stream, tty, interactive);
+  // As docker's sig-proxy: a signal to runtsctl goes to the process (in raw mode ^C is input instead).
+  const forward = (sig: NodeJS.Signals) => c.Kill({ id, execId, signal: constants.signals[sig] }, () => {});
+  for (const sig of FORWARDED) process.on(sig, forward);
+  try {
+    const done = drain(stream);
+    // Awaited below; if starting fails first, its rejection is not the error to report.
+    done.catch(() => {});
+    await started();
+    const status = await done;
+    if (status !== undefined) return status;
+    const w = await call<shim.WaitResponse__Output>((cb) => c.Wait({ id, execId }, cb));
+    return w.exitStatus;
+  } finally {
+    for (const sig of FORWARDED) process.off(sig, forward);
+    unwire();
+    stream.end();
+  }
+}
+
+export async function runCommand(c: Client, cmd: Command): Promise<number> {
+  switch (cmd.name) {
+    case 'run': {
+      const req: supervisor.CreateRequest = { id: cmd.id, bundle: cmd.bundle, terminal: cmd.tty, stdin: cmd.interactive, group: cmd.group, autoRemove: cmd.rm };
+      if (cmd.detach) {
+        const ctr = await call<supervisor.Container__Output>((cb) => c.Run(req, cb));
+        print(`${ctr.id}\n`);
+        return 0;
+      }
+      // Attached before it starts, so no output is missed and --rm waits for this stream.
+      const ctr = await call<supervisor.Container__Output>((cb) => c.Create(req, cb));
+      const start = () =>
+        call((cb) => c.Start({ id: ctr.id }, cb)).catch(async (e: unknown) => {
+          if (cmd.rm) await call((cb) => c.Delete({ id: ctr.id, force: true }, cb)).catch(() => {});
+          throw e;
+        });
+      return follow(c, ctr.id, '', cmd.tty, cmd.interactive, start);
+    }
+    case 'exec': {
+      const execId = `exec-${randomBytes(4).toString('hex')}`;
+      // The exec runs at once: it gets the caller's window size from the start.
+      const { width, height } = size(cmd.tty);
+      const specJson = JSON.stringify({ args: cmd.args, ...(width && height ? { consoleSize: { width, height } } : {}) });
+      await call((cb) => c.Exec({ id: cmd.id, execId, terminal: cmd.tty, stdin: cmd.interactive, specJson }, cb));
+      return follow(c, cmd.id, execId, cmd.tty, cmd.interactive, async () => {});
+    }
+    case 'ps': {
+      const { containers } = await call<supervisor.ListResponse__Output>((cb) => c.List({}, cb));
+      const shown = cmd.all ? containers : containers.filter((x) => x.status !== 'stopped');
+      print(cmd.format === 'json' ? JSON.stringify(shown, null, 2) + '\n' : psTable(shown));
+      return 0;
+    }
+    case 'inspect': {
+      const out = [];
+      for (const id of cmd.ids) out.push(await call<supervisor.Container__Output>((cb) => c.Get({ id }, cb)));
+      print(JSON.stringify(out, null, 2) + '\n');
+      return 0;
+    }
+    case 'logs':
+      await drain(c.Logs({ id: cmd.id, follow: cmd.follow }));
+      return 0;
+    case 'kill':
+      await call((cb) => c.Kill({ id: cmd.id, signal: cmd.signal }, cb));
+      return 0;
+    case 'stop':
+      await call((cb) => c.Stop({ id: cmd.id, timeoutS: cmd.timeout }, cb));
+      print(`${cmd.id}\n`);
+      return 0;
+    case 'rm': {
+      let code = 0;
+      for (const id of cmd.ids) {
+        try {
+          await call((cb) => c.Delete({ id, force: cmd.force }, cb));
+          print(`${id}\n`);
+        } catch (e) {
+          // One missing id does not stop the others; no runtsd stops all.
+          const se = e as grpc.ServiceError;
+          if (se.code === UNAVAILABLE || !se.details) throw e;
+          process.stderr.write(`runtsctl: ${se.details}\n`);
+          code = 1;
+        }
+      }
+      return code;
+    }
+    case 'events':
+      return new Promise((resolve, reject) => {
+        const stream = c.Events({});
+        stream.on('data', (e: supervisor.Event__Output) => print(eventLine(e)));
+        stream.on('end', () => resolve(0));
+        stream.on('error', reject);
+      });
+    case 'stats': {
+      const s = await call<shim.StatsResponse__Output>((cb) => c.Stats({ id: cmd.id }, cb));
+      print(JSON.stringify(JSON.parse(s.statsJson || '{}'), null, 2) + '\n');
+      return 0;
+    }
+    case 'wait': {
+      const w = await call<shim.WaitResponse__Output>((cb) => c.Wait({ id: cmd.id }, cb));
+      print(`${w.exitStatus}\n`);
+      return 0;
+    }
+    case 'help':
+      return 0;
+  }
+}

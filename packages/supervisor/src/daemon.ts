@@ -1,0 +1,464 @@
+// runtsd: container records and the shims behind them. Records
+// are the truth across restarts; shims are reached again on start, and the
+// events they kept while runtsd was away are applied before anything else.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import { grpc, supervisorApi, type shim, type supervisor } from '@runts/proto';
+import { containersService } from './service';
+import { RpcError } from './errors';
+import { applyEvent, eventContainer, isInitExit, RecordStore, writeAtomic, type ContainerRecord } from './records';
+import { deadline, probe, readOutbox, ShimConn, shimClient, shimPaths, spawnShim, unary, type ShimEvents } from './shims';
+
+export interface DaemonOptions {
+  address: string;
+  stateDir: string;
+  shimBin: string;
+  /** The runts CLI: cleans up after a shim that died (delete --force in its runtime root). */
+  runtsBin: string;
+  log: (msg: string) => void;
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const SHIM_LOST = 'shim exited';
+
+interface Waiter {
+  resolve: (rec: ContainerRecord) => void;
+  reject: (e: Error) => void;
+}
+
+type Sink = { write(m: supervisor.Event): boolean };
+
+export class Daemon implements ShimEvents {
+  private readonly store: RecordStore;
+  private readonly records = new Map<string, ContainerRecord>();
+  /** Live shims by dir. */
+  private readonly shims = new Map<string, ShimConn>();
+  /** A group's shim being started, so concurrent creates share it. */
+  private readonly starting = new Map<string, Promise<ShimConn>>();
+  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly subscribers = new Set<Sink>();
+  /** Open logs/attach streams per container: auto-remove waits for them to drain. */
+  private readonly streams = new Map<string, number>();
+  private readonly pendingRemove = new Set<string>();
+  private server: grpc.Server | undefined;
+
+  constructor(private readonly opts: DaemonOptions) {
+    mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+    this.store = new RecordStore(opts.stateDir);
+  }
+
+  /** Loads the records and reaches every shim they name; dead shims' outboxes are read directly. */
+  async restore(): Promise<void> {
+    for (const rec of this.store.load(this.opts.log)) this.records.set(rec.id, rec);
+    const byDir = new Map<string, ContainerRecord[]>();
+    for (const rec of this.records.values()) byDir.set(rec.shimDir, [...(byDir.get(rec.shimDir) ?? []), rec]);
+    await Promise.all(
+      [...byDir].map(async ([dir, recs]) => {
+        const first = recs[0]!;
+        const client = shimClient(first.shimSocket);
+        const hello = existsSync(first.shimSocket) ? await probe(client) : undefined;
+        if (!hello) {
+          client.close();
+          this.recoverDead(dir);
+          return;
+        }
+        const after = Math.min(...recs.map((r) => r.lastSeq));
+        const conn = new ShimConn(dir, first.shimSocket, hello.shimPid, client, after, this);
+        this.shims.set(dir, conn);
+        conn.subscribe();
+      }),
+    );
+    const shimsDir = join(this.opts.stateDir, 'shims');
+    const unused = existsSync(shimsDir) ? readdirSync(shimsDir).map((n) => join(shimsDir, n)).filter((d) => !byDir.has(d)) : [];
+    for (const dir of unused) void this.retire(dir).catch((e: Error) => this.opts.log(`retiring shim ${dir}: ${e.message}`));
+  }
+
+  /** Refuses to run beside another runtsd on the same socket or state dir; call before restore. */
+  async claim(): Promise<void> {
+    const { address, stateDir } = this.opts;
+    if (existsSync(address) && (await this.answers(address))) throw new Error(`runtsd is already running at ${address}`);
+    const pidFile = join(stateDir, 'runtsd.pid');
+    const other = Number(readText(pidFile));
+    if (other > 0 && other !== process.pid && readText(`/proc/${other}/cmdline`).includes('runtsd')) {
+      throw new Error(`state dir ${stateDir} is in use by runtsd pid ${other}`);
+    }
+    writeAtomic(pidFile, String(process.pid));
+  }
+
+  async listen(): Promise<void> {
+    const { address } = this.opts;
+    const parent = dirname(address);
+    if (!existsSync(parent)) mkdirSync(parent, { recursive: true, mode: 0o700 });
+    rmSync(address, { force: true });
+    const server = new grpc.Server();
+    server.addService(supervisorApi().Containers.service, containersService(this));
+    const mask = process.umask(0o177);
+    try {
+      await new Promise<void>((res, rej) => server.bindAsync(`unix://${address}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
+    } finally {
+      process.umask(mask);
+    }
+    chmodSync(address, 0o600);
+    this.server = server;
+  }
+
+  private async answers(address: string): Promise<boolean> {
+    const api = supervisorApi();
+    const c = new api.Containers(`unix://${address}`, grpc.credentials.createInsecure());
+    try {
+      await unary((cb) => c.List({}, deadline(500), cb));
+      return true;
+    } catch {
+      return false;
+    } finally {
+      c.close();
+    }
+  }
+
+  /** Stops serving; shims and containers keep running. */
+  close(): void {
+    for (const conn of this.shims.values()) conn.close();
+    this.shims.clear();
+    if (!this.server) return;
+    this.server.forceShutdown();
+    rmSync(this.opts.address, { force: true });
+    rmSync(join(this.opts.stateDir, 'runtsd.pid'), { force: true });
+  }
+
+  // ---- events from shims ----
+
+  event(conn: ShimConn, env: shim.Envelope__Output): boolean {
+    const rec = this.records.get(eventContainer(env) ?? '');
+    if (!rec || rec.shimDir !== conn.dir) return true;
+    return this.apply(rec, env);
+  }
+
+  lost(conn: ShimConn): void {
+    this.shims.delete(conn.dir);
+    this.opts.log(`shim ${conn.dir} (pid ${conn.pid}) stopped answering`);
+    this.recoverDead(conn.dir);
+  }
+
+  /** Applies an event to a copy, writes it, then adopts it: false if it could not be made durable. */
+  private apply(rec: ContainerRecord, env: shim.Envelope__Output): boolean {
+    const next = structuredClone(rec);
+    if (!applyEvent(next, env)) return true;
+    try {
+      this.store.write(next);
+    } catch (e) {
+      this.opts.log(`cannot record event ${env.seq} of ${rec.id}: ${(e as Error).message}`);
+      return false;
+    }
+    const exited = rec.status !== 'stopped' && next.status === 'stopped' && isInitExit(next, env);
+    Object.assign(rec, next);
+    for (const s of this.subscribers) s.write({ containerId: rec.id, envelope: env });
+    if (!exited) return true;
+    this.settle(rec.id, rec);
+    if (rec.autoRemove) this.autoRemove(rec.id);
+    return true;
+  }
+
+  /** A dead shim's undelivered events, then its containers that had not exited are marked unknown. */
+  private recoverDead(dir: string): void {
+    for (const env of readOutbox(dir)) {
+      const rec = this.records.get(eventContainer(env) ?? '');
+      if (rec && rec.shimDir === dir) this.apply(rec, env);
+    }
+    for (const rec of this.records.values()) {
+      if (rec.shimDir !== dir || rec.status === 'stopped' || rec.status === 'unknown') continue;
+      rec.status = 'unknown';
+      rec.reason = SHIM_LOST;
+      // Not fatal: the next start finds the shim dead again and reaches the same state.
+      try {
+        this.store.write(rec);
+      } catch (e) {
+        this.opts.log(`cannot record that ${rec.id}'s shim is gone: ${(e as Error).message}`);
+      }
+      this.settle(rec.id, new RpcError(grpc.status.FAILED_PRECONDITION, `container ${rec.id}: ${SHIM_LOST}`));
+    }
+  }
+
+  private settle(id: string, outcome: ContainerRecord | Error): void {
+    const ws = this.waiters.get(id) ?? [];
+    this.waiters.delete(id);
+    for (const w of ws) outcome instanceof Error ? w.reject(outcome) : w.resolve(outcome);
+  }
+
+  private waitExit(rec: ContainerRecord, timeoutMs?: number): Promise<ContainerRecord | undefined> {
+    if (rec.status === 'stopped') return Promise.resolve(rec);
+    if (rec.status === 'unknown') return Promise.reject(new RpcError(grpc.status.FAILED_PRECONDITION, `container ${rec.id}: ${rec.reason || 'state unknown'}`));
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { resolve, reject };
+      this.waiters.set(rec.id, [...(this.waiters.get(rec.id) ?? []), w]);
+      if (timeoutMs === undefined) return;
+      const timer = setTimeout(() => {
+        const left = (this.waiters.get(rec.id) ?? []).filter((x) => x !== w);
+        if (left.length) this.waiters.set(rec.id, left);
+        else this.waiters.delete(rec.id);
+        resolve(undefined);
+      }, timeoutMs);
+      w.resolve = (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      };
+    });
+  }
+
+  private autoRemove(id: string): void {
+    if ((this.streams.get(id) ?? 0) > 0) {
+      this.pendingRemove.add(id);
+      return;
+    }
+    this.pendingRemove.delete(id);
+    this.remove(id, true).catch((e: Error) => this.opts.log(`auto-remove ${id}: ${e.message}`));
+  }
+
+  private streamOpened(id: string): () => void {
+    this.streams.set(id, (this.streams.get(id) ?? 0) + 1);
+    let closed = false;
+    return () => {
+      if (closed) return;
+      closed = true;
+      const n = (this.streams.get(id) ?? 1) - 1;
+      if (n > 0) this.streams.set(id, n);
+      else this.streams.delete(id);
+      if (n <= 0 && this.pendingRemove.has(id)) this.autoRemove(id);
+    };
+  }
+
+  // ---- operations ----
+
+  get(id: string): ContainerRecord {
+    const rec = this.records.get(id);
+    if (!rec) throw new RpcError(grpc.status.NOT_FOUND, `no such container: ${id}`);
+    return rec;
+  }
+
+  private conn(rec: ContainerRecord): ShimConn {
+    const conn = this.shims.get(rec.shimDir);
+    if (!conn) throw new RpcError(grpc.status.FAILED_PRECONDITION, `container ${rec.id}: ${rec.reason || SHIM_LOST}`);
+    return conn;
+  }
+
+  /** The group's live shim, or a new one (one per container when there is no group). */
+  private shimFor(id: string, group: string): Promise<ShimConn> {
+    if (group) {
+      for (const rec of this.records.values()) {
+        const conn = rec.group === group ? this.shims.get(rec.shimDir) : undefined;
+        if (conn) return Promise.resolve(conn);
+      }
+      const pending = this.starting.get(group);
+      if (pending) return pending;
+    }
+    const p = (async () => {
+      const paths = shimPaths(this.opts.stateDir, group ? `g-${group}` : id);
+      const { pid, client } = await spawnShim(this.opts.shimBin, paths);
+      const conn = new ShimConn(paths.dir, paths.socket, pid, client, 0, this);
+      this.shims.set(paths.dir, conn);
+      conn.subscribe();
+      return conn;
+    })();
+    if (group) {
+      this.starting.set(group, p);
+      const done = () => this.starting.delete(group);
+      p.then(done, done);
+    }
+    return p;
+  }
+
+  async create(req: supervisor.CreateRequest__Output): Promise<ContainerRecord> {
+    const id = req.id || randomBytes(6).toString('hex');
+    if (!ID_RE.test(id)) throw new RpcError(grpc.status.INVALID_ARGUMENT, `invalid container id ${JSON.stringify(id)}: use letters, digits, '_', '.', '-'`);
+    if (req.group && !ID_RE.test(req.group)) throw new RpcError(grpc.status.INVALID_ARGUMENT, `invalid group name ${JSON.stringify(req.group)}`);
+    if (this.records.has(id)) throw new RpcError(grpc.status.ALREADY_EXISTS, `container ${id} already exists`);
+    if (!isAbsolute(req.bundle)) throw new RpcError(grpc.status.INVALID_ARGUMENT, `bundle path must be absolute: ${req.bundle}`);
+    if (!existsSync(join(req.bundle, 'config.json'))) throw new RpcError(grpc.status.INVALID_ARGUMENT, `no config.json in bundle ${req.bundle}`);
+    const now = Date.now();
+    // Claimed before the shim starts, so a concurrent create of the same id fails.
+    const rec: ContainerRecord = {
+      id, bundle: req.bundle, group: req.group, terminal: req.terminal, stdin: req.stdin, autoRemove: req.autoRemove,
+      shimDir: '', shimSocket: '', shimPid: 0, status: 'created', pid: 0, exitStatus: 0, exitedAtMs: 0,
+      createdAtMs: now, startedAtMs: 0, lastSeq: 0, reason: '',
+    };
+    this.records.set(id, rec);
+    let conn: ShimConn | undefined;
+    try {
+      conn = await this.shimFor(id, req.group);
+      Object.assign(rec, { shimDir: conn.dir, shimSocket: conn.socket, shimPid: conn.pid });
+      this.store.write(rec);
+      const res = await unary<shim.CreateTaskResponse__Output>((cb) => conn!.client.Create({ id, bundle: req.bundle, terminal: req.terminal, stdin: req.stdin }, cb));
+      if (rec.pid === 0) rec.pid = res.pid;
+      this.store.write(rec);
+      return rec;
+    } catch (e) {
+      this.records.delete(id);
+      this.store.remove(id);
+      if (conn) this.release(conn.dir);
+      throw e;
+    }
+  }
+
+  async start(id: string): Promise<ContainerRecord> {
+    const rec = this.get(id);
+    const res = await unary<shim.StartResponse__Output>((cb) => this.conn(rec).client.Start({ id }, cb));
+    // The TaskStart (or even TaskExit) event may have been applied already.
+    if (rec.status === 'created') {
+      rec.status = 'running';
+      rec.pid = res.pid;
+      rec.startedAtMs = Date.now();
+      this.store.write(rec);
+    }
+    return rec;
+  }
+
+  async kill(req: supervisor.KillRequest__Output): Promise<void> {
+    const rec = this.get(req.id);
+    await unary((cb) => this.conn(rec).client.Kill({ id: req.id, execId: req.execId, signal: req.signal || 15, all: req.all }, cb));
+  }
+
+  /** The signal (SIGTERM by default), then SIGKILL once timeout_s passed (0: at once). */
+  async stop(req: supervisor.StopRequest__Output): Promise<ContainerRecord> {
+    const rec = this.get(req.id);
+    if (rec.status === 'stopped') return rec;
+    const client = this.conn(rec).client;
+    await unary((cb) => client.Kill({ id: req.id, signal: req.signal || 15 }, cb));
+    if (await this.waitExit(rec, req.timeoutS * 1000)) return rec;
+    await unary((cb) => client.Kill({ id: req.id, signal: 9 }, cb));
+    await this.waitExit(rec, 10000);
+    return rec;
+  }
+
+  async remove(id: string, force: boolean): Promise<ContainerRecord> {
+    const rec = this.get(id);
+    if (!force && (rec.status === 'running' || rec.status === 'paused')) {
+      throw new RpcError(grpc.status.FAILED_PRECONDITION, `container ${id} is ${rec.status}: stop it first or force the removal`);
+    }
+    const conn = this.shims.get(rec.shimDir);
+    if (conn) {
+      try {
+        await unary((cb) => conn.client.Delete({ id, force }, cb));
+      } catch (e) {
+        if ((e as grpc.ServiceError).code !== grpc.status.NOT_FOUND) throw e;
+      }
+    } else if (force && rec.shimDir) {
+      // No shim to ask: the runtime's own state in the shim's dir still names the container.
+      spawnSync(this.opts.runtsBin, ['--root', join(rec.shimDir, 'runtime'), 'delete', '--force', id], { stdio: 'ignore', timeout: 15000 });
+    } else if (rec.status === 'unknown') {
+      throw new RpcError(grpc.status.FAILED_PRECONDITION, `container ${id}: ${rec.reason || SHIM_LOST}; force the removal to kill what is left of it`);
+    }
+    this.records.delete(id);
+    this.store.remove(id);
+    this.pendingRemove.delete(id);
+    this.settle(id, new RpcError(grpc.status.NOT_FOUND, `container ${id} was removed`));
+    this.release(rec.shimDir);
+    return rec;
+  }
+
+  /** Shuts a shim down and removes its dir once it serves no record. */
+  private release(dir: string): void {
+    if (!dir || [...this.records.values()].some((r) => r.shimDir === dir)) return;
+    this.shims.get(dir)?.close();
+    this.shims.delete(dir);
+    this.retire(dir).catch((e: Error) => this.opts.log(`retiring shim ${dir}: ${e.message}`));
+  }
+
+  /** Asks a shim serving nothing to exit, then removes its dir (also for shims left by a crash mid-removal). */
+  private async retire(dir: string): Promise<void> {
+    const client = shimClient(join(dir, 'task.sock'));
+    try {
+      const hello = existsSync(join(dir, 'task.sock')) ? await probe(client) : undefined;
+      if (hello) {
+        await unary((cb) => client.Shutdown({ now: false }, deadline(5000), cb)).catch(() => {});
+        await waitGone(hello.shimPid, 5000);
+      }
+      if (!hello || !hello.ids.length) rmSync(dir, { recursive: true, force: true });
+    } finally {
+      client.close();
+    }
+  }
+
+  async exec(req: supervisor.ExecRequest__Output): Promise<number> {
+    const rec = this.get(req.id);
+    if (rec.status !== 'running') throw new RpcError(grpc.status.FAILED_PRECONDITION, `container ${req.id} is ${rec.status}, not running`);
+    const client = this.conn(rec).client;
+    const execId = req.execId || `exec-${randomBytes(4).toString('hex')}`;
+    const process = execProcess(rec.bundle, req.specJson, req.terminal);
+    await unary((cb) => client.Exec({ id: req.id, execId, terminal: req.terminal, stdin: req.stdin, specJson: JSON.stringify(process) }, cb));
+    const res = await unary<shim.StartResponse__Output>((cb) => client.Start({ id: req.id, execId }, cb));
+    return res.pid;
+  }
+
+  async wait(req: supervisor.WaitRequest__Output): Promise<shim.WaitResponse> {
+    const rec = this.get(req.id);
+    if (req.execId) return unary<shim.WaitResponse__Output>((cb) => this.conn(rec).client.Wait({ id: req.id, execId: req.execId }, cb));
+    const done = (await this.waitExit(rec))!;
+    return { exitStatus: done.exitStatus, exitedAtMs: done.exitedAtMs };
+  }
+
+  // ---- for the service ----
+
+  list(): ContainerRecord[] {
+    return [...this.records.values()];
+  }
+
+  async stats(id: string): Promise<shim.StatsResponse__Output> {
+    const rec = this.get(id);
+    return unary<shim.StatsResponse__Output>((cb) => this.conn(rec).client.Stats({ id }, cb));
+  }
+
+  /** Every applied event goes to sink until the returned function is called. */
+  subscribe(sink: Sink): () => void {
+    this.subscribers.add(sink);
+    return () => this.subscribers.delete(sink);
+  }
+
+  /** A shim Attach stream for a container's process, counted so auto-remove waits for it; call done when it ends. */
+  attach(id: string): { upstream: grpc.ClientDuplexStream<shim.AttachInput, shim.AttachOutput__Output>; done: () => void } {
+    const rec = this.get(id);
+    const upstream = this.conn(rec).client.Attach();
+    return { upstream, done: this.streamOpened(id) };
+  }
+}
+
+/** The container's own process from its bundle, overlaid with what the exec request gives (args at least). */
+export function execProcess(bundle: string, specJson: string, terminal: boolean): Record<string, unknown> {
+  let base: Record<string, unknown> = {};
+  try {
+    const cfg = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process?: Record<string, unknown> };
+    base = cfg.process ?? {};
+  } catch (e) {
+    throw new RpcError(grpc.status.FAILED_PRECONDITION, `cannot read ${join(bundle, 'config.json')}: ${(e as Error).message}`);
+  }
+  let overlay: Record<string, unknown>;
+  try {
+    overlay = specJson ? (JSON.parse(specJson) as Record<string, unknown>) : {};
+  } catch (e) {
+    throw new RpcError(grpc.status.INVALID_ARGUMENT, `exec process is not JSON: ${(e as Error).message}`);
+  }
+  const { consoleSize: _size, ...rest } = base;
+  return { ...rest, ...overlay, terminal };
+}
+
+/** Resolves once pid is gone (or a zombie no one reaped yet), or after ms. */
+async function waitGone(pid: number, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (pid > 0 && Date.now() < until) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return;
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,9 @@
+// The supervisor's public API: the daemon, its records, and runtsctl's parser.
+export { Daemon, execProcess, type DaemonOptions } from './daemon';
+export { RpcError, toStatus } from './errors';
+export { containersService } from './service';
+export { RecordStore, applyEvent, eventContainer, isInitExit, toContainer, writeAtomic, type ContainerRecord, type Status } from './records';
+export { ShimConn, readOutbox, shimPaths, shimClient, spawnShim, type ShimEvents } from './shims';
+export { parseCtlArgs, parseSignal, UsageError, type Command, type Parsed } from './ctl/args';
+export { psTable, statusText, eventLine, ago } from './ctl/format';
+export { parseDaemonArgs } from './runtsd';

@@ -1,0 +1,157 @@
+// Container records: one JSON file per container under <state>/containers,
+// each written atomically so a kill -9 of runtsd leaves the old or the new
+// record, never half of one. Events from the shims are applied here.
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { shim, supervisor } from '@runts/proto';
+
+export type Status = 'created' | 'running' | 'paused' | 'stopped' | 'unknown';
+
+export interface ContainerRecord {
+  id: string;
+  bundle: string;
+  group: string;
+  terminal: boolean;
+  stdin: boolean;
+  autoRemove: boolean;
+  /** The shim serving this container: its dir (outbox, logs, runtime root) and socket. */
+  shimDir: string;
+  shimSocket: string;
+  shimPid: number;
+  status: Status;
+  pid: number;
+  exitStatus: number;
+  exitedAtMs: number;
+  createdAtMs: number;
+  startedAtMs: number;
+  /** The highest event seq of the shim applied to this record (replays at or below it are skipped). */
+  lastSeq: number;
+  reason: string;
+}
+
+/** Writes data to file so that a crash leaves either the old or the new content. */
+export function writeAtomic(file: string, data: string): void {
+  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  // The rename itself is durable only once the directory is.
+  const dfd = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
+}
+
+export class RecordStore {
+  readonly dir: string;
+
+  constructor(stateDir: string) {
+    this.dir = join(stateDir, 'containers');
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** Every record on disk; unreadable files are reported, not fatal. */
+  load(warn: (msg: string) => void = () => {}): ContainerRecord[] {
+    const out: ContainerRecord[] = [];
+    for (const name of readdirSync(this.dir)) {
+      if (!name.endsWith('.json') || name.startsWith('.')) continue;
+      try {
+        out.push(JSON.parse(readFileSync(join(this.dir, name), 'utf8')) as ContainerRecord);
+      } catch (e) {
+        warn(`skipping record ${name}: ${(e as Error).message}`);
+      }
+    }
+    return out.sort((a, b) => a.createdAtMs - b.createdAtMs || a.id.localeCompare(b.id));
+  }
+
+  write(rec: ContainerRecord): void {
+    writeAtomic(join(this.dir, `${rec.id}.json`), JSON.stringify(rec, null, 2) + '\n');
+  }
+
+  remove(id: string): void {
+    rmSync(join(this.dir, `${id}.json`), { force: true });
+  }
+}
+
+/** The container an event is about, whatever its kind. */
+export function eventContainer(env: shim.Envelope__Output): string | undefined {
+  const kind = env.event;
+  if (kind === undefined) return undefined;
+  const body = env[kind] as { containerId?: string } | null | undefined;
+  return body?.containerId || undefined;
+}
+
+/**
+ * Applies one shim event to a record. Returns false when the event was
+ * already applied (replay after a restart): seqs grow by one per shim.
+ * A stopped container stays stopped: its exit code is final.
+ */
+export function applyEvent(rec: ContainerRecord, env: shim.Envelope__Output): boolean {
+  if (env.seq <= rec.lastSeq) return false;
+  rec.lastSeq = env.seq;
+  const stopped = rec.status === 'stopped';
+  switch (env.event) {
+    case 'create':
+      if (env.create && !stopped && rec.status !== 'running') rec.pid = env.create.pid || rec.pid;
+      break;
+    case 'start':
+      if (env.start && !stopped) {
+        rec.status = 'running';
+        rec.pid = env.start.pid || rec.pid;
+        rec.startedAtMs = env.timestampMs || Date.now();
+      }
+      break;
+    case 'exit': {
+      const x = env.exit;
+      // Exits of execs leave the container running.
+      if (x && (x.id === '' || x.id === rec.id) && !stopped) {
+        rec.status = 'stopped';
+        rec.exitStatus = x.exitStatus;
+        rec.exitedAtMs = x.exitedAtMs || env.timestampMs || Date.now();
+        rec.reason = '';
+      }
+      break;
+    }
+    case 'paused':
+      if (!stopped) rec.status = 'paused';
+      break;
+    case 'resumed':
+      if (!stopped) rec.status = 'running';
+      break;
+    case 'oom':
+      rec.reason = 'out of memory';
+      break;
+    default:
+      break;
+  }
+  return true;
+}
+
+/** Whether an exit event is the container's init (not one of its execs). */
+export function isInitExit(rec: ContainerRecord, env: shim.Envelope__Output): boolean {
+  return env.event === 'exit' && !!env.exit && (env.exit.id === '' || env.exit.id === rec.id);
+}
+
+export function toContainer(rec: ContainerRecord): supervisor.Container {
+  return {
+    id: rec.id,
+    bundle: rec.bundle,
+    status: rec.status,
+    pid: rec.pid,
+    exitStatus: rec.exitStatus,
+    exitedAtMs: rec.exitedAtMs,
+    createdAtMs: rec.createdAtMs,
+    terminal: rec.terminal,
+    group: rec.group,
+    shimPid: rec.shimPid,
+    reason: rec.reason,
+    autoRemove: rec.autoRemove,
+  };
+}

@@ -1,0 +1,57 @@
+// runtsd's entry point: flags, then the daemon until SIGTERM/SIGINT (which
+// leave shims and containers running: the next runtsd reconnects to them).
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Daemon } from './daemon';
+
+export const DEFAULT_ADDRESS = '/run/runts/runtsd.sock';
+export const DEFAULT_STATE_DIR = '/var/lib/runts';
+
+export interface DaemonFlags {
+  address: string;
+  stateDir: string;
+  shim: string;
+}
+
+export function parseDaemonArgs(argv: string[]): DaemonFlags {
+  const { values } = parseArgs({
+    args: argv,
+    options: { address: { type: 'string' }, 'state-dir': { type: 'string' }, shim: { type: 'string' } },
+    strict: true,
+    allowPositionals: false,
+  });
+  return {
+    address: resolve(values.address ?? DEFAULT_ADDRESS),
+    stateDir: resolve(values['state-dir'] ?? DEFAULT_STATE_DIR),
+    shim: resolve(values.shim ?? resolve(__dirname, '../../../bin/runts-shim')),
+  };
+}
+
+export function cli(commit: string): void {
+  const log = (msg: string) => process.stderr.write(`runtsd: ${msg}\n`);
+  let flags: DaemonFlags;
+  try {
+    flags = parseDaemonArgs(process.argv.slice(2));
+  } catch (e) {
+    log((e as Error).message);
+    process.exitCode = 2;
+    return;
+  }
+  const daemon = new Daemon({ address: flags.address, stateDir: flags.stateDir, shimBin: flags.shim, runtsBin: resolve(dirname(flags.shim), 'runts'), log });
+  const quit = () => {
+    daemon.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', quit);
+  process.on('SIGINT', quit);
+  daemon
+    .claim()
+    .then(() => daemon.restore())
+    .then(() => daemon.listen())
+    .then(() => log(`listening on ${flags.address} (state ${flags.stateDir}, commit ${commit})`))
+    .catch((e: Error) => {
+      log(e.message);
+      daemon.close();
+      process.exit(1);
+    });
+}
