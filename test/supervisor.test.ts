@@ -3,132 +3,16 @@
 // its containers, and the order of events. Each test has its own daemon,
 // state dir and socket, and removes every container, shim and cgroup it made.
 import t from 'tap';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Env, RUNTS, TOP, baseConfig, cgroupsOf, reapOrphans, type Result } from './lib/harness';
+import { Env, baseConfig, cgroupsOf } from './lib/harness';
+import { RUNTSCTL, Supervisor, readText } from './lib/supervisor';
 
 t.setTimeout(10 * 60 * 1000);
 
-const RUNTSD = join(TOP, 'bin', 'runtsd');
-const RUNTSCTL = join(TOP, 'bin', 'runtsctl');
 const sh = (script: string) => baseConfig(['sh', '-c', script]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Ctr {
-  id: string;
-  status: string;
-  pid: number;
-  exitStatus: number;
-  group: string;
-  shimPid: number;
-  reason: string;
-}
-
-/** One runtsd with a private state dir and socket; teardown removes all it started. */
-class Supervisor {
-  readonly dir = mkdtempSync(join(tmpdir(), 'runtsd-it-'));
-  readonly state = join(this.dir, 'state');
-  readonly address = join(this.dir, 'runtsd.sock');
-  readonly ids = new Set<string>();
-  private daemon: ChildProcess | undefined;
-  private n = 0;
-
-  constructor(t: { teardown(fn: () => void | Promise<void>): void }) {
-    t.teardown(() => this.cleanup());
-  }
-
-  async start(): Promise<void> {
-    const log = openSync(join(this.dir, 'runtsd.log'), 'a');
-    this.daemon = spawn(RUNTSD, ['--address', this.address, '--state-dir', this.state], { stdio: ['ignore', log, log] });
-    closeSync(log);
-    for (let i = 0; i < 200; i++) {
-      if (existsSync(this.address) && this.ctl(['ps']).code === 0) return;
-      await sleep(50);
-    }
-    throw new Error(`runtsd did not start: ${this.log()}`);
-  }
-
-  log(): string {
-    return readFileSync(join(this.dir, 'runtsd.log'), 'utf8');
-  }
-
-  /** kill -9 (or a clean TERM) of runtsd; resolves once it is gone. */
-  async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
-    const d = this.daemon;
-    this.daemon = undefined;
-    if (!d || d.exitCode !== null || d.signalCode !== null) return d?.exitCode ?? null;
-    const gone = new Promise<number | null>((res) => d.once('exit', (code) => res(code)));
-    d.kill(signal);
-    return gone;
-  }
-
-  /** Output goes to files: a detached container must not hold our pipes. */
-  ctl(args: string[], timeoutMs = 60000): Result {
-    const out = join(this.dir, `out-${++this.n}`);
-    const err = join(this.dir, `err-${this.n}`);
-    const fds = [openSync(out, 'w'), openSync(err, 'w')];
-    try {
-      const r = spawnSync(RUNTSCTL, ['--address', this.address, ...args], { stdio: ['ignore', fds[0], fds[1]], timeout: timeoutMs });
-      return { code: r.status ?? 128 + 9, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
-    } finally {
-      fds.forEach((fd) => closeSync(fd));
-      rmSync(out, { force: true });
-      rmSync(err, { force: true });
-    }
-  }
-
-  runDetached(id: string, bundle: string, extra: string[] = []): Result {
-    this.ids.add(id);
-    return this.ctl(['run', '-d', '--name', id, ...extra, bundle]);
-  }
-
-  ps(): Ctr[] {
-    const r = this.ctl(['ps', '-a', '--format', 'json']);
-    if (r.code !== 0) throw new Error(`ps: ${r.stderr}`);
-    return JSON.parse(r.stdout) as Ctr[];
-  }
-
-  inspect(id: string): Ctr {
-    const r = this.ctl(['inspect', id]);
-    if (r.code !== 0) throw new Error(`inspect ${id}: ${r.stderr}`);
-    return (JSON.parse(r.stdout) as Ctr[])[0]!;
-  }
-
-  async until(what: () => boolean, ms = 15000): Promise<boolean> {
-    for (const end = Date.now() + ms; Date.now() < end; await sleep(100)) if (what()) return true;
-    return what();
-  }
-
-  shimDirs(): string[] {
-    const d = join(this.state, 'shims');
-    return existsSync(d) ? readdirSync(d).map((n) => join(d, n)) : [];
-  }
-
-  /** Whatever is left, without runtsd: containers via each shim's runtime root, shims, cgroups. */
-  async cleanup(): Promise<void> {
-    await this.stop();
-    for (const dir of this.shimDirs()) {
-      const root = join(dir, 'runtime');
-      if (existsSync(root)) for (const id of readdirSync(root)) spawnSync(RUNTS, ['--root', root, 'delete', '--force', id], { stdio: 'ignore', timeout: 15000 });
-      const pid = Number(readText(join(dir, 'shim.pid')));
-      if (pid > 0 && readText(`/proc/${pid}/cmdline`).includes(dir)) process.kill(pid, 'SIGKILL');
-    }
-    for (const id of this.ids) for (const cg of cgroupsOf(id)) rmdirSync(cg);
-    await sleep(100);
-    reapOrphans();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}
 
 t.test('lifecycle through runtsctl: run -d, ps, logs, exec, stop, wait, rm', async (t) => {
   const env = new Env(t);
