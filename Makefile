@@ -45,7 +45,7 @@ ts: packages/seccomp/src/gen/syscalls.ts packages/oci/src/gen/check.ts packages/
 	$(NODE) node_modules/typescript/bin/tsc -b
 
 # Entry points run on the repo's Node 24 by absolute path (engines scrub PATH).
-# The CLI is one esbuild bundle (koffi's addon and TypeBox, needed only to
+# Each is one esbuild bundle (koffi's addon and TypeBox, needed only to
 # explain a bad config, stay outside); V8's compile cache lives in a root-only dir.
 ESBUILD := $(ROOT)/node_modules/.bin/esbuild
 # Resident processes: a 1 MiB young generation cuts an idle shim's Pss ~40 -> 31 MiB,
@@ -54,15 +54,16 @@ ESBUILD := $(ROOT)/node_modules/.bin/esbuild
 RESIDENT_FLAGS := --max-semi-space-size=1 --max-old-space-size=64
 bins:
 	@mkdir -p bin && install -d -m 0700 bin/.cache
-	@$(ESBUILD) packages/runtime/dist/cli/main.js --bundle --platform=node --target=node24 --format=cjs \
-	  --external:koffi --external:@sinclair/typebox --log-level=warning --log-override:require-resolve-not-external=silent --outfile=bin/runts.js
+	@bundle() { $(ESBUILD) $$1 --bundle --platform=node --target=node24 --format=cjs --external:koffi --external:@sinclair/typebox \
+	    --log-level=warning --log-override:require-resolve-not-external=silent --outfile=bin/$$2.js; }; \
+	bundle packages/runtime/dist/cli/main.js runts & bundle packages/shim/dist/main.js runts-shim & \
+	bundle packages/supervisor/dist/runtsd.js runtsd & bundle packages/supervisor/dist/runtsctl.js runtsctl & wait
 	@commit=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown); \
 	launcher() { printf '#!%s\nrequire("node:module").enableCompileCache("%s");\nrequire("%s").cli("%s");\n' \
-	    "$${3:-$(NODE)}" "$(ROOT)/bin/.cache" "$$2" "$$commit" > bin/$$1; chmod 755 bin/$$1; }; \
-	launcher runts "$(ROOT)/bin/runts.js"; \
-	launcher runts-shim "$(ROOT)/packages/shim/dist/main.js" "/usr/bin/env -S $(NODE) $(RESIDENT_FLAGS)"; \
-	launcher runtsd "$(ROOT)/packages/supervisor/dist/runtsd.js" "/usr/bin/env -S $(NODE) $(RESIDENT_FLAGS)"; \
-	launcher runtsctl "$(ROOT)/packages/supervisor/dist/runtsctl.js"
+	    "$${2:-$(NODE)}" "$(ROOT)/bin/.cache" "$(ROOT)/bin/$$1.js" "$$commit" > bin/$$1; chmod 755 bin/$$1; }; \
+	launcher runts; launcher runtsctl; \
+	launcher runts-shim "/usr/bin/env -S $(NODE) $(RESIDENT_FLAGS)"; \
+	launcher runtsd "/usr/bin/env -S $(NODE) $(RESIDENT_FLAGS)"
 
 TAP := $(NODE) node_modules/.bin/tap
 test: build

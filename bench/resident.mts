@@ -183,8 +183,55 @@ for (const n of SIZES) {
   const ctrd = haveContainerd ? (await measureContainerd(n)).toFixed(2) : 'n/a';
   lines.push(`| ${n} | ${each.toFixed(2)} | ${grouped.toFixed(2)} | ${ctrd} |`);
 }
+
+// End to end: `runtsctl run --rm` (runtsd + a new shim, or a warm group shim)
+// against `ctr run --rm` (containerd + containerd-shim-runc-v2 + runc), interleaved.
+const RUNS = process.env['BENCH_QUICK'] === '1' ? 5 : 20;
+const SV = join(work, 'runtsd');
+const SV_SOCK = join(SV, 'runtsd.sock');
+const runtsd = spawn(join(TOP, 'bin', 'runtsd'), ['--address', SV_SOCK, '--state-dir', join(SV, 'state')], { stdio: 'ignore' });
+const runtsctl = (...args: string[]) => spawnSync(join(TOP, 'bin', 'runtsctl'), ['--address', SV_SOCK, ...args], { encoding: 'utf8', timeout: 60_000 });
+for (let i = 0; i < 200 && runtsctl('ps').status !== 0; i++) await sleep(50);
+const trueBundle = join(work, 'true');
+mkdirSync(trueBundle);
+const trueCfg = JSON.parse(readFileSync(join(bundle(), 'config.json'), 'utf8'));
+trueCfg.process.args = ['/bin/true'];
+trueCfg.root.path = join(bundle(), 'rootfs');
+writeFileSync(join(trueBundle, 'config.json'), JSON.stringify(trueCfg));
+runtsctl('run', '-d', '--group', 'warm', '--name', 'warm-keeper', bundle());
+const timed = (f: () => { status: number | null; stderr: string }) => {
+  const t0 = process.hrtime.bigint();
+  const r = f();
+  if (r.status !== 0) throw new Error(r.stderr);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+};
+const e2e: Record<string, number[]> = { 'runtsctl run --rm (new shim)': [], 'runtsctl run --rm (warm group shim)': [], 'ctr run --rm (containerd + runc)': [] };
+for (let i = 0; i < RUNS; i++) {
+  process.stderr.write(`\r\x1b[Krun --rm: ${i + 1}/${RUNS}`);
+  e2e['runtsctl run --rm (new shim)']!.push(timed(() => runtsctl('run', '--rm', trueBundle)));
+  e2e['runtsctl run --rm (warm group shim)']!.push(timed(() => runtsctl('run', '--rm', '--group', 'warm', trueBundle)));
+  if (haveContainerd) e2e['ctr run --rm (containerd + runc)']!.push(timed(() => ctr('run', '--rm', '--runc-binary', '/usr/sbin/runc', '--rootfs', join(bundle(), 'rootfs'), `bench-rm-${++seq}`, '/bin/true')));
+}
+runtsctl('rm', '-f', 'warm-keeper');
+runtsd.kill('SIGTERM');
 stopContainerd();
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const base = median(e2e['ctr run --rm (containerd + runc)']!);
+const e2eLines = ['| path | median ms | min | max | vs ctr |', '| --- | ---: | ---: | ---: | ---: |'];
+for (const [name, xs] of Object.entries(e2e)) {
+  if (!xs.length) continue;
+  e2eLines.push(`| ${name} | ${median(xs).toFixed(1)} | ${Math.min(...xs).toFixed(1)} | ${Math.max(...xs).toFixed(1)} | ${base ? (median(xs) / base).toFixed(2) : 'n/a'} |`);
+}
 process.stderr.write('\r\x1b[K');
-const text = [`## Shim memory, MiB Pss per container (${new Date().toISOString().slice(0, 10)})`, '', 'Containers run `sleep 1000`; Pss from /proc/PID/smaps_rollup of the shim processes, 2 s after the last start.', '', ...lines, ''].join('\n');
+const text = [
+  `## Shim memory, MiB Pss per container (${new Date().toISOString().slice(0, 10)})`, '',
+  'Containers run `sleep 1000`; Pss from /proc/PID/smaps_rollup of the shim processes, 2 s after the last start.', '', ...lines, '',
+  `## End to end, \`run --rm\` of /bin/true, ${RUNS} interleaved runs`, '',
+  'runtsctl: runtsd starts a shim (or uses a group shim that a long-running container keeps), which runs the container in process. ctr: containerd 1.6 starts containerd-shim-runc-v2, which runs runc.', '',
+  ...e2eLines, '',
+].join('\n');
 console.log(text);
 if (process.env['BENCH_QUICK'] !== '1') writeFileSync(join(TOP, 'bench', 'RESIDENT.md'), text);

@@ -1,6 +1,6 @@
 // runtsd's entry point: flags, then the daemon until SIGTERM/SIGINT (which
 // leave shims and containers running: the next runtsd reconnects to them).
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Daemon } from './daemon';
 
@@ -23,7 +23,8 @@ export function parseDaemonArgs(argv: string[]): DaemonFlags {
   return {
     address: resolve(values.address ?? DEFAULT_ADDRESS),
     stateDir: resolve(values['state-dir'] ?? DEFAULT_STATE_DIR),
-    shim: resolve(values.shim ?? resolve(__dirname, '../../../bin/runts-shim')),
+    // By default the runts-shim installed beside the runtsd that was started.
+    shim: resolve(values.shim ?? join(dirname(process.argv[1] ?? __filename), 'runts-shim')),
   };
 }
 
