@@ -9,7 +9,7 @@ CC ?= cc
 CFLAGS ?= -O2 -Wall -Wextra -Werror -fPIC -fno-strict-aliasing
 APT_PKGS := busybox-static
 
-.PHONY: all deps build bindings ts bins test test-unit soak test-integration conformance conformance-report test-engines demo bench clean
+.PHONY: all deps build bindings ts bins test test-unit soak test-integration conformance conformance-report test-engines demo demo-supervisor bench clean
 
 all: build
 
@@ -96,6 +96,9 @@ test-engines: build
 
 demo: build
 	@sh test/demo.sh
+
+demo-supervisor: build
+	@sh test/demo-supervisor.sh
 
 # crun refuses hybrid cgroup hosts: all three run in one private mount
 # namespace without the cgroup2 mount, so they see the same host.

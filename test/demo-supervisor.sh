@@ -1,0 +1,37 @@
+#!/bin/sh
+# make demo-supervisor: runtsd (private socket and state dir) runs the example
+# bundle through a shim; the container outlives a kill -9 of runtsd.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/runts-demo-sv.XXXXXX)
+sock=$work/runtsd.sock
+ctl() { "$top/bin/runtsctl" --address "$sock" "$@"; }
+daemon() { "$top/bin/runtsd" --address "$sock" --state-dir "$work/state" >>"$work/runtsd.log" 2>&1 & pid=$!; until ctl ps >/dev/null 2>&1; do sleep 0.1; done; }
+cleanup() {
+  ctl rm -f demo-sv demo-sv-bg >/dev/null 2>&1 || true
+  kill "$pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+"$top/test/lib/make-bundle.sh" "$work/bundle"
+"$top/bin/runts" spec --bundle "$work/bundle"
+"$top/node_modules/.bin/node" -e '
+const fs = require("fs"); const f = process.argv[1];
+const c = JSON.parse(fs.readFileSync(f, "utf8"));
+c.process.terminal = false;
+c.process.args = ["sh", "-c", "echo \"hostname: $(hostname), pid $$\"; ps; sleep 2; echo done"];
+c.hostname = "runts-demo";
+fs.writeFileSync(f, JSON.stringify(c, null, 2));
+' "$work/bundle/config.json"
+daemon
+echo "== runtsctl run --rm (foreground, through runtsd and a shim)"
+ctl run --rm --name demo-sv "$work/bundle"
+echo "== runtsctl run -d, then kill -9 runtsd while it runs"
+ctl run -d --name demo-sv-bg "$work/bundle"
+ctl ps
+kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+sleep 3
+echo "== runtsd restarted: the container finished while it was down"
+daemon
+ctl ps -a
+ctl logs demo-sv-bg
