@@ -1,12 +1,13 @@
 // runtsctl's side of the Containers service: a client on runtsd's socket and
 // the one-line messages its errors become.
-import { grpc, supervisorApi, type supervisor } from '@runts/proto';
+import type { grpc, supervisor } from '@runts/proto';
+import { Status, lightClient } from '@runts/proto/dist/light';
 
 export type Client = supervisor.ContainersClient;
 
+/** A one-shot client: HTTP/2 and the generated descriptor, no grpc-js to load. */
 export function connect(address: string): Client {
-  const api = supervisorApi();
-  return new api.Containers(`unix://${address}`, grpc.credentials.createInsecure()) as unknown as Client;
+  return lightClient<Client>('runts.supervisor.v1.Containers', address);
 }
 
 /** Promise form of a unary call: pass (cb) => client.Method(req, cb). */
@@ -17,7 +18,7 @@ export function call<T>(fn: (cb: (err: grpc.ServiceError | null, res?: T) => voi
 /** The line a user sees for an error: runtsd's own words, or that runtsd is not there. */
 export function errorLine(e: unknown, address: string): string {
   const se = e as Partial<grpc.ServiceError>;
-  if (se.code === grpc.status.UNAVAILABLE) return `cannot reach runtsd at ${address}: is it running?`;
+  if (se.code === Status.UNAVAILABLE) return `cannot reach runtsd at ${address}: is it running?`;
   if (typeof se.code === 'number' && se.details) return se.details;
   return e instanceof Error ? (e.message.split('\n')[0] ?? String(e)) : String(e);
 }
