@@ -59,9 +59,17 @@ async function startShim(): Promise<(typeof shims)[number]> {
   const address = join(dir, 'task.sock');
   const child = spawn(join(TOP, 'bin', 'runts-shim'), ['--address', address, '--dir', dir], { detached: true, stdio: 'ignore' });
   child.unref();
-  const client = new api.Task(`unix://${address}`, grpc.credentials.createInsecure());
-  for (let i = 0; i < 300 && !existsSync(address); i++) await sleep(20);
-  await call(client, 'Connect', { id: '' });
+  // The socket file appears at bind, before listen: retry with a fresh client.
+  let client;
+  for (let i = 0; ; i++) {
+    if (existsSync(address)) {
+      client = new api.Task(`unix://${address}`, grpc.credentials.createInsecure());
+      if (await call(client, 'Connect', { id: '' }).then(() => true, () => false)) break;
+      client.close();
+    }
+    if (i > 500) throw new Error(`runts-shim did not answer on ${address}`);
+    await sleep(20);
+  }
   const s = { pid: child.pid!, dir, client };
   shims.push(s);
   return s;

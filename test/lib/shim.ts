@@ -15,7 +15,7 @@ const api = shimApi();
 export class ShimProcess {
   readonly dir: string;
   readonly address: string;
-  readonly client: shim.TaskClient;
+  client: shim.TaskClient;
   pid = 0;
 
   constructor(t: Teardown) {
@@ -31,8 +31,14 @@ export class ShimProcess {
     closeSync(log);
     child.unref();
     this.pid = child.pid ?? 0;
-    for (let i = 0; i < 300 && !existsSync(this.address); i++) await sleep(20);
-    await this.call('Connect', { id: '' });
+    // The socket file appears at bind, before listen: retry with a fresh client.
+    for (let i = 0; ; i++) {
+      if (existsSync(this.address) && (await this.call('Connect', { id: '' }).then(() => true, () => false))) return;
+      if (i > 500) throw new Error(`runts-shim did not answer: ${readFileSync(join(this.dir, 'shim.log'), 'utf8')}`);
+      this.client.close();
+      this.client = new api.Task(`unix://${this.address}`, grpc.credentials.createInsecure());
+      await sleep(20);
+    }
   }
 
   /** One unary RPC, promisified. */
