@@ -99,7 +99,12 @@ export class Supervisor {
     return what();
   }
 
+  /** Dirs of shims that serve (or served) containers; warm ones wait, marked, for a first container. */
   shimDirs(): string[] {
+    return this.allShimDirs().filter((d) => !existsSync(join(d, 'warm')));
+  }
+
+  allShimDirs(): string[] {
     const d = join(this.state, 'shims');
     return existsSync(d) ? readdirSync(d).map((n) => join(d, n)) : [];
   }
@@ -107,7 +112,7 @@ export class Supervisor {
   /** Whatever is left, without runtsd: containers via each shim's runtime root, shims, cgroups. */
   async cleanup(): Promise<void> {
     await this.stop();
-    for (const dir of this.shimDirs()) {
+    for (const dir of this.allShimDirs()) {
       const root = join(dir, 'runtime');
       if (existsSync(root)) for (const id of readdirSync(root)) spawnSync(RUNTS, ['--root', root, 'delete', '--force', id], { stdio: 'ignore', timeout: 15000 });
       const pid = Number(readText(join(dir, 'shim.pid')));

@@ -3,13 +3,13 @@
 // events they kept while runtsd was away are applied before anything else.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { grpc, supervisorApi, type shim, type supervisor } from '@runts/proto';
 import { containersService } from './service';
 import { RpcError } from './errors';
 import { applyEvent, eventContainer, isInitExit, RecordStore, writeAtomic, type ContainerRecord } from './records';
-import { deadline, probe, readOutbox, ShimConn, shimClient, shimPaths, spawnShim, unary, type ShimEvents } from './shims';
+import { deadline, probe, readOutbox, ShimConn, shimClient, shimPaths, spawnShim, unary, type ShimEvents, type ShimPaths } from './shims';
 
 export interface DaemonOptions {
   address: string;
@@ -18,6 +18,17 @@ export interface DaemonOptions {
   /** The runts CLI: cleans up after a shim that died (delete --force in its runtime root). */
   runtsBin: string;
   log: (msg: string) => void;
+  /** Shims started ahead of need, so a new container does not wait for one to boot. */
+  warmShims?: number;
+}
+
+/** Marks a warm shim's dir until a container takes it. */
+export const WARM_MARK = 'warm';
+
+interface WarmShim {
+  paths: ShimPaths;
+  pid: number;
+  client: shim.TaskClient;
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -43,6 +54,7 @@ export class Daemon implements ShimEvents {
   private readonly streams = new Map<string, number>();
   private readonly pendingRemove = new Set<string>();
   private server: grpc.Server | undefined;
+  private readonly warm: Promise<WarmShim | undefined>[] = [];
 
   constructor(private readonly opts: DaemonOptions) {
     mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
@@ -253,8 +265,9 @@ export class Daemon implements ShimEvents {
       if (pending) return pending;
     }
     const p = (async () => {
-      const paths = shimPaths(this.opts.stateDir, group ? `g-${group}` : id);
-      const { pid, client } = await spawnShim(this.opts.shimBin, paths);
+      const warm = await this.takeWarm();
+      const paths = warm?.paths ?? shimPaths(this.opts.stateDir, group ? `g-${group}` : id);
+      const { pid, client } = warm ?? (await spawnShim(this.opts.shimBin, paths));
       const conn = new ShimConn(paths.dir, paths.socket, pid, client, 0, this);
       this.shims.set(paths.dir, conn);
       conn.subscribe();
@@ -266,6 +279,33 @@ export class Daemon implements ShimEvents {
       p.then(done, done);
     }
     return p;
+  }
+
+  /** Keeps opts.warmShims shims booted and idle (their dirs marked), ready for new containers. */
+  prewarm(): void {
+    while (this.warm.length < (this.opts.warmShims ?? 0)) {
+      const paths = shimPaths(this.opts.stateDir, 'warm');
+      const p = spawnShim(this.opts.shimBin, paths).then(
+        (s) => {
+          writeFileSync(join(paths.dir, WARM_MARK), '');
+          return { paths, ...s };
+        },
+        (e: Error) => {
+          this.opts.log(`warm shim: ${e.message}`);
+          return undefined;
+        },
+      );
+      this.warm.push(p);
+    }
+  }
+
+  /** A warm shim for a new container (and another one started in its place). */
+  private async takeWarm(): Promise<WarmShim | undefined> {
+    const next = this.warm.shift();
+    this.prewarm();
+    const w = await next;
+    if (w) rmSync(join(w.paths.dir, WARM_MARK), { force: true });
+    return w;
   }
 
   async create(req: supervisor.CreateRequest__Output): Promise<ContainerRecord> {

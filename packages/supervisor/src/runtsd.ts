@@ -11,12 +11,13 @@ export interface DaemonFlags {
   address: string;
   stateDir: string;
   shim: string;
+  warmShims: number;
 }
 
 export function parseDaemonArgs(argv: string[]): DaemonFlags {
   const { values } = parseArgs({
     args: argv,
-    options: { address: { type: 'string' }, 'state-dir': { type: 'string' }, shim: { type: 'string' } },
+    options: { address: { type: 'string' }, 'state-dir': { type: 'string' }, shim: { type: 'string' }, 'warm-shims': { type: 'string' } },
     strict: true,
     allowPositionals: false,
   });
@@ -25,7 +26,13 @@ export function parseDaemonArgs(argv: string[]): DaemonFlags {
     stateDir: resolve(values['state-dir'] ?? DEFAULT_STATE_DIR),
     // By default the runts-shim installed beside the runtsd that was started.
     shim: resolve(values.shim ?? join(dirname(process.argv[1] ?? __filename), 'runts-shim')),
+    warmShims: warmShims(values['warm-shims'] ?? '1'),
   };
+}
+
+function warmShims(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) > 16) throw new Error(`--warm-shims: "${v}" is not a count from 0 to 16`);
+  return Number(v);
 }
 
 export function cli(commit: string): void {
@@ -38,7 +45,7 @@ export function cli(commit: string): void {
     process.exitCode = 2;
     return;
   }
-  const daemon = new Daemon({ address: flags.address, stateDir: flags.stateDir, shimBin: flags.shim, runtsBin: resolve(dirname(flags.shim), 'runts'), log });
+  const daemon = new Daemon({ address: flags.address, stateDir: flags.stateDir, shimBin: flags.shim, runtsBin: resolve(dirname(flags.shim), 'runts'), log, warmShims: flags.warmShims });
   const quit = () => {
     daemon.close();
     process.exit(0);
@@ -49,6 +56,7 @@ export function cli(commit: string): void {
     .claim()
     .then(() => daemon.restore())
     .then(() => daemon.listen())
+    .then(() => daemon.prewarm())
     .then(() => log(`listening on ${flags.address} (state ${flags.stateDir}, commit ${commit})`))
     .catch((e: Error) => {
       log(e.message);

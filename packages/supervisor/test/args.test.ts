@@ -66,7 +66,9 @@ t.test('runtsd flags and defaults', async (t) => {
   t.equal(d.address, '/run/runts/runtsd.sock');
   t.equal(d.stateDir, '/var/lib/runts');
     t.equal(d.shim, join(dirname(process.argv[1]!), 'runts-shim'), 'the runts-shim beside the started runtsd');
-  t.same(parseDaemonArgs(['--address', '/tmp/a.sock', '--state-dir', '/tmp/s', '--shim', '/x/shim']), { address: '/tmp/a.sock', stateDir: '/tmp/s', shim: '/x/shim' });
+  t.same(parseDaemonArgs(['--address', '/tmp/a.sock', '--state-dir', '/tmp/s', '--shim', '/x/shim']), { address: '/tmp/a.sock', stateDir: '/tmp/s', shim: '/x/shim', warmShims: 1 });
+  t.equal(parseDaemonArgs(['--warm-shims', '0']).warmShims, 0);
+  t.throws(() => parseDaemonArgs(['--warm-shims', 'x']), /--warm-shims: "x" is not a count/);
   t.throws(() => parseDaemonArgs(['--nope']));
 });
 
