@@ -9,7 +9,7 @@ CC ?= cc
 CFLAGS ?= -O2 -Wall -Wextra -Werror -fPIC -fno-strict-aliasing
 APT_PKGS := busybox-static
 
-.PHONY: all deps build bindings ts bins test test-unit soak test-integration conformance conformance-report test-engines demo demo-supervisor bench clean
+.PHONY: all deps build bindings ts bins sea install test test-unit soak test-integration conformance conformance-report test-engines demo demo-supervisor bench clean
 
 all: build
 
@@ -65,8 +65,51 @@ bins:
 	launcher runts-shim "/usr/bin/env -S $(NODE) $(RESIDENT_FLAGS)"; \
 	launcher runtsd "/usr/bin/env -S $(NODE) $(RESIDENT_FLAGS)"
 
+# One Node 24 single executable for runts, runts-shim, runtsd and runtsctl
+# (chosen by argv[0] or a first argument; packages/runtime/src/cli/multicall.ts,
+# the main script, with V8's code cache). Each entry and TypeBox are assets with
+# their own code cache; koffi's addon and the native stage ride along too
+# (packages/sys/src/sea.ts).
+comma := ,
+SEA_ASSETS := $(ROOT)/node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node $(ROOT)/bindings/libruntsstage.so
+SEA_NAMES := runts-shim runtsd runtsctl
+SEA_JS := runts $(SEA_NAMES) typebox
+# The resident processes' heap limits (RESIDENT_FLAGS) for every name: they cost the CLI nothing measurable.
+RESIDENT_ARGV := $(subst $(eval) ,$(comma),$(foreach f,$(RESIDENT_FLAGS),\"$(f)\"))
+sea: deps bindings ts
+	@mkdir -p dist/sea
+	@bundle() { $(ESBUILD) $$1 --bundle --platform=node --target=node24 --format=cjs --external:koffi --external:@sinclair/typebox \
+	    --log-level=warning --log-override:require-resolve-not-external=silent --outfile=dist/sea/$$2.js; }; \
+	bundle packages/runtime/dist/cli/multicall.js main & bundle packages/runtime/dist/cli/main.js runts & \
+	bundle packages/shim/dist/main.js runts-shim & bundle packages/supervisor/dist/runtsd.js runtsd & \
+	bundle packages/supervisor/dist/runtsctl.js runtsctl & \
+	echo 'module.exports = { "@sinclair/typebox": require("@sinclair/typebox"), "@sinclair/typebox/value": require("@sinclair/typebox/value") };' | \
+	    $(ESBUILD) --bundle --platform=node --target=node24 --format=cjs --log-level=warning --outfile=dist/sea/typebox.js & wait
+	@$(NODE) packages/runtime/scripts/sea-cache.mts $(foreach n,$(SEA_JS),dist/sea/$(n).js)
+	@printf %s "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" > dist/sea/commit
+	@set -e; sums=""; assets='"commit":"dist/sea/commit","sha256":"dist/sea/sha256.json"'; \
+	for n in $(SEA_JS); do assets="$$assets,\"$$n.js\":\"dist/sea/$$n.js\",\"$$n.js.cache\":\"dist/sea/$$n.js.cache\""; done; \
+	for f in $(SEA_ASSETS); do n=$$(basename $$f); sums="$$sums$${sums:+,}\"$$n\":\"$$(sha256sum $$f | cut -d' ' -f1)\""; assets="$$assets,\"$$n\":\"$$f\""; done; \
+	echo "{$$sums}" > dist/sea/sha256.json; \
+	echo "{\"main\":\"dist/sea/main.js\",\"output\":\"dist/sea/blob\",\"disableExperimentalSEAWarning\":true,\"useCodeCache\":true,\"execArgv\":[$(RESIDENT_ARGV)],\"assets\":{$$assets}}" > dist/sea/config.json
+	@$(NODE) --experimental-sea-config dist/sea/config.json >/dev/null 2>&1
+	@cp $$(readlink -f $(NODE)) dist/sea/runts.tmp && chmod 755 dist/sea/runts.tmp
+	@$(ROOT)/node_modules/.bin/postject dist/sea/runts.tmp NODE_SEA_BLOB dist/sea/blob --sentinel-fuse NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2 >/dev/null 2>dist/sea/postject.log \
+	    || { cat dist/sea/postject.log; exit 1; }
+	@mv dist/sea/runts.tmp dist/runts && for n in $(SEA_NAMES); do ln -sfn runts dist/$$n; done
+	@# Drop the new file from the page cache: written in one piece it sits in large
+	@# folios that every exec would map whole (~20 MiB more RSS until evicted).
+	@sync dist/runts && dd if=dist/runts iflag=nocache count=0 status=none
+	@echo "dist/runts: $$(du -m dist/runts | cut -f1) MiB"
+
+# Installs the single executable and its names (DESTDIR for packagers).
+PREFIX ?= /usr/local
+install: sea
+	install -D -m 0755 dist/runts $(DESTDIR)$(PREFIX)/bin/runts
+	for n in $(SEA_NAMES); do ln -sfn runts $(DESTDIR)$(PREFIX)/bin/$$n; done
+
 TAP := $(NODE) node_modules/.bin/tap
-test: build
+test: build sea
 	$(TAP) packages/*/test/*.test.ts test/*.test.ts spec/cases/*.test.ts
 
 # The long runs: 1000 lifecycle cycles (200 with exec), 1000 hostile configs.
@@ -109,4 +152,4 @@ bench: build
 	-@$(NODE) bench/resident.mts
 
 clean:
-	rm -rf bin bindings/*.so packages/*/dist packages/*/tsconfig.tsbuildinfo .tap
+	rm -rf bin dist bindings/*.so packages/*/dist packages/*/tsconfig.tsbuildinfo .tap

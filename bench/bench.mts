@@ -19,15 +19,19 @@ interface Runtime {
 
 const runtimes: Runtime[] = [
   { name: 'runts', bin: join(TOP, 'bin', 'runts') },
+  // The single executable, when `make sea` has built it.
+  { name: 'runts (SEA)', bin: join(TOP, 'dist', 'runts') },
   { name: 'runc', bin: '/usr/sbin/runc' },
   { name: 'crun', bin: '/usr/bin/crun' },
 ].filter((r) => existsSync(r.bin));
 
 const work = mkdtempSync(join(tmpdir(), 'runts-bench-'));
+// Names in ids and paths: 'runts (SEA)' -> 'runts-SEA'.
+const slug = (rt: Runtime) => rt.name.replace(/\W+/g, '-').replace(/-$/, '');
 // Even after a failure: no container, cgroup or state left behind.
 process.on('exit', () => {
   for (const rt of runtimes) {
-    const root = join(work, `root-${rt.name}`);
+    const root = join(work, `root-${slug(rt)}`);
     if (!existsSync(root)) continue;
     const ids = spawnSync(rt.bin, ['--root', root, 'list', '-q'], { encoding: 'utf8' }).stdout ?? '';
     for (const cid of ids.split('\n').filter(Boolean)) spawnSync(rt.bin, ['--root', root, 'delete', '--force', cid], { stdio: 'ignore' });
@@ -53,7 +57,7 @@ function makeBundle(): string {
 }
 
 function rootFor(rt: Runtime): string {
-  const dir = join(work, `root-${rt.name}`);
+  const dir = join(work, `root-${slug(rt)}`);
   mkdirSync(dir, { recursive: true });
   return dir;
 }
@@ -95,7 +99,7 @@ function add(r: Row, name: string, v: number): void {
 }
 
 let seq = 0;
-const id = (rt: Runtime) => `bench-${rt.name}-${process.pid}-${++seq}`;
+const id = (rt: Runtime) => `bench-${slug(rt)}-${process.pid}-${++seq}`;
 
 async function concurrent(rt: Runtime, bundle: string, total: number, width: number): Promise<number> {
   const t0 = process.hrtime.bigint();

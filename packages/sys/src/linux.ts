@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { closeSync, readSync, writeSync } from 'node:fs';
 import { sysError } from './errno';
+import { seaAddon, seaAsset } from './sea';
 import type { MountAttr, Spawned, Sys, WaitStatus } from './sys';
 
 // koffi is loaded on first use: commands that make no syscall never pay for it.
@@ -49,14 +50,17 @@ interface Lib {
 let lib: Lib | undefined;
 
 /** Where the native stage lives: the build puts it in the repo's bindings/,
- * found from this package's place so that the bundled CLI finds it too. */
+ * found from this package's place so that the bundled CLI finds it too; the
+ * single executable carries it as an asset. */
 export function stagePath(): string {
-  return process.env['RUNTS_STAGE_LIB'] ?? join(require.resolve('@runts/sys/package.json'), '..', '..', '..', 'bindings', 'libruntsstage.so');
+  return process.env['RUNTS_STAGE_LIB'] ?? seaAsset('libruntsstage.so') ?? join(require.resolve('@runts/sys/package.json'), '..', '..', '..', 'bindings', 'libruntsstage.so');
 }
 
 function load(): Lib {
   if (lib) return lib;
-  const koffi = require('koffi') as Koffi;
+  // The single executable loads koffi's addon itself: its JS loader looks for
+  // the addon beside its package and only adds deprecated aliases.
+  const koffi = (seaAddon('koffi.node') ?? require('koffi')) as Koffi;
   const libc = koffi.load('libc.so.6');
   const stage = koffi.load(stagePath());
   const f = (l: ReturnType<Koffi['load']>, sig: string) => l.func(sig) as unknown as Fn;

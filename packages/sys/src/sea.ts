@@ -1,0 +1,92 @@
+// In the single executable (make sea) koffi's addon and the native stage are
+// embedded assets. dlopen wants a file, so each is written once into a private
+// content-addressed dir and compared with the embedded bytes before every use:
+// a file swapped there would run as root.
+import { mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { RuntsError } from '@runts/errors';
+
+type Sea = typeof import('node:sea');
+
+let sea: Sea | null | undefined;
+let checkedBase: string | undefined;
+
+function seaModule(): Sea | null {
+  if (sea === undefined) {
+    const m = require('node:sea') as Sea;
+    sea = m.isSea() ? m : null;
+  }
+  return sea;
+}
+
+/** Where the assets go: root's under /var/lib, anyone else's in their runtime dir. */
+function libDir(): string {
+  const override = process.env['RUNTS_LIB_DIR'];
+  if (override) return override;
+  if (process.geteuid!() === 0) return '/var/lib/runts/lib';
+  const xdg = process.env['XDG_RUNTIME_DIR'];
+  if (!xdg) throw new RuntsError('ERR_UNSUPPORTED', 'single executable: set XDG_RUNTIME_DIR or RUNTS_LIB_DIR for its private lib dir');
+  return join(xdg, 'runts', 'lib');
+}
+
+/** Every dir above `dir` must be owned by root or us and writable by no one
+ * else (sticky dirs like /tmp aside: their entries are the owner's); `dir`
+ * itself must be ours and 0700. */
+function checkPrivate(dir: string, strict: boolean): void {
+  const euid = process.geteuid!();
+  const refuse = (path: string, why: string) => {
+    throw new RuntsError('ERR_IO', `single executable's lib dir ${path} ${why}`, { file: path });
+  };
+  const st = statSync(dir);
+  if (!st.isDirectory()) refuse(dir, 'is not a directory');
+  if (strict && (st.uid !== euid || (st.mode & 0o777) !== 0o700)) refuse(dir, `must be mode 0700 and owned by uid ${euid}`);
+  if (!strict && (st.uid !== 0 && st.uid !== euid)) refuse(dir, `must be owned by root or uid ${euid}`);
+  if (!strict && (st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) refuse(dir, 'is writable by others');
+  const up = dirname(dir);
+  if (up !== dir) checkPrivate(up, false);
+}
+
+function privateDir(dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const real = realpathSync(dir);
+  checkPrivate(real, true);
+  return real;
+}
+
+function sameContent(file: string, bytes: Buffer): boolean {
+  try {
+    return readFileSync(file).equals(bytes);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** The file holding embedded asset `name`, or undefined when not running as a single executable. */
+export function seaAsset(name: string): string | undefined {
+  const s = seaModule();
+  if (!s) return undefined;
+  const hash = (JSON.parse(s.getAsset('sha256', 'utf8')) as Record<string, string>)[name];
+  if (!hash) throw new RuntsError('ERR_NOT_FOUND', `single executable: no asset ${name}`);
+  checkedBase ??= privateDir(libDir());
+  const dir = privateDir(join(checkedBase, hash.slice(0, 32)));
+  const file = join(dir, name);
+  const bytes = Buffer.from(s.getRawAsset(name));
+  if (!sameContent(file, bytes)) {
+    // Written aside and renamed: a concurrent start never maps a half-written file.
+    const tmp = `${file}.${process.pid}.tmp`;
+    rmSync(tmp, { force: true });
+    writeFileSync(tmp, bytes, { mode: 0o500, flag: 'wx' });
+    renameSync(tmp, file);
+  }
+  return file;
+}
+
+/** A native addon carried as an asset, loaded from its private file. */
+export function seaAddon(name: string): unknown {
+  const file = seaAsset(name);
+  if (file === undefined) return undefined;
+  const m = { exports: {} };
+  process.dlopen(m, file);
+  return m.exports;
+}
