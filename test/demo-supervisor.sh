@@ -13,16 +13,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
-"$top/test/lib/make-bundle.sh" "$work/bundle"
-"$top/bin/runts" spec --bundle "$work/bundle"
-"$top/node_modules/.bin/node" -e '
-const fs = require("fs"); const f = process.argv[1];
-const c = JSON.parse(fs.readFileSync(f, "utf8"));
-c.process.terminal = false;
-c.process.args = ["sh", "-c", "echo \"hostname: $(hostname), pid $$\"; ps; sleep 2; echo done"];
-c.hostname = "runts-demo";
-fs.writeFileSync(f, JSON.stringify(c, null, 2));
-' "$work/bundle/config.json"
+"$top/test/lib/demo-bundle.sh" "$work/bundle" 'echo "hostname: $(hostname), pid $$"; ps; sleep 2; echo done'
 daemon
 echo "== runtsctl run --rm (foreground, through runtsd and a shim)"
 ctl run --rm --name demo-sv "$work/bundle"
