@@ -10,6 +10,8 @@ daemon() { "$top/bin/runtsd" --address "$sock" --state-dir "$work/state" >>"$wor
 cleanup() {
   ctl rm -f demo-sv demo-sv-bg >/dev/null 2>&1 || true
   kill "$pid" 2>/dev/null || true
+  # Shims outlive runtsd by design (the warm one too): they go with the demo.
+  for f in "$work"/state/shims/*/shim.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
