@@ -26,6 +26,8 @@ const runtimes: Runtime[] = [
 ].filter((r) => existsSync(r.bin));
 
 const work = mkdtempSync(join(tmpdir(), 'runts-bench-'));
+// The SEA writes its native assets once to a root-only dir: the bench's own, not the host's /var/lib/runts.
+process.env['RUNTS_LIB_DIR'] ??= join(work, 'lib');
 // Names in ids and paths: 'runts (SEA)' -> 'runts-SEA'.
 const slug = (rt: Runtime) => rt.name.replace(/\W+/g, '-').replace(/-$/, '');
 // Even after a failure: no container, cgroup or state left behind.
