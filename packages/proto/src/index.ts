@@ -25,5 +25,6 @@ export function supervisorApi(): SupervisorApi {
 }
 
 export { grpc };
+export { StatusError, unaryCall, unaryHandler } from './status';
 export type * as shim from './gen/runts/shim/v1/index';
 export type * as supervisor from './gen/runts/supervisor/v1/index';

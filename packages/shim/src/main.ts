@@ -33,7 +33,7 @@ async function main(commit: string): Promise<void> {
   const reaper = new Reaper(sys);
   reaper.start();
   const rt = new Runtime({ root: join(dir, 'runtime'), sys, warn: (m) => process.stderr.write(`runts-shim: warning: ${m}\n`) });
-  const tasks = new Tasks(rt, sys, reaper, outbox, join(dir, 'logs'), () => undefined);
+  const tasks = new Tasks(rt, sys, reaper, outbox, join(dir, 'logs'));
   const server = new grpc.Server();
   setInterval(() => tasks.pollOom(), 1000).unref();
 

@@ -1,18 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { grpc, type shim } from '@runts/proto';
+import { unaryHandler, type grpc, type shim } from '@runts/proto';
 import type { Outbox } from './outbox';
 import { toStatus, type Tasks } from './service';
 
-type Callback<T> = (err: grpc.ServiceError | null, value?: T) => void;
-
-/** A unary handler: fn's result or error (as a gRPC status with runts' message). */
-function unary<Req, Res>(fn: (req: Req) => Res | Promise<Res>) {
-  return (call: { request: Req }, cb: Callback<Res>): void => {
-    Promise.resolve()
-      .then(() => fn(call.request))
-      .then((res) => cb(null, res), (e) => cb(Object.assign(new Error(toStatus(e).details), toStatus(e)) as grpc.ServiceError));
-  };
-}
+const unary = <Req, Res>(fn: (req: Req) => Res | Promise<Res>) => unaryHandler(fn, toStatus);
 
 const CHUNK = 64 * 1024;
 
@@ -65,7 +56,7 @@ function open(tasks: Tasks, call: grpc.ServerDuplexStream<shim.AttachInput__Outp
   const { io, detach, done } = tasks.attach(first.id, first.execId, (o) => call.write(o));
   if (first.logs) {
     // Synchronous with attaching: nothing is written to the log in between.
-    const log = readFileSync(tasks.logPath(first.id, first.execId));
+    const log = readFileSync(io.logPath);
     for (let off = 0; off < log.length; off += CHUNK) call.write({ stdout: log.subarray(off, off + CHUNK) });
   }
   let ended = false;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parseResourcesJson, type OomWatch } from '@runts/cgroups';
 import { RuntsError, isRuntsError } from '@runts/errors';
 import { validateConfig, type Process } from '@runts/oci';
-import { grpc, type shim } from '@runts/proto';
+import { StatusError, grpc, type shim } from '@runts/proto';
 import type { Runtime } from '@runts/runtime';
 import type { Sys, WaitStatus } from '@runts/sys';
 import { ProcessIO, type Output } from './io';
@@ -39,13 +39,6 @@ interface Container {
   oom?: OomWatch;
 }
 
-/** A Task service error: the gRPC code and runts' one-line message. */
-export class TaskError extends Error {
-  constructor(readonly code: grpc.status, message: string) {
-    super(message);
-  }
-}
-
 const CODES: Record<string, grpc.status> = {
   ERR_NOT_FOUND: grpc.status.NOT_FOUND,
   ERR_EXISTS: grpc.status.ALREADY_EXISTS,
@@ -57,7 +50,7 @@ const CODES: Record<string, grpc.status> = {
 };
 
 export function toStatus(e: unknown): { code: grpc.status; details: string } {
-  if (e instanceof TaskError) return { code: e.code, details: e.message };
+  if (e instanceof StatusError) return { code: e.code, details: e.message };
   if (isRuntsError(e)) return { code: CODES[e.code] ?? grpc.status.INTERNAL, details: e.message };
   return { code: grpc.status.INTERNAL, details: (e as Error).message ?? String(e) };
 }
@@ -73,7 +66,6 @@ export class Tasks {
     private readonly reaper: Reaper,
     private readonly outbox: Outbox,
     private readonly logDir: string,
-    private readonly onEmpty: () => void,
   ) {
     mkdirSync(logDir, { recursive: true, mode: 0o700 });
   }
@@ -83,8 +75,8 @@ export class Tasks {
   }
 
   create(r: shim.CreateTaskRequest__Output): number {
-    if (!r.id) throw new TaskError(grpc.status.INVALID_ARGUMENT, 'id is required');
-    if (this.containers.has(r.id)) throw new TaskError(grpc.status.ALREADY_EXISTS, `container "${r.id}" already exists`);
+    if (!r.id) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'id is required');
+    if (this.containers.has(r.id)) throw new StatusError(grpc.status.ALREADY_EXISTS, `container "${r.id}" already exists`);
     const io = new ProcessIO(this.sys, join(this.logDir, `${r.id}.log`), r.terminal, r.stdin);
     let created;
     try {
@@ -110,7 +102,7 @@ export class Tasks {
   async start(r: shim.StartRequest__Output): Promise<number> {
     const c = this.get(r.id);
     const p = this.process(c, r.execId);
-    if (p.status !== 'created') throw new TaskError(grpc.status.FAILED_PRECONDITION, `cannot start a process that is ${p.status}`);
+    if (p.status !== 'created') throw new StatusError(grpc.status.FAILED_PRECONDITION, `cannot start a process that is ${p.status}`);
     if (!r.execId) {
       p.starting = true;
       try {
@@ -135,15 +127,15 @@ export class Tasks {
 
   exec(r: shim.ExecProcessRequest__Output): void {
     const c = this.get(r.id);
-    if (!r.execId) throw new TaskError(grpc.status.INVALID_ARGUMENT, 'exec_id is required');
-    if (c.execs.has(r.execId)) throw new TaskError(grpc.status.ALREADY_EXISTS, `exec "${r.execId}" already exists in container "${c.id}"`);
-    if (c.init.status !== 'running') throw new TaskError(grpc.status.FAILED_PRECONDITION, `cannot exec in a ${c.init.status} container`);
+    if (!r.execId) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'exec_id is required');
+    if (c.execs.has(r.execId)) throw new StatusError(grpc.status.ALREADY_EXISTS, `exec "${r.execId}" already exists in container "${c.id}"`);
+    if (c.init.status !== 'running') throw new StatusError(grpc.status.FAILED_PRECONDITION, `cannot exec in a ${c.init.status} container`);
     let process: Process;
     try {
       process = validateConfig({ ociVersion: '1.0.2', process: JSON.parse(r.specJson) }).process!;
     } catch (e) {
       if (isRuntsError(e)) throw e;
-      throw new TaskError(grpc.status.INVALID_ARGUMENT, `spec_json: invalid JSON: ${(e as Error).message}`);
+      throw new StatusError(grpc.status.INVALID_ARGUMENT, `spec_json: invalid JSON: ${(e as Error).message}`);
     }
     process.terminal = r.terminal;
     const io = new ProcessIO(this.sys, join(this.logDir, `${c.id}.${r.execId}.log`), r.terminal, r.stdin);
@@ -172,7 +164,7 @@ export class Tasks {
     const signal = r.signal || 15;
     if (!r.execId) return this.rt.kill(c.id, signal, { all: r.all });
     const p = this.process(c, r.execId);
-    if (p.status !== 'running') throw new TaskError(grpc.status.FAILED_PRECONDITION, `exec "${p.execId}" is ${p.status}`);
+    if (p.status !== 'running') throw new StatusError(grpc.status.FAILED_PRECONDITION, `exec "${p.execId}" is ${p.status}`);
     this.sys.pidfdSendSignal(p.pidfd, signal);
   }
 
@@ -217,13 +209,13 @@ export class Tasks {
     const c = this.get(r.id);
     if (r.execId) {
       const p = this.process(c, r.execId);
-      if (p.status === 'running') throw new TaskError(grpc.status.FAILED_PRECONDITION, `exec "${p.execId}" is still running`);
+      if (p.status === 'running') throw new StatusError(grpc.status.FAILED_PRECONDITION, `exec "${p.execId}" is still running`);
       p.io.close();
       c.execs.delete(p.execId);
       return { pid: p.pid, exitStatus: p.exitStatus, exitedAtMs: p.exitedAtMs };
     }
     const p = c.init;
-    if (p.status === 'running' && !r.force) throw new TaskError(grpc.status.FAILED_PRECONDITION, `cannot delete container "${c.id}" that is running (use force)`);
+    if (p.status === 'running' && !r.force) throw new StatusError(grpc.status.FAILED_PRECONDITION, `cannot delete container "${c.id}" that is running (use force)`);
     await this.rt.delete(c.id, { force: true });
     if (p.status !== 'stopped') {
       // Killed by the delete: its exit is reaped and published before the delete.
@@ -235,7 +227,6 @@ export class Tasks {
     c.oom?.close();
     this.containers.delete(c.id);
     this.publish('/tasks/delete', { delete: { containerId: c.id, pid: p.pid, exitStatus: p.exitStatus, exitedAtMs: p.exitedAtMs } });
-    if (this.containers.size === 0) this.onEmpty();
     return { pid: p.pid, exitStatus: p.exitStatus, exitedAtMs: p.exitedAtMs };
   }
 
@@ -256,20 +247,16 @@ export class Tasks {
     return { io: p.io, detach, done };
   }
 
-  logPath(id: string, execId: string): string {
-    return this.process(this.get(id), execId).io.logPath;
-  }
-
   private exited(c: Container, p: Proc, st: WaitStatus): void {
     if (p.starting) {
       p.pendingExit = st;
       return;
     }
     // An init's exit is published after its execs' (they die with its pid namespace).
-    const running = [...c.execs.values()].filter((e) => e.status === 'running');
-    if (p.execId === '' && running.length > 0) {
+    const execRunning = () => [...c.execs.values()].some((e) => e.status === 'running');
+    if (p.execId === '' && execRunning()) {
       this.reaper.tick();
-      if ([...c.execs.values()].some((e) => e.status === 'running')) {
+      if (execRunning()) {
         setTimeout(() => this.exited(c, p, st), 20);
         return;
       }

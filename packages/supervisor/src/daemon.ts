@@ -5,11 +5,10 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { grpc, supervisorApi, type shim, type supervisor } from '@runts/proto';
+import { StatusError, grpc, supervisorApi, unaryCall, type shim, type supervisor } from '@runts/proto';
 import { containersService } from './service';
-import { RpcError } from './errors';
 import { applyEvent, eventContainer, isInitExit, RecordStore, writeAtomic, type ContainerRecord } from './records';
-import { deadline, probe, readOutbox, ShimConn, shimClient, shimPaths, spawnShim, unary, type ShimEvents, type ShimPaths } from './shims';
+import { deadline, probe, readOutbox, ShimConn, shimClient, shimPaths, spawnShim, type ShimEvents, type ShimPaths } from './shims';
 
 export interface DaemonOptions {
   address: string;
@@ -120,7 +119,7 @@ export class Daemon implements ShimEvents {
     const api = supervisorApi();
     const c = new api.Containers(`unix://${address}`, grpc.credentials.createInsecure());
     try {
-      await unary((cb) => c.List({}, deadline(500), cb));
+      await unaryCall((cb) => c.List({}, deadline(500), cb));
       return true;
     } catch {
       return false;
@@ -188,7 +187,7 @@ export class Daemon implements ShimEvents {
       } catch (e) {
         this.opts.log(`cannot record that ${rec.id}'s shim is gone: ${(e as Error).message}`);
       }
-      this.settle(rec.id, new RpcError(grpc.status.FAILED_PRECONDITION, `container ${rec.id}: ${SHIM_LOST}`));
+      this.settle(rec.id, new StatusError(grpc.status.FAILED_PRECONDITION, `container ${rec.id}: ${SHIM_LOST}`));
     }
   }
 
@@ -200,7 +199,7 @@ export class Daemon implements ShimEvents {
 
   private waitExit(rec: ContainerRecord, timeoutMs?: number): Promise<ContainerRecord | undefined> {
     if (rec.status === 'stopped') return Promise.resolve(rec);
-    if (rec.status === 'unknown') return Promise.reject(new RpcError(grpc.status.FAILED_PRECONDITION, `container ${rec.id}: ${rec.reason || 'state unknown'}`));
+    if (rec.status === 'unknown') return Promise.reject(new StatusError(grpc.status.FAILED_PRECONDITION, `container ${rec.id}: ${rec.reason || 'state unknown'}`));
     return new Promise((resolve, reject) => {
       const w: Waiter = { resolve, reject };
       this.waiters.set(rec.id, [...(this.waiters.get(rec.id) ?? []), w]);
@@ -244,13 +243,13 @@ export class Daemon implements ShimEvents {
 
   get(id: string): ContainerRecord {
     const rec = this.records.get(id);
-    if (!rec) throw new RpcError(grpc.status.NOT_FOUND, `no such container: ${id}`);
+    if (!rec) throw new StatusError(grpc.status.NOT_FOUND, `no such container: ${id}`);
     return rec;
   }
 
   private conn(rec: ContainerRecord): ShimConn {
     const conn = this.shims.get(rec.shimDir);
-    if (!conn) throw new RpcError(grpc.status.FAILED_PRECONDITION, `container ${rec.id}: ${rec.reason || SHIM_LOST}`);
+    if (!conn) throw new StatusError(grpc.status.FAILED_PRECONDITION, `container ${rec.id}: ${rec.reason || SHIM_LOST}`);
     return conn;
   }
 
@@ -310,11 +309,11 @@ export class Daemon implements ShimEvents {
 
   async create(req: supervisor.CreateRequest__Output): Promise<ContainerRecord> {
     const id = req.id || randomBytes(6).toString('hex');
-    if (!ID_RE.test(id)) throw new RpcError(grpc.status.INVALID_ARGUMENT, `invalid container id ${JSON.stringify(id)}: use letters, digits, '_', '.', '-'`);
-    if (req.group && !ID_RE.test(req.group)) throw new RpcError(grpc.status.INVALID_ARGUMENT, `invalid group name ${JSON.stringify(req.group)}`);
-    if (this.records.has(id)) throw new RpcError(grpc.status.ALREADY_EXISTS, `container ${id} already exists`);
-    if (!isAbsolute(req.bundle)) throw new RpcError(grpc.status.INVALID_ARGUMENT, `bundle path must be absolute: ${req.bundle}`);
-    if (!existsSync(join(req.bundle, 'config.json'))) throw new RpcError(grpc.status.INVALID_ARGUMENT, `no config.json in bundle ${req.bundle}`);
+    if (!ID_RE.test(id)) throw new StatusError(grpc.status.INVALID_ARGUMENT, `invalid container id ${JSON.stringify(id)}: use letters, digits, '_', '.', '-'`);
+    if (req.group && !ID_RE.test(req.group)) throw new StatusError(grpc.status.INVALID_ARGUMENT, `invalid group name ${JSON.stringify(req.group)}`);
+    if (this.records.has(id)) throw new StatusError(grpc.status.ALREADY_EXISTS, `container ${id} already exists`);
+    if (!isAbsolute(req.bundle)) throw new StatusError(grpc.status.INVALID_ARGUMENT, `bundle path must be absolute: ${req.bundle}`);
+    if (!existsSync(join(req.bundle, 'config.json'))) throw new StatusError(grpc.status.INVALID_ARGUMENT, `no config.json in bundle ${req.bundle}`);
     const now = Date.now();
     // Claimed before the shim starts, so a concurrent create of the same id fails.
     const rec: ContainerRecord = {
@@ -328,7 +327,7 @@ export class Daemon implements ShimEvents {
       conn = await this.shimFor(id, req.group);
       Object.assign(rec, { shimDir: conn.dir, shimSocket: conn.socket, shimPid: conn.pid });
       this.store.write(rec);
-      const res = await unary<shim.CreateTaskResponse__Output>((cb) => conn!.client.Create({ id, bundle: req.bundle, terminal: req.terminal, stdin: req.stdin }, cb));
+      const res = await unaryCall<shim.CreateTaskResponse__Output>((cb) => conn!.client.Create({ id, bundle: req.bundle, terminal: req.terminal, stdin: req.stdin }, cb));
       if (rec.pid === 0) rec.pid = res.pid;
       this.store.write(rec);
       return rec;
@@ -342,7 +341,7 @@ export class Daemon implements ShimEvents {
 
   async start(id: string): Promise<ContainerRecord> {
     const rec = this.get(id);
-    const res = await unary<shim.StartResponse__Output>((cb) => this.conn(rec).client.Start({ id }, cb));
+    const res = await unaryCall<shim.StartResponse__Output>((cb) => this.conn(rec).client.Start({ id }, cb));
     // The TaskStart (or even TaskExit) event may have been applied already.
     if (rec.status === 'created') {
       rec.status = 'running';
@@ -355,7 +354,7 @@ export class Daemon implements ShimEvents {
 
   async kill(req: supervisor.KillRequest__Output): Promise<void> {
     const rec = this.get(req.id);
-    await unary((cb) => this.conn(rec).client.Kill({ id: req.id, execId: req.execId, signal: req.signal || 15, all: req.all }, cb));
+    await unaryCall((cb) => this.conn(rec).client.Kill({ id: req.id, execId: req.execId, signal: req.signal || 15, all: req.all }, cb));
   }
 
   /** The signal (SIGTERM by default), then SIGKILL once timeout_s passed (0: at once). */
@@ -363,9 +362,9 @@ export class Daemon implements ShimEvents {
     const rec = this.get(req.id);
     if (rec.status === 'stopped') return rec;
     const client = this.conn(rec).client;
-    await unary((cb) => client.Kill({ id: req.id, signal: req.signal || 15 }, cb));
+    await unaryCall((cb) => client.Kill({ id: req.id, signal: req.signal || 15 }, cb));
     if (await this.waitExit(rec, req.timeoutS * 1000)) return rec;
-    await unary((cb) => client.Kill({ id: req.id, signal: 9 }, cb));
+    await unaryCall((cb) => client.Kill({ id: req.id, signal: 9 }, cb));
     await this.waitExit(rec, 10000);
     return rec;
   }
@@ -373,12 +372,12 @@ export class Daemon implements ShimEvents {
   async remove(id: string, force: boolean): Promise<ContainerRecord> {
     const rec = this.get(id);
     if (!force && (rec.status === 'running' || rec.status === 'paused')) {
-      throw new RpcError(grpc.status.FAILED_PRECONDITION, `container ${id} is ${rec.status}: stop it first or force the removal`);
+      throw new StatusError(grpc.status.FAILED_PRECONDITION, `container ${id} is ${rec.status}: stop it first or force the removal`);
     }
     const conn = this.shims.get(rec.shimDir);
     if (conn) {
       try {
-        await unary((cb) => conn.client.Delete({ id, force }, cb));
+        await unaryCall((cb) => conn.client.Delete({ id, force }, cb));
       } catch (e) {
         if ((e as grpc.ServiceError).code !== grpc.status.NOT_FOUND) throw e;
       }
@@ -386,12 +385,12 @@ export class Daemon implements ShimEvents {
       // No shim to ask: the runtime's own state in the shim's dir still names the container.
       spawnSync(this.opts.runtsBin, ['--root', join(rec.shimDir, 'runtime'), 'delete', '--force', id], { stdio: 'ignore', timeout: 15000 });
     } else if (rec.status === 'unknown') {
-      throw new RpcError(grpc.status.FAILED_PRECONDITION, `container ${id}: ${rec.reason || SHIM_LOST}; force the removal to kill what is left of it`);
+      throw new StatusError(grpc.status.FAILED_PRECONDITION, `container ${id}: ${rec.reason || SHIM_LOST}; force the removal to kill what is left of it`);
     }
     this.records.delete(id);
     this.store.remove(id);
     this.pendingRemove.delete(id);
-    this.settle(id, new RpcError(grpc.status.NOT_FOUND, `container ${id} was removed`));
+    this.settle(id, new StatusError(grpc.status.NOT_FOUND, `container ${id} was removed`));
     this.release(rec.shimDir);
     return rec;
   }
@@ -410,7 +409,7 @@ export class Daemon implements ShimEvents {
     try {
       const hello = existsSync(join(dir, 'task.sock')) ? await probe(client) : undefined;
       if (hello) {
-        await unary((cb) => client.Shutdown({ now: false }, deadline(5000), cb)).catch(() => {});
+        await unaryCall((cb) => client.Shutdown({ now: false }, deadline(5000), cb)).catch(() => {});
         await waitGone(hello.shimPid, 5000);
       }
       if (!hello || !hello.ids.length) rmSync(dir, { recursive: true, force: true });
@@ -421,18 +420,18 @@ export class Daemon implements ShimEvents {
 
   async exec(req: supervisor.ExecRequest__Output): Promise<number> {
     const rec = this.get(req.id);
-    if (rec.status !== 'running') throw new RpcError(grpc.status.FAILED_PRECONDITION, `container ${req.id} is ${rec.status}, not running`);
+    if (rec.status !== 'running') throw new StatusError(grpc.status.FAILED_PRECONDITION, `container ${req.id} is ${rec.status}, not running`);
     const client = this.conn(rec).client;
     const execId = req.execId || `exec-${randomBytes(4).toString('hex')}`;
     const process = execProcess(rec.bundle, req.specJson, req.terminal);
-    await unary((cb) => client.Exec({ id: req.id, execId, terminal: req.terminal, stdin: req.stdin, specJson: JSON.stringify(process) }, cb));
-    const res = await unary<shim.StartResponse__Output>((cb) => client.Start({ id: req.id, execId }, cb));
+    await unaryCall((cb) => client.Exec({ id: req.id, execId, terminal: req.terminal, stdin: req.stdin, specJson: JSON.stringify(process) }, cb));
+    const res = await unaryCall<shim.StartResponse__Output>((cb) => client.Start({ id: req.id, execId }, cb));
     return res.pid;
   }
 
   async wait(req: supervisor.WaitRequest__Output): Promise<shim.WaitResponse> {
     const rec = this.get(req.id);
-    if (req.execId) return unary<shim.WaitResponse__Output>((cb) => this.conn(rec).client.Wait({ id: req.id, execId: req.execId }, cb));
+    if (req.execId) return unaryCall<shim.WaitResponse__Output>((cb) => this.conn(rec).client.Wait({ id: req.id, execId: req.execId }, cb));
     const done = (await this.waitExit(rec))!;
     return { exitStatus: done.exitStatus, exitedAtMs: done.exitedAtMs };
   }
@@ -445,7 +444,7 @@ export class Daemon implements ShimEvents {
 
   async stats(id: string): Promise<shim.StatsResponse__Output> {
     const rec = this.get(id);
-    return unary<shim.StatsResponse__Output>((cb) => this.conn(rec).client.Stats({ id }, cb));
+    return unaryCall<shim.StatsResponse__Output>((cb) => this.conn(rec).client.Stats({ id }, cb));
   }
 
   /** Every applied event goes to sink until the returned function is called. */
@@ -469,13 +468,13 @@ export function execProcess(bundle: string, specJson: string, terminal: boolean)
     const cfg = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process?: Record<string, unknown> };
     base = cfg.process ?? {};
   } catch (e) {
-    throw new RpcError(grpc.status.FAILED_PRECONDITION, `cannot read ${join(bundle, 'config.json')}: ${(e as Error).message}`);
+    throw new StatusError(grpc.status.FAILED_PRECONDITION, `cannot read ${join(bundle, 'config.json')}: ${(e as Error).message}`);
   }
   let overlay: Record<string, unknown>;
   try {
     overlay = specJson ? (JSON.parse(specJson) as Record<string, unknown>) : {};
   } catch (e) {
-    throw new RpcError(grpc.status.INVALID_ARGUMENT, `exec process is not JSON: ${(e as Error).message}`);
+    throw new StatusError(grpc.status.INVALID_ARGUMENT, `exec process is not JSON: ${(e as Error).message}`);
   }
   const { consoleSize: _size, ...rest } = base;
   return { ...rest, ...overlay, terminal };

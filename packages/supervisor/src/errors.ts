@@ -1,19 +1,9 @@
 // Errors as a client sees them: a gRPC status and one line.
-import { grpc } from '@runts/proto';
-
-/** An error with the gRPC status the client should see. */
-export class RpcError extends Error {
-  constructor(
-    readonly code: grpc.status,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { StatusError, grpc } from '@runts/proto';
 
 /** Maps any error to the status a client gets: shim errors keep their code, except an unreachable shim. */
 export function toStatus(e: unknown): Partial<grpc.StatusObject> {
-  if (e instanceof RpcError) return { code: e.code, details: e.message };
+  if (e instanceof StatusError) return { code: e.code, details: e.message };
   const se = e as Partial<grpc.ServiceError>;
   if (typeof se.code === 'number') {
     if (se.code === grpc.status.UNAVAILABLE) return { code: grpc.status.FAILED_PRECONDITION, details: `the container's shim does not answer: ${se.details ?? ''}` };

@@ -1,6 +1,6 @@
 // The Containers gRPC service: one thin handler per RPC over the Daemon;
 // logs and attach are relayed to and from the container's shim.
-import type { grpc, shim, supervisor } from '@runts/proto';
+import { unaryHandler, type grpc, type shim, type supervisor } from '@runts/proto';
 import type { Daemon } from './daemon';
 import { toStatus } from './errors';
 import { toContainer } from './records';
@@ -10,14 +10,7 @@ type Upstream = grpc.ClientDuplexStream<shim.AttachInput, shim.AttachOutput__Out
 
 const CANCELLED = 1;
 
-function unaryHandler<Req, Res>(fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
-  return (call, cb) => {
-    fn(call.request).then(
-      (res) => cb(null, res),
-      (e) => cb(toStatus(e)),
-    );
-  };
-}
+const unary = <Req, Res>(fn: (req: Req) => Promise<Res>) => unaryHandler(fn, toStatus);
 
 /** Copies a shim's output stream to a client until either side ends. */
 function relay(upstream: Upstream, done: () => void, call: Output): void {
@@ -38,9 +31,9 @@ function relay(upstream: Upstream, done: () => void, call: Output): void {
 
 export function containersService(d: Daemon): supervisor.ContainersHandlers {
   return {
-    Create: unaryHandler(async (req) => toContainer(await d.create(req))),
-    Start: unaryHandler(async (req) => toContainer(await d.start(req.id))),
-    Run: unaryHandler(async (req) => {
+    Create: unary(async (req) => toContainer(await d.create(req))),
+    Start: unary(async (req) => toContainer(await d.start(req.id))),
+    Run: unary(async (req) => {
       const rec = await d.create(req);
       try {
         return toContainer(await d.start(rec.id));
@@ -49,14 +42,14 @@ export function containersService(d: Daemon): supervisor.ContainersHandlers {
         throw e;
       }
     }),
-    Get: unaryHandler(async (req) => toContainer(d.get(req.id))),
-    List: unaryHandler(async () => ({ containers: d.list().map(toContainer) })),
-    Kill: unaryHandler(async (req) => (await d.kill(req), {})),
-    Stop: unaryHandler(async (req) => toContainer(await d.stop(req))),
-    Delete: unaryHandler(async (req) => toContainer(await d.remove(req.id, req.force))),
-    Wait: unaryHandler(async (req) => d.wait(req)),
-    Exec: unaryHandler(async (req) => ({ pid: await d.exec(req) })),
-    Stats: unaryHandler(async (req) => d.stats(req.id)),
+    Get: unary(async (req) => toContainer(d.get(req.id))),
+    List: unary(async () => ({ containers: d.list().map(toContainer) })),
+    Kill: unary(async (req) => (await d.kill(req), {})),
+    Stop: unary(async (req) => toContainer(await d.stop(req))),
+    Delete: unary(async (req) => toContainer(await d.remove(req.id, req.force))),
+    Wait: unary(async (req) => d.wait(req)),
+    Exec: unary(async (req) => ({ pid: await d.exec(req) })),
+    Stats: unary(async (req) => d.stats(req.id)),
     Events: (call) => {
       const drop = d.subscribe(call);
       call.on('cancelled', drop);

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { grpc, shimApi, type shim } from '@runts/proto';
+import { grpc, shimApi, unaryCall, type shim } from '@runts/proto';
 
 // sockaddr_un.sun_path holds 108 bytes with the terminating NUL.
 const SUN_PATH_MAX = 107;
@@ -32,11 +32,6 @@ export function shimClient(socket: string): shim.TaskClient {
   return new api.Task(`unix://${socket}`, grpc.credentials.createInsecure()) as unknown as shim.TaskClient;
 }
 
-/** Promise form of a unary call: pass (cb) => client.Method(req, opts, cb). */
-export function unary<T>(fn: (cb: (err: grpc.ServiceError | null, res?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res as T))));
-}
-
 export function deadline(ms: number): grpc.CallOptions {
   return { deadline: Date.now() + ms };
 }
@@ -44,7 +39,7 @@ export function deadline(ms: number): grpc.CallOptions {
 /** Connect answers only when the shim is alive and serving. */
 export async function probe(client: shim.TaskClient, ms = 1000): Promise<shim.ConnectResponse__Output | undefined> {
   try {
-    return await unary<shim.ConnectResponse__Output>((cb) => client.Connect({}, deadline(ms), cb));
+    return await unaryCall<shim.ConnectResponse__Output>((cb) => client.Connect({}, deadline(ms), cb));
   } catch {
     return undefined;
   }

@@ -2,17 +2,13 @@
 // the one-line messages its errors become.
 import type { grpc, supervisor } from '@runts/proto';
 import { Status, lightClient } from '@runts/proto/dist/light';
+export { unaryCall as call } from '@runts/proto/dist/status';
 
 export type Client = supervisor.ContainersClient;
 
 /** A one-shot client: HTTP/2 and the generated descriptor, no grpc-js to load. */
 export function connect(address: string): Client {
   return lightClient<Client>('runts.supervisor.v1.Containers', address);
-}
-
-/** Promise form of a unary call: pass (cb) => client.Method(req, cb). */
-export function call<T>(fn: (cb: (err: grpc.ServiceError | null, res?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res as T))));
 }
 
 /** The line a user sees for an error: runtsd's own words, or that runtsd is not there. */
