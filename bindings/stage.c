@@ -860,6 +860,18 @@ static int plan_ok(const uint8_t *p, uint32_t len)
 		 h->scratch_off > len || h->scratch_len < 4 || h->scratch_len > len - h->scratch_off);
 }
 
+/* clone3 of a child that is ours to reap (SIGCHLD), with its pidfd. No
+ * CLONE_VM: the child returns through here on its own copy of the stack. */
+static long clone_pidfd(uint64_t flags, int *pidfd)
+{
+	struct clone_args ca;
+	memset(&ca, 0, sizeof ca);
+	ca.flags = flags | CLONE_PIDFD;
+	ca.pidfd = (uint64_t)(uintptr_t)pidfd;
+	ca.exit_signal = SIGCHLD;
+	return syscall(SYS_clone3, &ca, sizeof ca);
+}
+
 int runts_spawn(uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out)
 {
 	if (!plan_ok(p, len))
@@ -870,12 +882,7 @@ int runts_spawn(uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t *pidfd_o
 	/* The child starts with every signal blocked until it has reset handlers. */
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	int pidfd = -1;
-	struct clone_args ca;
-	memset(&ca, 0, sizeof ca);
-	ca.flags = clone_flags | CLONE_PIDFD;
-	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
-	ca.exit_signal = SIGCHLD;
-	long pid = syscall(SYS_clone3, &ca, sizeof ca);
+	long pid = clone_pidfd(clone_flags, &pidfd);
 	if (pid == 0) {
 		plan = p;
 		plan_len = len;
@@ -901,12 +908,7 @@ int runts_spawn_join(uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t use
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	int mid_pidfd = -1;
-	struct clone_args ca;
-	memset(&ca, 0, sizeof ca);
-	ca.flags = CLONE_PIDFD;
-	ca.pidfd = (uint64_t)(uintptr_t)&mid_pidfd;
-	ca.exit_signal = SIGCHLD;
-	long mid = syscall(SYS_clone3, &ca, sizeof ca);
+	long mid = clone_pidfd(0, &mid_pidfd);
 	if (mid == 0) {
 		/* The intermediate: join, clone the init as our parent's child, report its pid. */
 		int64_t rc = setns(userns_fd, CLONE_NEWUSER) < 0 ? -errno : 0;
