@@ -62,6 +62,8 @@ static uint32_t plan_len;
 static int sync_fd = -1;
 static int root_fd = -1;
 static uint32_t cur_op;
+/* errno of the first cgroup self-join that failed: the parent then moves us itself. */
+static int32_t join_err;
 static char exec_path[4096];
 
 static __attribute__((noreturn)) void quit(int code)
@@ -480,7 +482,8 @@ static void do_sync(int32_t tag)
 {
 	struct runts_reply r;
 	struct runts_plan_header *h = (struct runts_plan_header *)plan;
-	send_msg(MSG_SYNC, 0, tag);
+	send_msg(MSG_SYNC, join_err, tag);
+	join_err = 0;
 	if (read_all(sync_fd, &r, sizeof r) < 0 || r.status != 0)
 		quit(1);
 	if (r.len > h->scratch_len - 4)
@@ -823,6 +826,12 @@ static void run_op(const struct runts_op *op)
 		break;
 	case OP_SETATTR_IN_ROOT:
 		setattr_in_root(str(a[0]), (uint64_t)a[1], (uint64_t)a[2], (unsigned int)a[3]);
+		break;
+	case OP_JOIN_CGROUP:
+		/* Only this thread moves, which is the whole process: the stage is single-threaded. */
+		if (write((int)a[0], "0", 1) < 0 && join_err == 0)
+			join_err = errno;
+		close((int)a[0]);
 		break;
 	default:
 		fail(ENOSYS);

@@ -81,11 +81,12 @@ enum runts_opcode {
 	OP_CONSOLE = 38,        /* socket fd, rows, cols: new pty, master sent over the socket, slave as stdio */
 	OP_MOVE_MOUNT_IN_ROOT = 40, /* relpath, fd of a detached mount (open_tree): attached there, then closed */
 	OP_SETATTR_IN_ROOT = 41,/* relpath, attr_set, attr_clr, AT_ flags (AT_RECURSIVE): mount_setattr */
+	OP_JOIN_CGROUP = 42,    /* fd of a v1 `tasks` file the runtime opened: write "0", close; a failure rides on the next SYNC's err */
 };
 
 /* Child -> parent messages. */
 enum runts_msg_kind {
-	MSG_SYNC = 1,   /* reached OP_SYNC, tag in arg */
+	MSG_SYNC = 1,   /* reached OP_SYNC, tag in arg; err: the first failed OP_JOIN_CGROUP's errno */
 	MSG_ERROR = 2,  /* op failed with errno */
 	MSG_READY = 3,  /* about to block on the exec fifo */
 	MSG_HOOK = 4,   /* a hook failed: arg = wait status, or errno if < 0 */

@@ -165,6 +165,22 @@ t.test('update changes the files it is given and leaves the rest', opts, async (
   t.match(stopped.stderr, /is not running/);
 });
 
+t.test('the init and an exec join every hierarchy, themselves, before they run', opts, async (t) => {
+  const env = new Env(t);
+  const path = cgPath(t);
+  const id = env.id();
+  const r = env.runts(['run', '-d', '--bundle', env.bundle(config(['sleep', '60'], path, {})), id]);
+  t.equal(r.code, 0, r.stderr);
+  const inAll = (pid: number) => HIERARCHIES.filter((h) => !readFileSync(join(h.mountpoint, path, 'cgroup.procs'), 'utf8').split('\n').includes(String(pid))).map((h) => h.controllers.join(','));
+  t.same(inAll(env.state(id).pid), [], 'the init is in each hierarchy');
+  // The exec'd shell reports its own cgroups from inside: placed before it ran.
+  const ex = env.runts(['exec', id, 'cat', '/proc/self/cgroup']);
+  t.equal(ex.code, 0, ex.stderr);
+  const lines = ex.stdout.trim().split('\n').filter((l) => !l.startsWith('0::'));
+  t.equal(lines.length, HIERARCHIES.length, ex.stdout);
+  t.same(lines.filter((l) => !l.endsWith(`:${path}`)), [], 'the exec is in the container cgroup of each hierarchy');
+});
+
 t.test('pause and resume: status and freezer state; exec refused while paused', opts, async (t) => {
   const env = new Env(t);
   const path = cgPath(t);

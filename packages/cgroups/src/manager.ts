@@ -23,8 +23,16 @@ export interface Manager {
   readonly mode: Mode;
   /** Controller key ('memory', 'cpu,cpuacct', ... or '' for v2) → host directory. */
   paths(): Record<string, string>;
-  /** Creates the directories and moves pid in; returns the directories it created, deepest last. */
+  /** Creates the directories; returns those it created, deepest last. */
+  create(): string[];
+  /** Moves process pid in (cgroup.procs). */
+  enter(pid: number): void;
+  /** create, then enter. */
   apply(pid: number): string[];
+  /** Files a single-threaded process can write "0" to, from an fd opened here, to move
+   * itself in: v1's per-hierarchy `tasks` (this skips the global lock whose first taking
+   * waits out an RCU grace period, 5-40 ms). None on v2, where a thread cannot leave its domain. */
+  selfJoinFiles(): string[];
   set(resources: LinuxResources): void;
   /** Removes the container's directories and the listed parents it created, if empty. */
   destroy(created?: string[]): void;
@@ -99,6 +107,12 @@ class CgroupManager implements Manager {
   }
 
   apply(pid: number): string[] {
+    const created = this.create();
+    this.enter(pid);
+    return created;
+  }
+
+  create(): string[] {
     const created: string[] = [];
     for (const [key, d] of Object.entries(this.dirs)) {
       const missing: string[] = [];
@@ -113,9 +127,16 @@ class CgroupManager implements Manager {
           }
         }
       }
-      this.fs.write(posix.join(d, 'cgroup.procs'), String(pid));
     }
     return created;
+  }
+
+  enter(pid: number): void {
+    for (const d of Object.values(this.dirs)) this.fs.write(posix.join(d, 'cgroup.procs'), String(pid));
+  }
+
+  selfJoinFiles(): string[] {
+    return this.mode === 'v2' ? [] : Object.values(this.dirs).map((d) => posix.join(d, 'tasks'));
   }
 
   set(resources: LinuxResources): void {

@@ -32,6 +32,22 @@ t.test('apply creates the dirs, fills an empty cpuset, and reports what it made'
   t.ok(fs.exists('/sys/fs/cgroup/pids'), 'hierarchy root kept');
 });
 
+t.test('create makes the dirs without moving anyone; enter moves; v1 offers its tasks files for a self-join', async (t) => {
+  const fs = v1fs();
+  fs.files.set('/sys/fs/cgroup/cpuset/cpuset.cpus', '0-1');
+  fs.files.set('/sys/fs/cgroup/cpuset/cpuset.mems', '0');
+  const m = newManager({ cgroupsPath: '/a', id: 'c', fs, mountinfo: MOUNTINFO, ownCgroup: OWN });
+  m.create();
+  t.ok(fs.exists('/sys/fs/cgroup/pids/a'));
+  t.equal(fs.read('/sys/fs/cgroup/pids/a/cgroup.procs'), '', 'no pid written by create');
+  t.same(m.selfJoinFiles(), Object.values(m.paths()).map((d) => `${d}/tasks`));
+  m.enter(9);
+  t.equal(fs.read(`${m.paths()['memory']}/cgroup.procs`), '9');
+  const v2 = newManager({ id: 'c', fs: new MemFs(true, { '/sys/fs/cgroup': ['cgroup.procs'] }), ownCgroup: '0::/' });
+  t.equal(v2.mode, 'v2');
+  t.same(v2.selfJoinFiles(), [], 'v2: a thread cannot leave its domain, so no self-join');
+});
+
 t.test('v1 resources: the seed mapping and more', async (t) => {
   const fs = v1fs();
   const m = newManager({ cgroupsPath: '/k8s/pod', id: 'c', fs, mountinfo: MOUNTINFO, ownCgroup: OWN });

@@ -191,6 +191,14 @@ export class Runtime implements RuntimeApi {
     const trees = openIdmapTrees(this.sys, idmapMounts(spec, bundle));
     fds.push(...trees.values());
 
+    let joinFds: number[] = [];
+    if (!noCgroups) {
+      rec.cgroupCreated = cgroup.create();
+      undo.push(() => cgroup.destroy(rec.cgroupCreated));
+      this.store.save(rec);
+      joinFds = openJoinFiles(cgroup, fds);
+    }
+
     const propagation = spec.linux?.rootfsPropagation;
     const plan = buildPlan({
       spec,
@@ -215,6 +223,7 @@ export class Runtime implements RuntimeApi {
       ...(consoleFd !== undefined ? { consoleFd } : {}),
       ...(opts.stdio ? { stdio: opts.stdio } : {}),
       lsm: hostLsm(),
+      cgroupJoinFds: joinFds,
     });
     const stateJson = (status: Status) => JSON.stringify(this.ociState(rec, status));
     const scratch = SCRATCH_MIN + 2 * Buffer.byteLength(JSON.stringify(rec.annotations)) + 2 * bundle.length;
@@ -224,22 +233,16 @@ export class Runtime implements RuntimeApi {
     fault('cloned');
     // A half-made init's mounts go with its mount namespace.
     undo.push(() => this.reap(pidfd));
-    if (!noCgroups) undo.push(() => cgroup.destroy(rec.cgroupCreated));
     // Ends only the child uses: closed here so that the child's exit reads as EOF.
-    for (const fd of [childEnd, consoleFd]) {
-      if (fd === undefined) continue;
-      this.safeClose(fd);
-      fds.splice(fds.indexOf(fd), 1);
-    }
+    this.closeChildEnds(fds, [childEnd, consoleFd, ...joinFds]);
     rec.pid = pid;
     rec.startTime = startTime(pid) ?? '';
 
     this.converse(parentEnd, plan, {
-      [SyncTag.SETUP]: () => {
+      [SyncTag.SETUP]: (joinErr) => {
         writeIdMaps(pid, spec, caller);
         if (!noCgroups) {
-          rec.cgroupCreated = cgroup.apply(pid);
-          this.store.save(rec);
+          if (joinFds.length === 0 || joinErr !== 0) cgroup.enter(pid);
           fault('cgroups');
           if (spec.linux?.resources) cgroup.set(spec.linux.resources);
         }
@@ -289,7 +292,7 @@ export class Runtime implements RuntimeApi {
   }
 
   /** Answers the child's SYNC points until it reports READY; turns its errors into RuntsErrors. */
-  private converse(fd: number, plan: Plan, handlers: Record<number, () => string>, onListener?: (listener: number) => void): void {
+  private converse(fd: number, plan: Plan, handlers: Record<number, (joinErr: number) => string>, onListener?: (listener: number) => void): void {
     for (;;) {
       const { data: msg, fd: passed } = this.sys.recvMsg(fd, MSG_SIZE);
       if (msg.length < MSG_SIZE) throw new RuntsError('ERR_SYSCALL', 'container init exited during setup without reporting an error');
@@ -316,7 +319,7 @@ export class Runtime implements RuntimeApi {
         const handler = handlers[arg];
         let payload = Buffer.alloc(0);
         try {
-          payload = Buffer.from(handler ? handler() : '');
+          payload = Buffer.from(handler ? handler(err) : '');
         } catch (e) {
           this.reply(fd, 1, payload);
           throw e;
@@ -411,7 +414,10 @@ export class Runtime implements RuntimeApi {
       const [parentEnd, childEnd] = this.sys.socketpair();
       fds.push(parentEnd, childEnd);
       const { consoleFd, attachEnd } = opts.process.terminal ? this.console(opts.consoleSocket, attach, fds, 'exec with a terminal needs --console-socket') : {};
+      const cgroup = newManager({ paths: rec.cgroupPaths });
+      const joinFds = openJoinFiles(cgroup, fds);
       const plan = buildExecPlan({
+        cgroupJoinFds: joinFds,
         process: opts.process,
         nsFds,
         preserveFds: opts.preserveFds ?? 0,
@@ -422,16 +428,12 @@ export class Runtime implements RuntimeApi {
       });
       const buf = encodePlan(plan.ops, childEnd, 4096, parentEnd);
       const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
-      for (const fd of [childEnd, consoleFd]) {
-        if (fd === undefined) continue;
-        this.safeClose(fd);
-        fds.splice(fds.indexOf(fd), 1);
-      }
+      this.closeChildEnds(fds, [childEnd, consoleFd, ...joinFds]);
       let master: number | undefined;
       try {
         this.converse(parentEnd, plan, {
-          [SyncTag.SETUP]: () => {
-            newManager({ paths: rec.cgroupPaths }).apply(pid);
+          [SyncTag.SETUP]: (joinErr) => {
+            if (joinFds.length === 0 || joinErr !== 0) cgroup.apply(pid);
             return '';
           },
         }, (listener) => this.sendListener(spec, listener, this.ociState(rec, status)));
@@ -484,6 +486,15 @@ export class Runtime implements RuntimeApi {
     } finally {
       for (const [sig, h] of forward) process.off(sig, h);
       this.safeClose(pidfd);
+    }
+  }
+
+  /** Closes the fds that only the child uses, once it has its copies. */
+  private closeChildEnds(fds: number[], ends: (number | undefined)[]): void {
+    for (const fd of ends) {
+      if (fd === undefined) continue;
+      this.safeClose(fd);
+      fds.splice(fds.indexOf(fd), 1);
     }
   }
 
@@ -838,6 +849,20 @@ function writeProc(file: string, value: string, path: string): void {
 }
 
 /** The pid with no trailing newline, written atomically (engines read it at once). */
+/** Opens the files through which the child moves itself into its cgroups; none if any
+ * cannot be opened (the parent then moves it, and reports what fails). */
+function openJoinFiles(cgroup: Manager, fds: number[]): number[] {
+  const opened: number[] = [];
+  try {
+    for (const f of cgroup.selfJoinFiles()) opened.push(openSync(f, fsc.O_WRONLY));
+  } catch {
+    opened.forEach((fd) => closeSync(fd));
+    return [];
+  }
+  fds.push(...opened);
+  return opened;
+}
+
 function writePidFile(file: string, pid: number): void {
   const tmp = join(dirname(file), `.${process.pid}.pid.tmp`);
   try {

@@ -2,7 +2,8 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildPlan, cloneFlagsFor, type PlanContext } from '../src/plan/build';
+import { buildExecPlan, buildPlan, cloneFlagsFor, type PlanContext } from '../src/plan/build';
+import { defaultSpec } from '@runts/oci';
 import { encodePlan } from '../src/plan/encode';
 import { HEADER_SIZE, OP_SIZE, Op, PLAN_MAGIC } from '../src/plan/ops';
 import { parseMountOptions } from '../src/plan/mountopts';
@@ -68,6 +69,18 @@ t.test('cgroup and time namespaces are unshared after placement', async (t) => {
   const unshares = plan.ops.filter((o) => o.op === 'UNSHARE').map((o) => o.args[0]);
   t.same(unshares, [CLONE.NEWCGROUP, CLONE.NEWTIME]);
   t.ok(plan.ops.some((o) => o.op === 'WRITE_FILE' && o.args[1] === 'monotonic 10 0\n'));
+});
+
+t.test('the init and an exec join their cgroups first, before namespaces by path and the setup sync', async (t) => {
+  const c = ctx((s) => {
+    s.linux.namespaces = [{ type: 'pid' }, { type: 'mount' }, { type: 'network', path: '/proc/1/ns/net' }];
+  }, { nsFds: new Map([[2, 42]]), cgroupJoinFds: [7, 8] });
+  const ops = buildPlan(c).ops;
+  t.same(ops.slice(0, 3).map((o) => [o.op, o.args[0]]), [['JOIN_CGROUP', 7], ['JOIN_CGROUP', 8], ['SETNS', 42]]);
+  t.equal(ops[0]!.path, 'linux.cgroupsPath');
+  const exec = buildExecPlan({ process: { ...defaultSpec().process!, terminal: false }, nsFds: new Map([['mount', 6]]), preserveFds: 0, cgroupJoinFds: [9] }).ops;
+  t.same(exec.slice(0, 2).map((o) => o.op), ['JOIN_CGROUP', 'SETNS']);
+  t.notOk(names(ctx()).includes('JOIN_CGROUP'), 'none without fds (v2, or a cgroup the runtime cannot open)');
 });
 
 t.test('a mount namespace is required', async (t) => {

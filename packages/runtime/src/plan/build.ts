@@ -44,6 +44,13 @@ export interface PlanContext {
   lsm?: Lsm;
   /** Detached idmapped mounts (see plan/idmap.ts) by index in mounts, made by the runtime. */
   mountTrees?: Map<number, number>;
+  /** Open v1 `tasks` files the init writes "0" to, joining its cgroups itself. */
+  cgroupJoinFds?: number[];
+}
+
+/** The child joins its cgroups first, so that its own allocations are charged there. */
+function joinCgroups(o: Ops, fds: number[] | undefined): void {
+  for (const fd of fds ?? []) o.add('JOIN_CGROUP', [fd], 'linux.cgroupsPath', 'join a cgroup');
 }
 
 export interface Lsm {
@@ -134,6 +141,7 @@ export function buildPlan(ctx: PlanContext): Plan {
     if (usernsFd === undefined) throw new Error('no fd for namespace user');
   }
 
+  joinCgroups(o, ctx.cgroupJoinFds);
   // Join namespaces by path, mount last (as runc orders them); the user namespace is joined before the clone.
   const order = ['ipc', 'uts', 'network', 'cgroup', 'time', 'mount'];
   for (const type of order) {
@@ -274,6 +282,7 @@ export interface ExecContext {
   stdio?: Stdio;
   seccomp?: LinuxSeccomp;
   lsm?: Lsm;
+  cgroupJoinFds?: number[];
 }
 
 function addConsole(o: Ops, p: Process, fd: number | undefined): void {
@@ -284,6 +293,7 @@ function addConsole(o: Ops, p: Process, fd: number | undefined): void {
 
 export function buildExecPlan(ctx: ExecContext): Plan {
   const o = new Ops();
+  joinCgroups(o, ctx.cgroupJoinFds);
   // The user namespace is joined before the clone (a rootless caller could not join the pid namespace otherwise).
   for (const type of ['ipc', 'uts', 'network', 'cgroup', 'time', 'mount']) {
     const fd = ctx.nsFds.get(type);

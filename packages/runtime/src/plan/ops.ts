@@ -41,6 +41,7 @@ export const Op = {
   SYSCALL: 39,
   MOVE_MOUNT_IN_ROOT: 40,
   SETATTR_IN_ROOT: 41,
+  JOIN_CGROUP: 42,
 } as const;
 export type OpName = keyof typeof Op;
 
