@@ -56,11 +56,26 @@ export function stagePath(): string {
   return process.env['RUNTS_STAGE_LIB'] ?? seaAsset('libruntsstage.so') ?? join(require.resolve('@runts/sys/package.json'), '..', '..', '..', 'bindings', 'libruntsstage.so');
 }
 
+/** koffi's addon, loaded directly: its JS loader costs ~7 ms per start (the
+ * addon alone 0.7 ms), looks for the addon beside its package (not in the
+ * single executable) and only adds deprecated aliases. */
+function loadKoffi(): Koffi {
+  const embedded = seaAddon('koffi.node');
+  if (embedded) return embedded as Koffi;
+  try {
+    const pkg = require.resolve(`@koromix/koffi-${process.platform}-${process.arch}/package.json`);
+    const m = { exports: {} };
+    process.dlopen(m, join(pkg, '..', `${process.platform}_${process.arch}`, 'koffi.node'));
+    return m.exports as Koffi;
+  } catch {
+    // Another libc's build, or a layout we do not know: koffi's loader finds it.
+    return require('koffi') as Koffi;
+  }
+}
+
 function load(): Lib {
   if (lib) return lib;
-  // The single executable loads koffi's addon itself: its JS loader looks for
-  // the addon beside its package and only adds deprecated aliases.
-  const koffi = (seaAddon('koffi.node') ?? require('koffi')) as Koffi;
+  const koffi = loadKoffi();
   const libc = koffi.load('libc.so.6');
   const stage = koffi.load(stagePath());
   const f = (l: ReturnType<Koffi['load']>, sig: string) => l.func(sig) as unknown as Fn;
