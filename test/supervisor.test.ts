@@ -55,6 +55,22 @@ t.test('lifecycle through runtsctl: run -d, ps, logs, exec, stop, wait, rm', asy
   t.same(cgroupsOf(id), [], 'no cgroup left');
 });
 
+t.test('a new container takes the shim runtsd keeps warm, and a new warm one is booted after', async (t) => {
+  const env = new Env(t);
+  const sv = new Supervisor(t);
+  await sv.start();
+  const warmPid = (d: string) => (existsSync(join(d, 'warm')) ? Number(readText(join(d, 'shim.pid'))) : 0);
+  const warmPids = () => sv.allShimDirs().map(warmPid).filter((p) => p > 0);
+  t.ok(await sv.until(() => warmPids().length === 1), 'one shim waits, booted');
+  const [before] = warmPids();
+  const id = env.id('warm');
+  const run = sv.runDetached(id, env.bundle(sh('sleep 60')));
+  t.equal(run.code, 0, run.stderr);
+  t.equal(sv.inspect(id).shimPid, before, 'the container runs in the warm shim');
+  t.ok(await sv.until(() => warmPids().length === 1 && warmPids()[0] !== before), 'another warm shim replaces it');
+  t.equal(sv.ctl(['rm', '-f', id]).code, 0);
+});
+
 t.test('run in the foreground: output and exit code; --rm removes it', async (t) => {
   const env = new Env(t);
   const sv = new Supervisor(t);

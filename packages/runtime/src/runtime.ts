@@ -7,7 +7,7 @@ import { RuntsError, configError, isRuntsError } from '@runts/errors';
 import { LinuxSys, errnoName, strerror, type Sys } from '@runts/sys';
 import type { CreateOptions, EventsOptions, ExecOptions, GlobalOptions, RunOptions, RuntimeApi, UpdateOptions } from './cli/api';
 import { runHooks, runHooksWarn } from './hooks';
-import { buildExecPlan, buildPlan, type Lsm, type Plan } from './plan/build';
+import type { Lsm, Plan } from './plan/build';
 import { NS_PROC_NAME } from './plan/flags';
 import { encodePlan } from './plan/encode';
 import { MSG_SIZE, Msg, SyncTag } from './plan/ops';
@@ -200,7 +200,7 @@ export class Runtime implements RuntimeApi {
     }
 
     const propagation = spec.linux?.rootfsPropagation;
-    const plan = buildPlan({
+    const plan = planBuilder().buildPlan({
       spec,
       bundle,
       rootfs: realRootfs,
@@ -416,7 +416,7 @@ export class Runtime implements RuntimeApi {
       const { consoleFd, attachEnd } = opts.process.terminal ? this.console(opts.consoleSocket, attach, fds, 'exec with a terminal needs --console-socket') : {};
       const cgroup = newManager({ paths: rec.cgroupPaths });
       const joinFds = openJoinFiles(cgroup, fds);
-      const plan = buildExecPlan({
+      const plan = planBuilder().buildExecPlan({
         cgroupJoinFds: joinFds,
         process: opts.process,
         nsFds,
@@ -849,6 +849,11 @@ function writeProc(file: string, value: string, path: string): void {
 }
 
 /** The pid with no trailing newline, written atomically (engines read it at once). */
+/** The plan builder and the seccomp compiler under it, loaded only by create and exec (~2 ms at every start of the others). */
+function planBuilder(): typeof import('./plan/build') {
+  return require('./plan/build') as typeof import('./plan/build');
+}
+
 /** Opens the files through which the child moves itself into its cgroups; none if any
  * cannot be opened (the parent then moves it, and reports what fails). */
 function openJoinFiles(cgroup: Manager, fds: number[]): number[] {
