@@ -88,6 +88,30 @@ export class Runtime implements RuntimeApi {
     return created;
   }
 
+  /** For a parent that stays (the shim), before its first container: runs once, with no
+   * side effect, the code a create needs (config check, plan, encoding) so that the first
+   * create does not pay for loading and compiling it. */
+  warmUp(): void {
+    const spec = parseConfig(JSON.stringify(defaultSpec()));
+    spec.process!.terminal = false;
+    const plan = planBuilder().buildPlan({
+      spec,
+      bundle: '/',
+      rootfs: '/',
+      syncFd: -1,
+      fifoFd: -1,
+      nsFds: new Map(),
+      noPivot: false,
+      preserveFds: 0,
+      cgroupMounts: [],
+      rootParentMount: null,
+      hostDeviceExists: () => true,
+      isDirectory: () => true,
+      lsm: hostLsm(),
+    });
+    encodePlan(plan.ops, -1, SCRATCH_MIN, -1);
+  }
+
   /** With attach, a terminal's master comes back here instead of going to a console socket. */
   private createSync(id: string, opts: CreateOptions, attach: boolean): Created {
     const dir = this.store.claim(id);

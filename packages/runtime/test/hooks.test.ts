@@ -21,3 +21,8 @@ t.test('args[0] is argv0; env is exactly the hook env; state on stdin', async (t
   runHooksWarn([{ path: '/bin/true' }, { path: '/bin/false' }], 'poststop', '{}', (m) => warnings.push(m));
   t.same(warnings, ['hooks.poststop[1]: hook /bin/false exited with status 1'], 'poststop failures are warnings with their own index');
 });
+
+t.test('no hooks: nothing runs, and child_process is not needed', async (t) => {
+  t.doesNotThrow(() => runHooks(undefined, 'prestart', '{}'));
+  t.doesNotThrow(() => runHooks([], 'prestart', '{}'));
+});

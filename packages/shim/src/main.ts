@@ -55,4 +55,12 @@ async function main(commit: string): Promise<void> {
   rmSync(address, { force: true });
   await new Promise<void>((res, rej) => server.bindAsync(`unix://${address}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
   chmodSync(address, 0o600);
+  // Booted ahead of need (a warm shim): the first create should find its code compiled.
+  setImmediate(() => {
+    try {
+      rt.warmUp();
+    } catch (e) {
+      process.stderr.write(`runts-shim: warm-up: ${(e as Error).message}\n`);
+    }
+  });
 }
