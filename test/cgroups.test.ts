@@ -179,6 +179,15 @@ t.test('the init and an exec join every hierarchy, themselves, before they run',
   const lines = ex.stdout.trim().split('\n').filter((l) => !l.startsWith('0::'));
   t.equal(lines.length, HIERARCHIES.length, ex.stdout);
   t.same(lines.filter((l) => !l.endsWith(`:${path}`)), [], 'the exec is in the container cgroup of each hierarchy');
+  t.equal(env.runts(['delete', '--force', id]).code, 0);
+
+  // When a self-join fails, the runtime moves the process itself.
+  const fallback = env.runts(['run', '-d', '--bundle', env.bundle(config(['sleep', '60'], path, {})), id], { env: { RUNTS_FAULT: 'join' } });
+  t.equal(fallback.code, 0, fallback.stderr);
+  t.same(inAll(env.state(id).pid), [], 'after a failed self-join the init is still in each hierarchy');
+  const ex2 = env.runts(['exec', id, 'cat', '/proc/self/cgroup'], { env: { RUNTS_FAULT: 'join' } });
+  t.equal(ex2.code, 0, ex2.stderr);
+  t.same(ex2.stdout.trim().split('\n').filter((l) => !l.startsWith('0::') && !l.endsWith(`:${path}`)), [], 'and so is the exec');
 });
 
 t.test('pause and resume: status and freezer state; exec refused while paused', opts, async (t) => {

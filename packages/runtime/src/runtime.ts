@@ -882,8 +882,10 @@ function planBuilder(): typeof import('./plan/build') {
  * cannot be opened (the parent then moves it, and reports what fails). */
 function openJoinFiles(cgroup: Manager, fds: number[]): number[] {
   const opened: number[] = [];
+  // RUNTS_FAULT=join (tests): opened read-only, the child's writes fail and the fallback runs.
+  const flags = process.env['RUNTS_FAULT'] === 'join' ? fsc.O_RDONLY : fsc.O_WRONLY;
   try {
-    for (const f of cgroup.selfJoinFiles()) opened.push(openSync(f, fsc.O_WRONLY));
+    for (const f of cgroup.selfJoinFiles()) opened.push(openSync(f, flags));
   } catch {
     opened.forEach((fd) => closeSync(fd));
     return [];
