@@ -872,7 +872,6 @@ function writeProc(file: string, value: string, path: string): void {
   }
 }
 
-/** The pid with no trailing newline, written atomically (engines read it at once). */
 /** The plan builder and the seccomp compiler under it, loaded only by create and exec (~2 ms at every start of the others). */
 function planBuilder(): typeof import('./plan/build') {
   return require('./plan/build') as typeof import('./plan/build');
@@ -894,6 +893,7 @@ function openJoinFiles(cgroup: Manager, fds: number[]): number[] {
   return opened;
 }
 
+/** The pid with no trailing newline, written atomically (engines read it at once). */
 function writePidFile(file: string, pid: number): void {
   const tmp = join(dirname(file), `.${process.pid}.pid.tmp`);
   try {
