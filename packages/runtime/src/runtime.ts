@@ -38,6 +38,8 @@ export interface RuntimeOptions {
 const SCRATCH_MIN = 64 * 1024;
 // Where update keeps the container's resources after a change.
 const RESOURCES_FILE = 'resources.json';
+// How long a delete waits for a create under way in another process.
+const CREATE_WAIT_MS = 30_000;
 // How often a streaming `events` looks for OOM kills and for the container's end.
 const EVENTS_POLL_MS = 100;
 const SIGNALS_FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
@@ -158,6 +160,7 @@ export class Runtime implements RuntimeApi {
       owner: '',
       annotations: spec.annotations ?? {},
       creating: true,
+      creator: { pid: process.pid, start: startTime(process.pid) ?? '' },
       cgroupPaths: {},
       cgroupCreated: [],
       sharedPidNs: !(spec.linux?.namespaces ?? []).some((n) => n.type === 'pid' && !n.path),
@@ -756,7 +759,7 @@ export class Runtime implements RuntimeApi {
     if (this.store.isBare(id)) return this.store.remove(id);
     let rec: ContainerRecord;
     try {
-      rec = this.store.load(id);
+      rec = this.afterCreate(this.store.load(id));
     } catch (e) {
       // As runc: engines clean up after a failed create with `delete --force`.
       if (opts.force && isRuntsError(e) && e.code === 'ERR_NOT_FOUND') return;
@@ -781,6 +784,17 @@ export class Runtime implements RuntimeApi {
     if (!rec.creating) runHooksWarn(rec.poststop, 'poststop', JSON.stringify(this.ociState(rec, 'stopped')), this.warn);
     cg.destroy(rec.cgroupCreated);
     this.store.remove(id);
+  }
+
+  /** The record once a create still under way in another process has finished: its undo
+   * and our clean-up must not cross (we would remove the state of a container it then
+   * finishes making). A create whose process died is left to us. */
+  private afterCreate(rec: ContainerRecord): ContainerRecord {
+    for (let i = 0; i < CREATE_WAIT_MS / 2 && rec.creating && rec.creator && rec.creator.pid !== process.pid && isAlive(rec.creator.pid, rec.creator.start); i++) {
+      sleepMs(2);
+      rec = this.store.load(rec.id);
+    }
+    return rec;
   }
 
   private waitGone(rec: ContainerRecord): void {

@@ -19,6 +19,8 @@ export interface ContainerRecord {
   annotations: Record<string, string>;
   /** Set while create runs; cleared once the init waits on the exec fifo. */
   creating: boolean;
+  /** The process running that create (pid, start time): a delete waits for it rather than race its undo. */
+  creator?: { pid: number; start: string };
   /** Controller → host cgroup directory, resolved at create. */
   cgroupPaths: Record<string, string>;
   /** Directories create made (parents included), removed again by delete. */
