@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { closeSync, readSync, writeSync } from 'node:fs';
-import { sysError } from './errno';
+import { errnoName, sysError } from './errno';
 import { seaAddon, seaAsset } from './sea';
 import type { MountAttr, Spawned, Sys, WaitStatus } from './sys';
 
@@ -25,6 +25,7 @@ const MOUNT_ATTR_SIZE = 32;
 // The same numbers on every architecture (the syscall table unified after 5.1).
 const SYS_OPEN_TREE = 428;
 const SYS_MOUNT_SETATTR = 442;
+const BPF_LOAD_TRIES = 5;
 
 interface Lib {
   koffi: Koffi;
@@ -278,9 +279,15 @@ export class LinuxSys implements Sys {
     attr.writeUInt32LE(1, 24); // log_level: the verifier says why it refused
     attr.writeUInt32LE(log.length, 28);
     attr.writeBigUInt64LE(addressOf(l, log), 32);
-    const fd = Number(l.syscall(bpfNr(), 'int', BPF_PROG_LOAD, 'uint8_t *', attr, 'unsigned int', BPF_ATTR_SIZE));
+    // The verifier gives up with EAGAIN when a signal arrives (a child's SIGCHLD): try again, as libbpf does.
+    let fd = -1;
+    let e = 0;
+    for (let i = 0; i < BPF_LOAD_TRIES && fd < 0; i++) {
+      fd = Number(l.syscall(bpfNr(), 'int', BPF_PROG_LOAD, 'uint8_t *', attr, 'unsigned int', BPF_ATTR_SIZE));
+      e = fd < 0 ? errno(l) : 0;
+      if (fd < 0 && errnoName(e) !== 'EAGAIN') break;
+    }
     if (fd < 0) {
-      const e = errno(l);
       const why = log.toString('utf8', 0, Math.max(0, log.indexOf(0))).split('\n').filter((l) => l.trim() && !/^(processed|verification time|stack depth) /.test(l)).pop();
       throw sysError('bpf BPF_PROG_LOAD', e, why ? `(verifier: ${why})` : undefined);
     }
