@@ -97,3 +97,20 @@ t.test('parallel deletes of one running container', async (t) => {
   t.notOk(existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep'), 'the init is gone');
   t.same(cgroupsOf(id), [], 'no cgroup left');
 });
+
+t.test('a delete during a create waits for it, then removes what it made', async (t) => {
+  const env = new Env(t);
+  const cfg = sleeper();
+  // The create sits in its hook for a second, its record saying "creating".
+  cfg.hooks = { createRuntime: [{ path: '/bin/sleep', args: ['sleep', '1'] }] };
+  const id = env.id('wait');
+  const create = runts(env, ['create', '--bundle', env.bundle(cfg), id]);
+  for (let i = 0; i < 500 && !existsSync(join(env.root, id, 'state.json')); i++) await new Promise((r) => setTimeout(r, 5));
+  const del = runts(env, ['delete', '--force', id]);
+  const [c, d] = await Promise.all([create, del]);
+  t.equal(c.code, 0, `the create was not cut short: ${c.stderr}`);
+  t.equal(d.code, 0, d.stderr);
+  t.notOk(existsSync(join(env.root, id)), 'no state');
+  t.same(cgroupsOf(id), [], 'no cgroup');
+  t.same(processesWith(MARKER), [], 'no container process');
+});
