@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { closeSync, readSync, writeSync } from 'node:fs';
 import { errnoName, sysError } from './errno';
-import { seaAddon, seaAsset } from './sea';
+import { seaAsset } from './sea';
 import type { MountAttr, Spawned, Sys, WaitStatus } from './sys';
 
 // koffi is loaded on first use: commands that make no syscall never pay for it.
@@ -61,13 +61,16 @@ export function stagePath(): string {
  * addon alone 0.7 ms), looks for the addon beside its package (not in the
  * single executable) and only adds deprecated aliases. */
 function loadKoffi(): Koffi {
-  const embedded = seaAddon('koffi.node');
-  if (embedded) return embedded as Koffi;
+  const dlopen = (file: string): Koffi => {
+    const m = { exports: {} };
+    process.dlopen(m, file);
+    return m.exports as Koffi;
+  };
+  const embedded = seaAsset('koffi.node');
+  if (embedded) return dlopen(embedded);
   try {
     const pkg = require.resolve(`@koromix/koffi-${process.platform}-${process.arch}/package.json`);
-    const m = { exports: {} };
-    process.dlopen(m, join(pkg, '..', `${process.platform}_${process.arch}`, 'koffi.node'));
-    return m.exports as Koffi;
+    return dlopen(join(pkg, '..', `${process.platform}_${process.arch}`, 'koffi.node'));
   } catch {
     // Another libc's build, or a layout we do not know: koffi's loader finds it.
     return require('koffi') as Koffi;

@@ -10,6 +10,7 @@ type Sea = typeof import('node:sea');
 
 let sea: Sea | null | undefined;
 let checkedBase: string | undefined;
+let hashes: Record<string, string> | undefined;
 
 function seaModule(): Sea | null {
   if (sea === undefined) {
@@ -29,10 +30,10 @@ function libDir(): string {
   return join(xdg, 'runts', 'lib');
 }
 
-/** Every dir above `dir` must be owned by root or us and writable by no one
- * else (sticky dirs like /tmp aside: their entries are the owner's); `dir`
- * itself must be ours and 0700. */
-function checkPrivate(dir: string, strict: boolean): void {
+/** Every dir above `dir` (up to `checked`, already seen to be private) must be
+ * owned by root or us and writable by no one else (sticky dirs like /tmp aside:
+ * their entries are the owner's); `dir` itself must be ours and 0700. */
+function checkPrivate(dir: string, strict: boolean, checked?: string): void {
   const euid = process.geteuid!();
   const refuse = (path: string, why: string) => {
     throw new RuntsError('ERR_IO', `single executable's lib dir ${path} ${why}`, { file: path });
@@ -43,13 +44,13 @@ function checkPrivate(dir: string, strict: boolean): void {
   if (!strict && (st.uid !== 0 && st.uid !== euid)) refuse(dir, `must be owned by root or uid ${euid}`);
   if (!strict && (st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) refuse(dir, 'is writable by others');
   const up = dirname(dir);
-  if (up !== dir) checkPrivate(up, false);
+  if (up !== dir && up !== checked) checkPrivate(up, false, checked);
 }
 
-function privateDir(dir: string): string {
+function privateDir(dir: string, checked?: string): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const real = realpathSync(dir);
-  checkPrivate(real, true);
+  checkPrivate(real, true, checked);
   return real;
 }
 
@@ -66,10 +67,12 @@ function sameContent(file: string, bytes: Buffer): boolean {
 export function seaAsset(name: string): string | undefined {
   const s = seaModule();
   if (!s) return undefined;
-  const hash = (JSON.parse(s.getAsset('sha256', 'utf8')) as Record<string, string>)[name];
+  hashes ??= JSON.parse(s.getAsset('sha256', 'utf8')) as Record<string, string>;
+  const hash = hashes[name];
   if (!hash) throw new RuntsError('ERR_NOT_FOUND', `single executable: no asset ${name}`);
   checkedBase ??= privateDir(libDir());
-  const dir = privateDir(join(checkedBase, hash.slice(0, 32)));
+  // The base and all above it were checked once; a symlink out of it is checked all the way up.
+  const dir = privateDir(join(checkedBase, hash.slice(0, 32)), checkedBase);
   const file = join(dir, name);
   const bytes = Buffer.from(s.getRawAsset(name));
   if (!sameContent(file, bytes)) {
@@ -80,13 +83,4 @@ export function seaAsset(name: string): string | undefined {
     renameSync(tmp, file);
   }
   return file;
-}
-
-/** A native addon carried as an asset, loaded from its private file. */
-export function seaAddon(name: string): unknown {
-  const file = seaAsset(name);
-  if (file === undefined) return undefined;
-  const m = { exports: {} };
-  process.dlopen(m, file);
-  return m.exports;
 }
