@@ -1,12 +1,13 @@
-// A gRPC client for one-shot commands (runtsctl): HTTP/2 from node:http2 and a
+// A gRPC client for one-shot commands (runtsctl): our own HTTP/2 (h2.ts) and a
 // protobuf codec driven by the descriptor generated from proto/, instead of
 // grpc-js and protobufjs, whose loading costs ~70 ms of every start. Calls and
 // objects have the shapes of grpc-js with @grpc/proto-loader's options (see
 // index.ts), so the generated client types describe them.
 import { EventEmitter } from 'node:events';
-import { connect as h2connect, constants as h2, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { DESCRIPTOR } from './gen/descriptor';
+import { CANCEL, Connection, type Stream, type StreamFailure } from './h2';
+import type { Header } from './hpack';
 
 /** gRPC status codes (the gRPC spec's numbering, as grpc-js's `status`). */
 export const Status = {
@@ -192,20 +193,45 @@ function callError(code: number, details: string): CallError {
   return Object.assign(new Error(`${code} ${name}: ${details}`), { code, details });
 }
 
-/** One call's HTTP/2 stream: frames out, frames and a status in. */
-class Call extends EventEmitter {
-  private pending = Buffer.alloc(0);
-  private status: { code: number; details: string } | undefined;
+/** gRPC's codes for an HTTP status that came without a grpc-status. */
+function httpStatusCode(status: number): number {
+  if (status === 400) return Status.INTERNAL;
+  if (status === 401) return Status.UNAUTHENTICATED;
+  if (status === 403) return Status.PERMISSION_DENIED;
+  if (status === 404) return Status.UNIMPLEMENTED;
+  if ([429, 502, 503, 504].includes(status)) return Status.UNAVAILABLE;
+  return Status.UNKNOWN;
+}
 
-  constructor(private readonly stream: ClientHttp2Stream, private readonly req: MessageCodec, res: MessageCodec, failure: () => CallError | undefined) {
+/** gRPC's codes for a stream the server reset. */
+function rstCode(code: number): number {
+  if (code === 7) return Status.UNAVAILABLE; // REFUSED_STREAM
+  if (code === CANCEL) return Status.CANCELLED;
+  if (code === 11) return Status.RESOURCE_EXHAUSTED; // ENHANCE_YOUR_CALM
+  if (code === 12) return Status.PERMISSION_DENIED; // INADEQUATE_SECURITY
+  return Status.INTERNAL;
+}
+
+/** One call's HTTP/2 stream: messages out, messages and a status in. */
+class Call extends EventEmitter {
+  private pending: Buffer = Buffer.alloc(0);
+  private status: { code: number; details: string } | undefined;
+  private httpStatus = 200;
+
+  constructor(private readonly stream: Stream, private readonly req: MessageCodec, res: MessageCodec) {
     super();
-    const onHeaders = (h: IncomingHttpHeaders) => {
-      if (h['grpc-status'] !== undefined) this.status = { code: Number(h['grpc-status']), details: decodeURIComponent(String(h['grpc-message'] ?? '')) };
-    };
-    stream.on('response', onHeaders);
-    stream.on('trailers', onHeaders);
+    stream.on('headers', (headers: Header[]) => {
+      let code: number | undefined;
+      let details = '';
+      for (const [name, value] of headers) {
+        if (name === ':status') this.httpStatus = Number(value);
+        else if (name === 'grpc-status') code = Number(value);
+        else if (name === 'grpc-message') details = decodeURIComponent(value);
+      }
+      if (code !== undefined) this.status = { code, details };
+    });
     stream.on('data', (chunk: Buffer) => {
-      this.pending = Buffer.concat([this.pending, chunk]);
+      this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
       while (this.pending.length >= 5) {
         const len = this.pending.readUInt32BE(1);
         if (this.pending.length < 5 + len) break;
@@ -214,32 +240,26 @@ class Call extends EventEmitter {
         this.emit('data', res.decode(msg));
       }
     });
-    stream.on('error', () => undefined);
     // The call ends with the server's side (its trailers), whether or not we
     // half-closed ours, as in grpc-js; a stream that just closes failed.
-    let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      if (!stream.closed) stream.close();
-      if (!this.status) {
-        // The session's own error (why it failed) comes after its streams close.
-        setImmediate(() => this.emit('error', failure() ?? callError(Status.UNAVAILABLE, 'the connection closed without a status')));
-        return;
-      }
-      if (this.status.code === Status.OK) this.emit('end');
-      else this.emit('error', callError(this.status.code, this.status.details));
-      this.emit('status', this.status);
-    };
-    stream.on('end', finish);
-    stream.on('close', finish);
+    stream.on('close', (failure?: StreamFailure) => {
+      const status = this.status ?? (failure
+        ? { code: failure.reason === 'reset' ? rstCode(failure.rstCode) : failure.reason === 'cancelled' ? Status.CANCELLED : Status.UNAVAILABLE, details: failure.message }
+        : this.httpStatus !== 200
+          ? { code: httpStatusCode(this.httpStatus), details: `HTTP status ${this.httpStatus}` }
+          : { code: Status.UNAVAILABLE, details: 'the connection closed without a status' });
+      if (status.code === Status.OK) this.emit('end');
+      else this.emit('error', callError(status.code, status.details));
+      this.emit('status', status);
+    });
   }
 
   write(obj: Obj): boolean {
     const body = this.req.encode(obj);
     const head = Buffer.alloc(5);
     head.writeUInt32BE(body.length, 1);
-    return this.stream.write(Buffer.concat([head, body]));
+    this.stream.write(Buffer.concat([head, body]));
+    return true;
   }
 
   end(): void {
@@ -247,7 +267,7 @@ class Call extends EventEmitter {
   }
 
   cancel(): void {
-    this.stream.close(h2.NGHTTP2_CANCEL);
+    this.stream.reset(CANCEL);
   }
 }
 
@@ -259,25 +279,20 @@ class Call extends EventEmitter {
 export function lightClient<T>(service: string, address: string): T {
   const { def, path } = lookup(service, []);
   const scope = path.slice(0, -1);
-  let session: ClientHttp2Session | undefined;
-  let failure: CallError | undefined;
-  const open = (): ClientHttp2Session => {
-    if (!session) {
-      session = h2connect('http://localhost', { createConnection: () => netConnect(address) });
-      // A refused connection shows here, after the calls on it were made; they end with it.
-      session.on('error', (e: NodeJS.ErrnoException) => (failure = callError(Status.UNAVAILABLE, `No connection established: ${e.code ?? e.message}`)));
-    }
-    return session;
-  };
+  let conn: Connection | undefined;
   const client: Obj = {
-    close: () => session?.close(),
+    close: () => conn?.close(),
   };
   for (const [name, m] of Object.entries(def.methods ?? {})) {
     const req = codec(lookup(m.requestType, scope).path.join('.'));
     const res = codec(lookup(m.responseType, scope).path.join('.'));
     const start = (): Call => {
-      const stream = open().request({ ':method': 'POST', ':path': `/${path.join('.')}/${name}`, 'content-type': 'application/grpc', te: 'trailers' });
-      return new Call(stream, req, res, () => failure);
+      conn ??= new Connection(netConnect(address));
+      const stream = conn.request([
+        [':method', 'POST'], [':scheme', 'http'], [':path', `/${path.join('.')}/${name}`], [':authority', 'localhost'],
+        ['content-type', 'application/grpc'], ['te', 'trailers'],
+      ]);
+      return new Call(stream, req, res);
     };
     client[name] = m.requestStream
       ? () => start()
