@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { shim } from '@runts/proto';
 
@@ -6,8 +6,11 @@ import type { shim } from '@runts/proto';
 export type EventBody = Omit<shim.Envelope, 'seq' | 'timestampMs'>;
 export type Envelope = EventBody & { seq: number; timestampMs: number };
 
-// Events survive the supervisor: each is appended and fsynced before anyone
-// hears of it, and dropped only once the supervisor acknowledges it.
+// Events survive the supervisor and the shim: each is appended before anyone
+// hears of it, and dropped only once the supervisor acknowledges it. Written
+// data outlives any process; it is not fsynced, since only a host crash would
+// lose it and that takes the containers with it (containerd's shims keep
+// their events in memory only). Each fsync cost 0.2-1.3 ms of a run.
 export class Outbox {
   private readonly file: string;
   private readonly ackFile: string;
@@ -31,7 +34,6 @@ export class Outbox {
   publish(body: EventBody): Envelope {
     const e: Envelope = { seq: this.nextSeq++, timestampMs: Date.now(), ...body };
     writeSync(this.fd, JSON.stringify(e) + '\n');
-    fsyncSync(this.fd);
     this.events.push(e);
     for (const l of this.listeners) l(e);
     return e;
@@ -64,11 +66,9 @@ export class Outbox {
   }
 }
 
+/** A shim dying mid-write leaves the old file or the new one. */
 function writeAtomic(file: string, text: string): void {
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, text, { mode: 0o600 });
-  const fd = openSync(tmp, 'r');
-  fsyncSync(fd);
-  closeSync(fd);
   renameSync(tmp, file);
 }
