@@ -97,7 +97,10 @@ t.test('OOM: a process allocating past 32 MiB is killed (137) and events reports
   if (code === 'timeout') events.kill('SIGKILL');
   t.equal(code, 0, 'events exits by itself once the container is gone');
   const lines = out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  t.same(lines, [{ type: 'oom', id }], 'one oom event');
+  // v1 notifies each OOM the cgroup meets, and a charge that fails again
+  // while the victim dies is another one (runc reports each too).
+  t.ok(lines.length >= 1, 'an oom event');
+  t.same(lines, lines.map(() => ({ type: 'oom', id })), 'only oom events');
   t.match(read('memory', path, 'memory.oom_control'), /oom_kill [1-9]/, 'the kernel counted the kill');
   t.equal(env.state(id).status, 'stopped');
 });
