@@ -243,15 +243,20 @@ class Call extends EventEmitter {
     // The call ends with the server's side (its trailers), whether or not we
     // half-closed ours, as in grpc-js; a stream that just closes failed.
     stream.on('close', (failure?: StreamFailure) => {
-      const status = this.status ?? (failure
-        ? { code: failure.reason === 'reset' ? rstCode(failure.rstCode) : failure.reason === 'cancelled' ? Status.CANCELLED : Status.UNAVAILABLE, details: failure.message }
-        : this.httpStatus !== 200
-          ? { code: httpStatusCode(this.httpStatus), details: `HTTP status ${this.httpStatus}` }
-          : { code: Status.UNAVAILABLE, details: 'the connection closed without a status' });
+      const status = this.status ?? this.statusWithout(failure);
       if (status.code === Status.OK) this.emit('end');
       else this.emit('error', callError(status.code, status.details));
       this.emit('status', status);
     });
+  }
+
+  /** The status of a call that ended without grpc-status. */
+  private statusWithout(failure: StreamFailure | undefined): { code: number; details: string } {
+    if (failure?.reason === 'reset') return { code: rstCode(failure.rstCode), details: failure.message };
+    if (failure?.reason === 'cancelled') return { code: Status.CANCELLED, details: failure.message };
+    if (failure) return { code: Status.UNAVAILABLE, details: failure.message };
+    if (this.httpStatus !== 200) return { code: httpStatusCode(this.httpStatus), details: `HTTP status ${this.httpStatus}` };
+    return { code: Status.UNAVAILABLE, details: 'the connection closed without a status' };
   }
 
   write(obj: Obj): boolean {
