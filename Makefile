@@ -46,7 +46,9 @@ ts: packages/seccomp/src/gen/syscalls.ts packages/oci/src/gen/check.ts packages/
 
 # Entry points run on the repo's Node 24 by absolute path (engines scrub PATH).
 # Each is one esbuild bundle (koffi's addon and TypeBox, needed only to
-# explain a bad config, stay outside); V8's compile cache lives in a root-only dir.
+# explain a bad config, stay outside). runts and runtsctl load theirs with a
+# code cache of every function made here (multicall.ts launch(), code-cache.mts);
+# the residents use V8's compile cache, in a root-only dir.
 ESBUILD := $(ROOT)/node_modules/.bin/esbuild
 # Resident processes: a 1 MiB young generation cuts an idle shim's Pss ~40 -> 31 MiB,
 # a 64 MiB old generation keeps V8 from growing a long-lived heap it does not need.
@@ -59,11 +61,12 @@ bins:
 	bundle packages/runtime/dist/cli/main.js runts & bundle packages/shim/dist/main.js runts-shim & \
 	bundle packages/supervisor/dist/runtsd.js runtsd & bundle packages/supervisor/dist/runtsctl.js runtsctl & wait
 	@commit=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown); \
-	launcher() { printf '#!%s\nrequire("node:module").enableCompileCache("%s");\nrequire("%s").cli("%s");\n' \
-	    "$${2:-$(NODE)}" "$(ROOT)/bin/.cache" "$(ROOT)/bin/$$1.js" "$$commit" > bin/$$1; chmod 755 bin/$$1; }; \
-	launcher runts; launcher runtsctl; \
-	launcher runts-shim "/usr/bin/env -S $(NODE) $(RESIDENT_FLAGS)"; \
-	launcher runtsd "/usr/bin/env -S $(NODE) $(RESIDENT_FLAGS)"
+	oneshot() { printf '#!%s\nrequire("%s").launch("%s", "%s");\n' \
+	    "$(NODE)" "$(ROOT)/packages/runtime/dist/cli/multicall.js" "$(ROOT)/bin/$$1.js" "$$commit" > bin/$$1; chmod 755 bin/$$1; }; \
+	resident() { printf '#!%s\nrequire("node:module").enableCompileCache("%s");\nrequire("%s").cli("%s");\n' \
+	    "/usr/bin/env -S $(NODE) $(RESIDENT_FLAGS)" "$(ROOT)/bin/.cache" "$(ROOT)/bin/$$1.js" "$$commit" > bin/$$1; chmod 755 bin/$$1; }; \
+	oneshot runts; oneshot runtsctl; resident runts-shim; resident runtsd
+	@$(NODE) packages/runtime/scripts/code-cache.mts --eager bin/runts.js bin/runtsctl.js
 
 # One Node 24 single executable for runts, runts-shim, runtsd and runtsctl
 # (chosen by argv[0] or a first argument; packages/runtime/src/cli/multicall.ts,
@@ -85,7 +88,8 @@ sea: deps bindings ts
 	bundle packages/supervisor/dist/runtsctl.js runtsctl & \
 	echo 'module.exports = { "@sinclair/typebox": require("@sinclair/typebox"), "@sinclair/typebox/value": require("@sinclair/typebox/value") };' | \
 	    $(ESBUILD) --bundle --platform=node --target=node24 --format=cjs --log-level=warning --outfile=dist/sea/typebox.js & wait
-	@$(NODE) packages/runtime/scripts/sea-cache.mts $(foreach n,$(SEA_JS),dist/sea/$(n).js)
+	@$(NODE) packages/runtime/scripts/code-cache.mts --eager dist/sea/runts.js dist/sea/runtsctl.js
+	@$(NODE) packages/runtime/scripts/code-cache.mts dist/sea/runts-shim.js dist/sea/runtsd.js dist/sea/typebox.js
 	@printf %s "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" > dist/sea/commit
 	@set -e; sums=""; assets='"commit":"dist/sea/commit","sha256":"dist/sea/sha256.json"'; \
 	for n in $(SEA_JS); do assets="$$assets,\"$$n.js\":\"dist/sea/$$n.js\",\"$$n.js.cache\":\"dist/sea/$$n.js.cache\""; done; \

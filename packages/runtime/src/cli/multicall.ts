@@ -4,6 +4,9 @@
 // whole source at every start, so this one is tiny: each entry is an asset
 // compiled only when chosen (the runtime CLI never sees the ~2 MB of gRPC
 // code), and TypeBox, needed only to explain a bad config, is one too.
+// bin/runts and bin/runtsctl load their bundles through launch() below.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 
 interface Entry {
@@ -20,14 +23,29 @@ export function wrap(source: string): string {
   return `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
 }
 
-/** Evaluates the CommonJS bundle in asset `name.js` with the V8 code cache the build made for it. */
-function evaluate(sea: Sea, name: string, req: (id: string) => unknown): unknown {
+/** Evaluates a CommonJS bundle as module `file`, with the V8 code cache the
+ * build made for it (scripts/code-cache.mts); a missing or stale cache costs only time. */
+function evaluate(source: string, name: string, cachedData: Buffer | undefined, req: (id: string) => unknown, file: string): unknown {
   const { Script } = require('node:vm') as typeof import('node:vm');
-  const source = wrap(sea.getAsset(`${name}.js`, 'utf8'));
-  const script = new Script(source, { filename: `${name}.js`, cachedData: Buffer.from(sea.getRawAsset(`${name}.js.cache`)) });
+  const script = new Script(wrap(source), { filename: name, ...(cachedData ? { cachedData } : {}) });
   const module = { exports: {} };
-  (script.runInThisContext() as (...a: unknown[]) => void)(module.exports, req, module, process.execPath, dirname(process.execPath));
+  (script.runInThisContext() as (...a: unknown[]) => void)(module.exports, req, module, file, dirname(file));
   return module.exports;
+}
+
+function asset(sea: Sea, name: string, req: (id: string) => unknown): unknown {
+  return evaluate(sea.getAsset(`${name}.js`, 'utf8'), `${name}.js`, Buffer.from(sea.getRawAsset(`${name}.js.cache`)), req, process.execPath);
+}
+
+/** The launcher of a bin/ bundle: `file` with `file`.cache beside it. */
+export function launch(file: string, commit: string): void {
+  let cache: Buffer | undefined;
+  try {
+    cache = readFileSync(`${file}.cache`);
+  } catch {
+    // Not built: compile from source.
+  }
+  (evaluate(readFileSync(file, 'utf8'), file, cache, createRequire(file), file) as Entry).cli(commit);
 }
 
 function run(sea: Sea): void {
@@ -43,10 +61,10 @@ function run(sea: Sea): void {
   // sit beside the real file, whatever PATH lookup or cwd the caller used.
   process.argv[1] = join(dirname(process.execPath), name);
   let typebox: Record<string, unknown> | undefined;
-  const req = (id: string): unknown => (TYPEBOX.includes(id) ? (typebox ??= evaluate(sea, 'typebox', require) as Record<string, unknown>)[id] : require(id));
-  (evaluate(sea, name, req) as Entry).cli(sea.getAsset('commit', 'utf8'));
+  const req = (id: string): unknown => (TYPEBOX.includes(id) ? (typebox ??= asset(sea, 'typebox', require) as Record<string, unknown>)[id] : require(id));
+  (asset(sea, name, req) as Entry).cli(sea.getAsset('commit', 'utf8'));
 }
 
-// Outside the executable this file only lends wrap() to the build.
+// Outside the executable this file lends launch() to bin/ and wrap() to the build.
 const sea = require('node:sea') as Sea;
 if (sea.isSea()) run(sea);
