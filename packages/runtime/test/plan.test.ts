@@ -144,6 +144,18 @@ t.test('encoding: header, ops and strings', async (t) => {
   t.equal(buf.length, scratchOff + 64);
 });
 
+t.test('encoding: 64-bit arguments, bytes and the buffer mask', async (t) => {
+  const args = [-1, 2 ** 40 + 5, -(2 ** 33) - 7, new Uint8Array([1, 2, 3]), 0xffff_ffff_ffff_ffffn, null];
+  const buf = encodePlan([{ op: 'SYSCALL', args, path: 'p', what: 'x' }], 3, 0);
+  const arg = (j: number) => buf.readBigInt64LE(HEADER_SIZE + 8 + j * 8);
+  t.same([0, 1, 2, 4, 5].map(arg), [-1n, 2n ** 40n + 5n, -(2n ** 33n) - 7n, -1n, -1n]);
+  const bytes = Number(arg(3));
+  t.same([...buf.subarray(bytes, bytes + 3)], [1, 2, 3]);
+  t.equal(buf.readUInt32LE(HEADER_SIZE + 4), 1 << 2, 'only the bytes (argument 4) are a buffer');
+  t.equal(buf.readUInt32LE(20), bytes + 8, 'scratch after the padded data');
+  t.throws(() => encodePlan([{ op: 'SYSCALL', args: [1.5], path: 'p', what: 'x' }], 3, 0), /SYSCALL: argument 1.5 is not an integer/);
+});
+
 t.test('clone flags', async (t) => {
   t.equal(cloneFlagsFor({ ociVersion: '1', linux: { namespaces: [{ type: 'user' }, { type: 'uts' }] } } as any), BigInt(CLONE.NEWUSER | CLONE.NEWUTS));
 });
