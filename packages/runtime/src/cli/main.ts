@@ -67,8 +67,9 @@ function errorLine(e: unknown): string {
 
 /** The entry point of bin/runts; the build passes the git commit it was made from. */
 export function cli(commit?: string): void {
-  const { createRuntime } = require('../runtime') as typeof import('../runtime');
-  main(process.argv.slice(2), createRuntime, undefined, commit).then((code) => {
+  // Loaded when a command first needs it: --version, help and spec never do.
+  const factory: RuntimeFactory = (g, warn) => (require('../runtime') as typeof import('../runtime')).createRuntime(g, warn);
+  main(process.argv.slice(2), factory, undefined, commit).then((code) => {
     process.exitCode = code;
   });
 }
