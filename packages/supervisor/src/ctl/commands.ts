@@ -1,5 +1,4 @@
 // One function per runtsctl command; each returns the process exit code.
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
 import type { grpc, shim, supervisor } from '@runts/proto';
 import type { Command } from './args';
@@ -35,17 +34,17 @@ function drain(stream: Output | Duplex): Promise<number | undefined> {
  * for a tty (restored by the returned function), SIGWINCH sent as a resize.
  */
 function wire(stream: Duplex, tty: boolean, interactive: boolean): () => void {
-  const stdin = process.stdin;
-  const raw = tty && interactive && stdin.isTTY;
   const resize = () => stream.write({ width: process.stdout.columns ?? 80, height: process.stdout.rows ?? 24 });
   if (tty && process.stdout.isTTY) process.on('SIGWINCH', resize);
+  // process.stdin is made on first use (~2 ms): only an interactive session touches it.
+  if (!interactive) return () => process.off('SIGWINCH', resize);
+  const stdin = process.stdin;
+  const raw = tty && stdin.isTTY;
   if (raw) stdin.setRawMode(true);
   const onData = (b: Buffer) => stream.write({ stdin: b });
   const onEnd = () => stream.write({ closeStdin: true });
-  if (interactive) {
-    stdin.on('data', onData);
-    stdin.on('end', onEnd);
-  }
+  stdin.on('data', onData);
+  stdin.on('end', onEnd);
   return () => {
     process.off('SIGWINCH', resize);
     if (raw) stdin.setRawMode(false);
@@ -102,6 +101,8 @@ export async function runCommand(c: Client, cmd: Command): Promise<number> {
       return follow(c, ctr.id, '', cmd.tty, cmd.interactive, start);
     }
     case 'exec': {
+      // node:crypto costs ~4 ms to load: only exec needs it.
+      const { randomBytes } = require('node:crypto') as typeof import('node:crypto');
       const execId = `exec-${randomBytes(4).toString('hex')}`;
       // The exec runs at once: it gets the caller's window size from the start.
       const { width, height } = size(cmd.tty);
