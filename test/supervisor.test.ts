@@ -91,6 +91,14 @@ t.test('run in the foreground: output and exit code; --rm removes it', async (t)
   t.same(cgroupsOf(gone), []);
   t.equal(sv.ctl(['rm', kept]).code, 0);
 
+  // -i: our stdin is the container's, to its end; input sent before the container exists waits for it.
+  const fed = env.id('sv');
+  sv.ids.add(fed);
+  const cat = spawnSync(RUNTSCTL, ['--address', sv.address, 'run', '-i', '--rm', '--name', fed, env.bundle(sh('cat; echo done'))], { input: 'hello\nworld\n', encoding: 'utf8', timeout: 30000 });
+  t.equal(cat.status, 0, cat.stderr);
+  t.equal(cat.stdout, 'hello\nworld\ndone\n');
+  t.ok(await sv.until(() => !sv.ps().some((c) => c.id === fed)), '-i --rm: the record is gone');
+
   // A signal to a foreground runtsctl goes to the container, whose exit code it returns.
   const proxied = env.id('sv');
   sv.ids.add(proxied);

@@ -1,11 +1,12 @@
 // The Containers gRPC service: one thin handler per RPC over the Daemon;
 // logs and attach are relayed to and from the container's shim.
-import { unaryHandler, type grpc, type shim, type supervisor } from '@runts/proto';
+import { StatusError, grpc, unaryHandler, type shim, type supervisor } from '@runts/proto';
 import type { Daemon } from './daemon';
 import { toStatus } from './errors';
 import { toContainer } from './records';
 
 type Output = grpc.ServerWritableStream<supervisor.LogsRequest__Output, shim.AttachOutput> | grpc.ServerDuplexStream<shim.AttachInput__Output, shim.AttachOutput>;
+type RunCall = grpc.ServerDuplexStream<supervisor.RunInput__Output, supervisor.RunOutput>;
 type Upstream = grpc.ClientDuplexStream<shim.AttachInput, shim.AttachOutput__Output>;
 
 const CANCELLED = 1;
@@ -13,8 +14,8 @@ const CANCELLED = 1;
 const unary = <Req, Res>(fn: (req: Req) => Promise<Res>) => unaryHandler(fn, toStatus);
 
 /** Copies a shim's output stream to a client until either side ends. */
-function relay(upstream: Upstream, done: () => void, call: Output): void {
-  upstream.on('data', (out: shim.AttachOutput__Output) => call.write(out));
+function relay(upstream: Upstream, done: () => void, call: Output | RunCall, write = (out: shim.AttachOutput__Output) => (call as Output).write(out)): void {
+  upstream.on('data', write);
   upstream.on('end', () => {
     done();
     call.end();
@@ -84,5 +85,55 @@ export function containersService(d: Daemon): supervisor.ContainersHandlers {
       });
       call.on('end', () => upstream?.end());
     },
+    RunAttached: (call) => runAttached(d, call),
   };
+}
+
+/**
+ * Create, attach and start for one client: the output is relayed from the
+ * start of the log, so none is missed, and auto-remove waits for the stream.
+ * Input that comes while the container is made is held until it can go.
+ */
+function runAttached(d: Daemon, call: RunCall): void {
+  let upstream: Upstream | undefined;
+  let first = true;
+  let ended = false;
+  let gone = false;
+  const held: shim.AttachInput[] = [];
+  call.on('data', (msg: supervisor.RunInput__Output) => {
+    if (!first) {
+      if (!msg.input) return;
+      if (upstream) upstream.write(msg.input);
+      else held.push(msg.input);
+      return;
+    }
+    first = false;
+    const run = async () => {
+      if (!msg.create) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'the first message creates the container: create is missing');
+      const rec = await d.create(msg.create);
+      const discard = () => (rec.autoRemove ? d.remove(rec.id, true).then(() => {}, () => {}) : Promise.resolve());
+      // The client left while the container was made: it is not started.
+      if (gone) return discard();
+      const a = d.attach(rec.id);
+      upstream = a.upstream;
+      upstream.write({ ...msg.input, id: rec.id, execId: '', logs: true, follow: true });
+      for (const m of held.splice(0)) upstream.write(m);
+      if (ended) upstream.end();
+      call.write({ container: toContainer(rec) });
+      relay(upstream, a.done, call, (out) => call.write({ output: out }));
+      try {
+        await d.start(rec.id);
+      } catch (e) {
+        upstream.cancel();
+        await discard();
+        throw e;
+      }
+    };
+    run().catch((e: unknown) => call.emit('error', toStatus(e)));
+  });
+  call.on('end', () => {
+    ended = true;
+    upstream?.end();
+  });
+  call.on('cancelled', () => (gone = true));
 }

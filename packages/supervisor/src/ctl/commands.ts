@@ -1,12 +1,22 @@
 // One function per runtsctl command; each returns the process exit code.
+import { EventEmitter } from 'node:events';
 import { constants } from 'node:os';
 import type { grpc, shim, supervisor } from '@runts/proto';
 import type { Command } from './args';
 import { call, type Client } from './client';
 import { eventLine, psTable } from './format';
 
-type Output = grpc.ClientReadableStream<shim.AttachOutput__Output>;
-type Duplex = grpc.ClientDuplexStream<shim.AttachInput, shim.AttachOutput__Output>;
+/** A process's attach stream, as follow() uses it. */
+interface Session {
+  write(m: shim.AttachInput): unknown;
+  end(): unknown;
+  on(ev: 'data', f: (o: shim.AttachOutput__Output) => void): unknown;
+  on(ev: 'end', f: () => void): unknown;
+  on(ev: 'error', f: (e: grpc.ServiceError) => void): unknown;
+}
+
+/** The process a session follows, once it is known. */
+type Target = () => { id: string; execId: string } | undefined;
 
 const UNAVAILABLE = 14;
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -16,7 +26,7 @@ function print(s: string): void {
 }
 
 /** Copies a process's output to ours; resolves with its exit status when the stream says it exited. */
-function drain(stream: Output | Duplex): Promise<number | undefined> {
+function drain(stream: Pick<Session, 'on'>): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     let status: number | undefined;
     stream.on('data', (o: shim.AttachOutput__Output) => {
@@ -33,7 +43,7 @@ function drain(stream: Output | Duplex): Promise<number | undefined> {
  * Wires the user's terminal to an attach stream: stdin forwarded, raw mode
  * for a tty (restored by the returned function), SIGWINCH sent as a resize.
  */
-function wire(stream: Duplex, tty: boolean, interactive: boolean): () => void {
+function wire(stream: Session, tty: boolean, interactive: boolean): () => void {
   const resize = () => stream.write({ width: process.stdout.columns ?? 80, height: process.stdout.rows ?? 24 });
   if (tty && process.stdout.isTTY) process.on('SIGWINCH', resize);
   // process.stdin is made on first use (~2 ms): only an interactive session touches it.
@@ -58,22 +68,36 @@ function size(tty: boolean): { width?: number; height?: number } {
   return tty && process.stdout.isTTY ? { width: process.stdout.columns, height: process.stdout.rows } : {};
 }
 
+/** RunAttached as a session: input wrapped, the container reported once created. */
+function runSession(raw: grpc.ClientDuplexStream<supervisor.RunInput, supervisor.RunOutput__Output>, created: (ctr: supervisor.Container__Output) => void): Session {
+  const s = new EventEmitter();
+  raw.on('data', (o: supervisor.RunOutput__Output) => {
+    if (o.container) created(o.container);
+    if (o.output) s.emit('data', o.output);
+  });
+  raw.on('end', () => s.emit('end'));
+  raw.on('error', (e: grpc.ServiceError) => s.emit('error', e));
+  return Object.assign(s, { write: (m: shim.AttachInput) => raw.write({ input: m }), end: () => raw.end() });
+}
+
 /** Follows a process's output (and input when interactive) from the start of its log until it exits. */
-async function follow(c: Client, id: string, execId: string, tty: boolean, interactive: boolean, started: () => Promise<unknown>): Promise<number> {
-  const stream = c.Attach();
-  stream.write({ id, execId, logs: true, follow: true, ...size(tty) });
+async function follow(c: Client, stream: Session, target: Target, tty: boolean, interactive: boolean): Promise<number> {
   const unwire = wire(stream, tty, interactive);
-  // As docker's sig-proxy: a signal to runtsctl goes to the process (in raw mode ^C is input instead).
-  const forward = (sig: NodeJS.Signals) => c.Kill({ id, execId, signal: constants.signals[sig] }, () => {});
+  // As docker's sig-proxy: a signal to runtsctl goes to the process (in raw mode ^C is input instead);
+  // before there is one, it ends runtsctl as it would have.
+  const forward = (sig: NodeJS.Signals) => {
+    const t = target();
+    if (t) return c.Kill({ ...t, signal: constants.signals[sig] }, () => {});
+    for (const s of FORWARDED) process.off(s, forward);
+    process.kill(process.pid, sig);
+  };
   for (const sig of FORWARDED) process.on(sig, forward);
   try {
-    const done = drain(stream);
-    // Awaited below; if starting fails first, its rejection is not the error to report.
-    done.catch(() => {});
-    await started();
-    const status = await done;
+    const status = await drain(stream);
     if (status !== undefined) return status;
-    const w = await call<shim.WaitResponse__Output>((cb) => c.Wait({ id, execId }, cb));
+    const t = target();
+    if (!t) throw new Error('runtsd ended the run before the container was created');
+    const w = await call<shim.WaitResponse__Output>((cb) => c.Wait(t, cb));
     return w.exitStatus;
   } finally {
     for (const sig of FORWARDED) process.off(sig, forward);
@@ -91,14 +115,11 @@ export async function runCommand(c: Client, cmd: Command): Promise<number> {
         print(`${ctr.id}\n`);
         return 0;
       }
-      // Attached before it starts, so no output is missed and --rm waits for this stream.
-      const ctr = await call<supervisor.Container__Output>((cb) => c.Create(req, cb));
-      const start = () =>
-        call((cb) => c.Start({ id: ctr.id }, cb)).catch(async (e: unknown) => {
-          if (cmd.rm) await call((cb) => c.Delete({ id: ctr.id, force: true }, cb)).catch(() => {});
-          throw e;
-        });
-      return follow(c, ctr.id, '', cmd.tty, cmd.interactive, start);
+      // One call: runtsd attaches before it starts, so no output is missed and --rm waits for this stream.
+      let id: string | undefined;
+      const raw = c.RunAttached();
+      raw.write({ create: req, input: size(cmd.tty) });
+      return follow(c, runSession(raw, (ctr) => (id = ctr.id)), () => (id ? { id, execId: '' } : undefined), cmd.tty, cmd.interactive);
     }
     case 'exec': {
       // node:crypto costs ~4 ms to load: only exec needs it.
@@ -108,7 +129,9 @@ export async function runCommand(c: Client, cmd: Command): Promise<number> {
       const { width, height } = size(cmd.tty);
       const specJson = JSON.stringify({ args: cmd.args, ...(width && height ? { consoleSize: { width, height } } : {}) });
       await call((cb) => c.Exec({ id: cmd.id, execId, terminal: cmd.tty, stdin: cmd.interactive, specJson }, cb));
-      return follow(c, cmd.id, execId, cmd.tty, cmd.interactive, async () => {});
+      const stream = c.Attach();
+      stream.write({ id: cmd.id, execId, logs: true, follow: true, ...size(cmd.tty) });
+      return follow(c, stream, () => ({ id: cmd.id, execId }), cmd.tty, cmd.interactive);
     }
     case 'ps': {
       const { containers } = await call<supervisor.ListResponse__Output>((cb) => c.List({}, cb));
