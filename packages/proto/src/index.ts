@@ -24,6 +24,16 @@ export function supervisorApi(): SupervisorApi {
   return loaded().runts.supervisor.v1;
 }
 
+/** Round-trips each method's default messages once: protobufjs generates a
+ * type's codecs on first use, which a resident process can do before a call waits for it. */
+export function warmCodecs(service: grpc.ServiceDefinition): void {
+  const empty = Buffer.alloc(0);
+  for (const m of Object.values(service)) {
+    m.requestSerialize(m.requestDeserialize(empty));
+    m.responseSerialize(m.responseDeserialize(empty));
+  }
+}
+
 export { grpc };
 export { StatusError, unaryCall, unaryHandler } from './status';
 export type * as shim from './gen/runts/shim/v1/index';

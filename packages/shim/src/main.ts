@@ -3,7 +3,7 @@
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { grpc, shimApi } from '@runts/proto';
+import { grpc, shimApi, warmCodecs } from '@runts/proto';
 import { Runtime } from '@runts/runtime';
 import { LinuxSys } from '@runts/sys';
 import { Outbox } from './outbox';
@@ -51,7 +51,8 @@ async function main(commit: string): Promise<void> {
     // As containerd's shims: a shim that still serves containers stays.
     if (tasks.ids().length === 0) setImmediate(exit);
   };
-  server.addService(shimApi().Task.service, taskHandlers(tasks, outbox, shutdown, commit));
+  const service = shimApi().Task.service;
+  server.addService(service, taskHandlers(tasks, outbox, shutdown, commit));
   rmSync(address, { force: true });
   await new Promise<void>((res, rej) => server.bindAsync(`unix://${address}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
   chmodSync(address, 0o600);
@@ -59,6 +60,7 @@ async function main(commit: string): Promise<void> {
   setImmediate(() => {
     try {
       rt.warmUp();
+      warmCodecs(service);
     } catch (e) {
       process.stderr.write(`runts-shim: warm-up: ${(e as Error).message}\n`);
     }
