@@ -1,4 +1,5 @@
 import t from 'tap';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import { RuntsError } from '@runts/errors';
 import type { State } from '@runts/oci';
 import type { GlobalOptions, RuntimeApi } from '../src/cli/api';
 import { main } from '../src/cli/main';
+import { writeAll } from '../src/cli/log';
 import { filterPs, formatTable, parseDuration, parseSignal } from '../src/cli/commands';
 
 type Call = [string, ...unknown[]];
@@ -44,14 +46,8 @@ function fake(overrides: Partial<RuntimeApi> = {}) {
 async function cli(argv: string[], f = fake()) {
   let out = '';
   let err = '';
-  const write = process.stderr.write;
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(argv, f.factory, { out: (s) => (out += s) }, 'abc123');
-    return { code, out, err, ...f };
-  } finally {
-    process.stderr.write = write;
-  }
+  const code = await main(argv, f.factory, { out: (s) => (out += s), err: (s) => (err += s) }, 'abc123');
+  return { code, out, err, ...f };
 }
 
 t.test('--version: a version line and a commit line (docker parses both)', async (t) => {
@@ -251,4 +247,18 @@ t.test('a huge value in an error is clipped, the path kept', async (t) => {
   const r = await cli(['state', 'c1'], f);
   t.ok(r.err.length < 1100, `${r.err.length} bytes`);
   t.match(r.err, /^runts: process\.args\[0\]: executable file "AAA+… \(\d+ more bytes\)\n$/);
+});
+
+t.test('writeAll: every byte, through a full non-blocking pipe too', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'runts-write-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // The parent's end of a child's stdin is a non-blocking pipe: 1 MiB fills it many times over.
+  const out = join(dir, 'out');
+  const cat = spawn('sh', ['-c', `cat > ${out}`], { stdio: ['pipe', 'ignore', 'ignore'] });
+  const fd = (cat.stdin as unknown as { _handle: { fd: number } })._handle.fd;
+  const text = `${'é'.repeat(1 << 19)}end`;
+  writeAll(fd, text);
+  cat.stdin.end();
+  await new Promise((res) => cat.on('exit', res));
+  t.equal(readFileSync(out, 'utf8'), text);
 });

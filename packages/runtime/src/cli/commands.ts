@@ -8,6 +8,7 @@ import { command, type Command, type Flags } from './args';
 
 export interface Io {
   out: (s: string) => void;
+  err: (s: string) => void;
 }
 
 /** `KILL`, `SIGKILL`, `9` → 9. */

@@ -2,7 +2,7 @@ import { isRuntsError } from '@runts/errors';
 import type { GlobalOptions, RuntimeApi, RuntimeFactory } from './api';
 import { parse } from './args';
 import { GLOBAL_FLAGS, commands, type Io } from './commands';
-import { Logger } from './log';
+import { Logger, writeAll } from './log';
 
 export const VERSION = '0.1.0';
 export const SPEC_VERSION = '1.2.1';
@@ -23,16 +23,16 @@ function globals(v: Record<string, unknown>): GlobalOptions {
 }
 
 /** When the command line itself is wrong, the engine still reads the error from --log. */
-function logFromArgv(argv: string[]): Logger {
+function logFromArgv(argv: string[], err: (s: string) => void): Logger {
   const value = (name: string) => {
     const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
     return i < 0 ? undefined : argv[i]!.includes('=') ? argv[i]!.slice(name.length + 3) : argv[i + 1];
   };
-  return new Logger(value('log'), value('log-format') === 'json' ? 'json' : 'text', false);
+  return new Logger(value('log'), value('log-format') === 'json' ? 'json' : 'text', false, err);
 }
 
 /** Parses argv, runs one command, and returns the exit code. Every error is one line. */
-export async function main(argv: string[], factory: RuntimeFactory, io: Io = { out: (s) => process.stdout.write(s) }, commit = 'unknown'): Promise<number> {
+export async function main(argv: string[], factory: RuntimeFactory, io: Io = { out: (s) => writeAll(1, s), err: (s) => writeAll(2, s) }, commit = 'unknown'): Promise<number> {
   if (argv[0] === '--version' || argv[0] === '-v') {
     io.out(`runts version ${VERSION}\ncommit: ${commit}\nspec: ${SPEC_VERSION}\n`);
     return 0;
@@ -48,11 +48,11 @@ export async function main(argv: string[], factory: RuntimeFactory, io: Io = { o
       return 0;
     }
     g = globals(p.global);
-    log = new Logger(g.log, g.logFormat, g.debug);
+    log = new Logger(g.log, g.logFormat, g.debug, io.err);
     const code = await p.command!.run(p.flags, p.args);
     return typeof code === 'number' ? code : 0;
   } catch (e) {
-    log ??= logFromArgv(argv);
+    log ??= logFromArgv(argv, io.err);
     log.error(isRuntsError(e) ? e.message : errorLine(e));
     if (!isRuntsError(e) && e instanceof Error && e.stack) log.debug(e.stack);
     return 1;
