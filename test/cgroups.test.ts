@@ -97,11 +97,10 @@ t.test('OOM: a process allocating past 32 MiB is killed (137) and events reports
   if (code === 'timeout') events.kill('SIGKILL');
   t.equal(code, 0, 'events exits by itself once the container is gone');
   const lines = out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  // v1 notifies each OOM the cgroup meets, and a charge that fails again
-  // while the victim dies is another one (runc reports each too).
-  t.ok(lines.length >= 1, 'an oom event');
-  t.same(lines, lines.map(() => ({ type: 'oom', id })), 'only oom events');
-  t.match(read('memory', path, 'memory.oom_control'), /oom_kill [1-9]/, 'the kernel counted the kill');
+  // One event per kill the kernel counted, however many notifications v1 sent.
+  const kills = Number(/^oom_kill (\d+)$/m.exec(read('memory', path, 'memory.oom_control'))?.[1]);
+  t.ok(kills >= 1, `the kernel counted the kill (${kills})`);
+  t.same(lines, Array.from({ length: kills }, () => ({ type: 'oom', id })), 'an oom event per kill, and nothing else');
   t.equal(env.state(id).status, 'stopped');
 });
 

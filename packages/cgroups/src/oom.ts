@@ -20,7 +20,8 @@ export interface OomWatch {
   close(): void;
 }
 
-/** v1: an eventfd registered on memory.oom_control through cgroup.event_control.
+/** v1: an eventfd registered on memory.oom_control through cgroup.event_control,
+ * and the oom_kill count there where the kernel keeps one.
  * v2: the oom_kill count in memory.events, read on each poll. */
 export function watchOom(m: Manager, sys: OomSys, fs: CgroupFs = realFs): OomWatch {
   const paths = m.paths();
@@ -69,18 +70,45 @@ export function watchOom(m: Manager, sys: OomSys, fs: CgroupFs = realFs): OomWat
   }
   const buf = new Uint8Array(8);
   let open = true;
+  const notified = (): number => {
+    try {
+      if (sys.read(efd, buf) !== 8) return 0;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return 0;
+      throw e;
+    }
+    // The kernel also signals when the cgroup goes away: that is no OOM.
+    if (!fs.exists(posix.join(dir, 'cgroup.event_control'))) return 0;
+    return Number(Buffer.from(buf).readBigUInt64LE(0));
+  };
+  const readControl = () => {
+    try {
+      return fs.read(control);
+    } catch {
+      return '';
+    }
+  };
+  // Since Linux 4.13 memory.oom_control counts kills: one event per kill, as
+  // on v2, where one kill can bring several notifications (a charge fails
+  // again while the victim dies). The kill is counted before the victim can
+  // exit, so a poll at its exit sees it.
+  const kills = (text: string) => {
+    const m = /^oom_kill (\d+)$/m.exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+  let seen = kills(readControl());
   return {
     poll: () => {
       if (!open) return 0;
-      try {
-        if (sys.read(efd, buf) !== 8) return 0;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return 0;
-        throw e;
-      }
-      // The kernel also signals when the cgroup goes away: that is no OOM.
-      if (!fs.exists(posix.join(dir, 'cgroup.event_control'))) return 0;
-      return Number(Buffer.from(buf).readBigUInt64LE(0));
+      const n = notified();
+      if (seen === undefined) return n;
+      const text = readControl();
+      const now = kills(text) ?? seen;
+      const killed = Math.max(0, now - seen);
+      seen = Math.max(seen, now);
+      // With the OOM killer disabled nothing is killed: the notification is the event.
+      if (!killed && n > 0 && /^oom_kill_disable 1$/m.test(text)) return 1;
+      return killed;
     },
     close: () => {
       if (!open) return;

@@ -110,3 +110,37 @@ t.test('OOM watch v1: eventfd registered on memory.oom_control', async (t) => {
   const noMem = newManager({ paths: { pids: dir }, fs });
   t.throws(() => watchOom(noMem, sys, fs), { code: 'ERR_CGROUP', message: /memory controller is not available/ });
 });
+
+t.test('OOM watch v1 with the kill count (Linux 4.13+): one event per kill, however many notifications', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'runts-oom-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const control = join(dir, 'memory.oom_control');
+  const state = (disabled: number, kills: number) => writeFileSync(control, `oom_kill_disable ${disabled}\nunder_oom 0\noom_kill ${kills}\n`);
+  state(0, 3);
+  writeFileSync(join(dir, 'cgroup.event_control'), '');
+  const fs: CgroupFs = { ...realFs, fsType: () => 0x01021994, exists: (p) => p !== '/sys/fs/cgroup/unified' && realFs.exists(p) };
+  let pending = 0n;
+  const sys: OomSys = {
+    eventfd: () => 77,
+    read: (_fd, buf) => {
+      if (pending === 0n) throw Object.assign(new Error('EAGAIN'), { code: 'EAGAIN' });
+      Buffer.from(buf.buffer, buf.byteOffset, 8).writeBigUInt64LE(pending);
+      pending = 0n;
+      return 8;
+    },
+    close: () => undefined,
+  };
+  const w = watchOom(newManager({ paths: { memory: dir }, fs }), sys, fs);
+  t.equal(w.poll(), 0, 'kills before the watch are not reported');
+  pending = 2n;
+  state(0, 4);
+  t.equal(w.poll(), 1, 'two notifications, one kill');
+  pending = 1n;
+  t.equal(w.poll(), 0, 'a notification without a kill');
+  state(0, 6);
+  t.equal(w.poll(), 2, 'kills counted without a notification (the poll at exit)');
+  pending = 1n;
+  state(1, 6);
+  t.equal(w.poll(), 1, 'the OOM killer disabled: the notification is the event');
+  w.close();
+});
