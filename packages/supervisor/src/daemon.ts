@@ -23,6 +23,7 @@ export interface DaemonOptions {
 
 /** Marks a warm shim's dir until a container takes it. */
 export const WARM_MARK = 'warm';
+const WARM_REFILL_MS = 500;
 
 interface WarmShim {
   paths: ShimPaths;
@@ -54,6 +55,7 @@ export class Daemon implements ShimEvents {
   private readonly pendingRemove = new Set<string>();
   private server: grpc.Server | undefined;
   private readonly warm: Promise<WarmShim | undefined>[] = [];
+  private closed = false;
 
   constructor(private readonly opts: DaemonOptions) {
     mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
@@ -130,6 +132,7 @@ export class Daemon implements ShimEvents {
 
   /** Stops serving; shims and containers keep running. */
   close(): void {
+    this.closed = true;
     for (const conn of this.shims.values()) conn.close();
     this.shims.clear();
     if (!this.server) return;
@@ -282,7 +285,7 @@ export class Daemon implements ShimEvents {
 
   /** Keeps opts.warmShims shims booted and idle (their dirs marked), ready for new containers. */
   prewarm(): void {
-    while (this.warm.length < (this.opts.warmShims ?? 0)) {
+    while (!this.closed && this.warm.length < (this.opts.warmShims ?? 0)) {
       const paths = shimPaths(this.opts.stateDir, 'warm');
       const p = spawnShim(this.opts.shimBin, paths).then(
         (s) => {
@@ -298,10 +301,12 @@ export class Daemon implements ShimEvents {
     }
   }
 
-  /** A warm shim for a new container (and another one started in its place). */
+  /** A warm shim for a new container, and another one started in its place a
+   * little later: a shim's boot takes a core for a few hundred ms, and made
+   * beside the container that took the last one it slowed that one by ~30 ms. */
   private async takeWarm(): Promise<WarmShim | undefined> {
     const next = this.warm.shift();
-    this.prewarm();
+    setTimeout(() => this.prewarm(), WARM_REFILL_MS).unref();
     const w = await next;
     if (w) rmSync(join(w.paths.dir, WARM_MARK), { force: true });
     return w;
