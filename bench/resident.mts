@@ -217,8 +217,8 @@ const timed = (f: () => { status: number | null; stderr: string }) => {
 };
 const e2e: Record<string, number[]> = { 'runtsctl run --rm (its own shim; runtsd keeps one warm)': [], 'runtsctl run --rm (a group shim already serving)': [], 'ctr run --rm (containerd + runc)': [] };
 // Each run starts on a settled host: what one run left going in the background
-// (runtsd booting the next warm shim, containerd cleaning up) is not charged to the next.
-const SETTLE_MS = 500;
+// (runtsd booting the next warm shim 0.5 s later, containerd cleaning up) is not charged to the next.
+const SETTLE_MS = 1500;
 for (let i = 0; i < RUNS; i++) {
   process.stderr.write(`\r\x1b[Krun --rm: ${i + 1}/${RUNS}`);
   await sleep(SETTLE_MS);
@@ -255,7 +255,7 @@ const text = [
   `## Shim memory, MiB Pss per container (${new Date().toISOString().slice(0, 10)})`, '',
   'Containers run `sleep 1000`; Pss from /proc/PID/smaps_rollup of the shim processes, 2 s after the last start.', '', ...lines, '',
   `## End to end, \`run --rm\` of /bin/true, ${RUNS} interleaved runs`, '',
-  'runtsctl: runtsd gives the container its own shim (booted ahead: `--warm-shims 1`, the default) or a group shim that a long-running container keeps; the shim runs the container in process. ctr: containerd 1.6 starts containerd-shim-runc-v2, which runs runc. Each run starts 0.5 s after the previous one, so what that one left going (the next warm shim booting, containerd cleaning up) is not charged to it.', '',
+  'runtsctl: runtsd gives the container its own shim (booted ahead: `--warm-shims 1`, the default) or a group shim that a long-running container keeps; the shim runs the container in process. ctr: containerd 1.6 starts containerd-shim-runc-v2, which runs runc. Each run starts 1.5 s after the previous one, so what that one left going (the next warm shim booting, containerd cleaning up) is not charged to it.', '',
   ...e2eLines, '',
 ].join('\n');
 console.log(text);

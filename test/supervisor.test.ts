@@ -4,7 +4,7 @@
 // state dir and socket, and removes every container, shim and cgroup it made.
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Env, baseConfig, cgroupsOf } from './lib/harness';
 import { RUNTSCTL, Supervisor, readText } from './lib/supervisor';
@@ -61,12 +61,17 @@ t.test('a new container takes the shim runtsd keeps warm, and a new warm one is 
   await sv.start();
   const warmPid = (d: string) => (existsSync(join(d, 'warm')) ? Number(readText(join(d, 'shim.pid'))) : 0);
   const warmPids = () => sv.allShimDirs().map(warmPid).filter((p) => p > 0);
+  // The nice value of each thread (field 19 of its stat).
+  const nices = (pid: number) => readdirSync(`/proc/${pid}/task`).map((tid) => Number(readText(`/proc/${pid}/task/${tid}/stat`).split(') ')[1]!.split(' ')[16]));
   t.ok(await sv.until(() => warmPids().length === 1), 'one shim waits, booted');
   const [before] = warmPids();
+  t.same(new Set(nices(before!)), new Set([10]), 'at a lower priority while it waits');
   const id = env.id('warm');
   const run = sv.runDetached(id, env.bundle(sh('sleep 60')));
   t.equal(run.code, 0, run.stderr);
   t.equal(sv.inspect(id).shimPid, before, 'the container runs in the warm shim');
+  t.same(new Set(nices(before!)), new Set([0]), 'back at normal priority once taken');
+  t.same(nices(sv.inspect(id).pid), [0], 'and so is its container');
   t.ok(await sv.until(() => warmPids().length === 1 && warmPids()[0] !== before), 'another warm shim replaces it');
   t.equal(sv.ctl(['rm', '-f', id]).code, 0);
 });

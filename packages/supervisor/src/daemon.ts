@@ -8,7 +8,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { StatusError, grpc, supervisorApi, unaryCall, type shim, type supervisor } from '@runts/proto';
 import { containersService } from './service';
 import { applyEvent, eventContainer, isInitExit, RecordStore, writeAtomic, type ContainerRecord } from './records';
-import { deadline, probe, readOutbox, ShimConn, shimClient, shimPaths, spawnShim, type ShimEvents, type ShimPaths } from './shims';
+import { deadline, probe, readOutbox, renice, ShimConn, shimClient, shimPaths, spawnShim, type ShimEvents, type ShimPaths } from './shims';
 
 export interface DaemonOptions {
   address: string;
@@ -24,6 +24,9 @@ export interface DaemonOptions {
 /** Marks a warm shim's dir until a container takes it. */
 export const WARM_MARK = 'warm';
 const WARM_REFILL_MS = 500;
+// Warm shims boot at a lower priority, so running containers keep the CPU;
+// only root can give it back when one is taken (its containers inherit it).
+const WARM_NICE = process.geteuid?.() === 0 ? 10 : 0;
 
 interface WarmShim {
   paths: ShimPaths;
@@ -287,7 +290,7 @@ export class Daemon implements ShimEvents {
   prewarm(): void {
     while (!this.closed && this.warm.length < (this.opts.warmShims ?? 0)) {
       const paths = shimPaths(this.opts.stateDir, 'warm');
-      const p = spawnShim(this.opts.shimBin, paths).then(
+      const p = spawnShim(this.opts.shimBin, paths, { nice: WARM_NICE }).then(
         (s) => {
           writeFileSync(join(paths.dir, WARM_MARK), '');
           return { paths, ...s };
@@ -301,14 +304,17 @@ export class Daemon implements ShimEvents {
     }
   }
 
-  /** A warm shim for a new container, and another one started in its place a
-   * little later: a shim's boot takes a core for a few hundred ms, and made
-   * beside the container that took the last one it slowed that one by ~30 ms. */
+  /** A warm shim for a new container, back at normal priority, and another
+   * one started in its place a little later: a shim's boot takes a core for a
+   * few hundred ms, and made beside the container that took the last one it
+   * slowed that one by ~30 ms. */
   private async takeWarm(): Promise<WarmShim | undefined> {
     const next = this.warm.shift();
     setTimeout(() => this.prewarm(), WARM_REFILL_MS).unref();
     const w = await next;
-    if (w) rmSync(join(w.paths.dir, WARM_MARK), { force: true });
+    if (!w) return undefined;
+    rmSync(join(w.paths.dir, WARM_MARK), { force: true });
+    if (WARM_NICE) renice(w.pid, 0);
     return w;
   }
 

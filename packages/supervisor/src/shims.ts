@@ -3,7 +3,8 @@
 // the record is on disk). A shim that stops answering is reported as lost.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { grpc, shimApi, unaryCall, type shim } from '@runts/proto';
 
@@ -45,8 +46,26 @@ export async function probe(client: shim.TaskClient, ms = 1000): Promise<shim.Co
   }
 }
 
-/** Starts runts-shim in its own session with its output in <dir>/shim.log; resolves once it answers. */
-export async function spawnShim(shimBin: string, paths: ShimPaths, timeoutMs = 10000): Promise<{ pid: number; client: shim.TaskClient }> {
+/** Sets the nice value of every thread of pid (Linux keeps one per thread; new threads inherit their creator's). */
+export function renice(pid: number, nice: number): void {
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return;
+  }
+  for (const tid of tids) {
+    try {
+      setPriority(Number(tid), nice);
+    } catch {
+      // The thread is gone.
+    }
+  }
+}
+
+/** Starts runts-shim in its own session with its output in <dir>/shim.log; resolves once it answers.
+ * With nice, its boot runs at that priority. */
+export async function spawnShim(shimBin: string, paths: ShimPaths, { nice = 0, timeoutMs = 10000 } = {}): Promise<{ pid: number; client: shim.TaskClient }> {
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   const logFile = join(paths.dir, 'shim.log');
   const log = openSync(logFile, 'a', 0o600);
@@ -57,6 +76,7 @@ export async function spawnShim(shimBin: string, paths: ShimPaths, timeoutMs = 1
   } finally {
     closeSync(log);
   }
+  if (nice && child.pid) renice(child.pid, nice);
   child.on('error', (e) => (exited = e.message));
   child.on('exit', (code, sig) => (exited = sig ? `killed by ${sig}` : `exit status ${code}`));
   child.unref();
