@@ -1,7 +1,7 @@
 // Container records: one JSON file per container under <state>/containers,
 // each written atomically so a kill -9 of runtsd leaves the old or the new
 // record, never half of one. Events from the shims are applied here.
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { shim, supervisor } from '@runts/proto';
 
@@ -32,12 +32,7 @@ export interface ContainerRecord {
 /** Writes data to file so that a crash leaves either the old or the new content. */
 export function writeAtomic(file: string, data: string): void {
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, data);
-  } finally {
-    closeSync(fd);
-  }
+  writeFileSync(tmp, data, { mode: 0o600 });
   // Not fsynced: a record must outlive runtsd, which the page cache sees to.
   // Only a host crash loses an unsynced write, and that takes the containers
   // too; then the record is the previous one, or unreadable and skipped by
