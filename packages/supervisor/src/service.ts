@@ -13,8 +13,8 @@ const CANCELLED = 1;
 
 const unary = <Req, Res>(fn: (req: Req) => Promise<Res>) => unaryHandler(fn, toStatus);
 
-/** Copies a shim's output stream to a client until either side ends. */
-function relay(upstream: Upstream, done: () => void, call: Output | RunCall, write = (out: shim.AttachOutput__Output) => (call as Output).write(out)): void {
+/** Copies a shim's output stream to a client (each message through write) until either side ends. */
+function relay(upstream: Upstream, done: () => void, call: Output | RunCall, write: (out: shim.AttachOutput__Output) => void): void {
   upstream.on('data', write);
   upstream.on('end', () => {
     done();
@@ -61,7 +61,7 @@ export function containersService(d: Daemon): supervisor.ContainersHandlers {
       try {
         const { upstream, done } = d.attach(call.request.id);
         upstream.write({ id: call.request.id, logs: true, follow: call.request.follow });
-        relay(upstream, done, call);
+        relay(upstream, done, call, (out) => call.write(out));
       } catch (e) {
         call.emit('error', toStatus(e));
       }
@@ -78,7 +78,7 @@ export function containersService(d: Daemon): supervisor.ContainersHandlers {
           const a = d.attach(msg.id);
           upstream = a.upstream;
           upstream.write(msg);
-          relay(upstream, a.done, call);
+          relay(upstream, a.done, call, (out) => call.write(out));
         } catch (e) {
           call.emit('error', toStatus(e));
         }
