@@ -42,6 +42,8 @@ const RESOURCES_FILE = 'resources.json';
 const CREATE_WAIT_MS = 30_000;
 // How often a streaming `events` looks for OOM kills and for the container's end.
 const EVENTS_POLL_MS = 100;
+// How often start looks whether an init that has not given the go still lives.
+const START_POLL_MS = 10;
 const SIGNALS_FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 
 /** Undo steps of a create, run in reverse if it fails. */
@@ -559,7 +561,8 @@ export class Runtime implements RuntimeApi {
           if (read() === 1) break;
           throw new RuntsError('ERR_BAD_STATE', `container "${id}" init exited before start`);
         }
-        sleepMs(1);
+        // Woken by the init's write; a writer that left without one (hang-up) would wake us at once.
+        if (!this.sys.pollIn(fd, START_POLL_MS)) sleepMs(1);
       }
     } finally {
       closeSync(fd);

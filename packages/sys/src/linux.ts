@@ -45,6 +45,7 @@ interface Lib {
   sendFd: Fn;
   ioctl: Fn;
   eventfd: Fn;
+  poll: Fn;
   syscall: Fn;
 }
 
@@ -101,6 +102,7 @@ function load(): Lib {
     sendFd: f(stage, 'int runts_send_fd(int sock, const uint8_t *buf, int len, int fd)'),
     ioctl: f(libc, 'int ioctl(int fd, unsigned long req, uint8_t *arg)'),
     eventfd: f(libc, 'int eventfd(unsigned int initval, int flags)'),
+    poll: f(libc, 'int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
     syscall: f(libc, 'long syscall(long nr, ...)'),
   };
   return lib;
@@ -328,6 +330,17 @@ export class LinuxSys implements Sys {
     }
     return decodeSiginfo(info);
   }
+
+  pollIn(fd: number, timeoutMs: number): boolean {
+    const l = load();
+    // struct pollfd { int fd; short events; short revents; }
+    const pfd = Buffer.alloc(8);
+    pfd.writeInt32LE(fd, 0);
+    pfd.writeInt16LE(POLLIN, 4);
+    const n = l.poll(pfd, 1, timeoutMs);
+    if (n < 0 && errno(l) !== EINTR) throw sysError('poll', errno(l));
+    return n > 0 && (pfd.readInt16LE(6) & POLLIN) !== 0;
+  }
 }
 
 // x86-64 and arm64 numbers; the shim's only other raw syscalls.
@@ -336,6 +349,8 @@ const SYS_PIPE2 = process.arch === 'arm64' ? 59 : 293;
 const PR_SET_CHILD_SUBREAPER = 36;
 const P_PID = 1;
 const ECHILD = 10;
+const EINTR = 4;
+const POLLIN = 1;
 
 const BPF_PROG_LOAD = 5;
 const BPF_PROG_ATTACH = 8;

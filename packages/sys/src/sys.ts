@@ -65,4 +65,6 @@ export interface Sys {
   pipe(): [number, number];
   /** Non-blocking reap of one child by pid: null while it runs (or is not ours to reap). */
   reapPid(pid: number): WaitStatus | null;
+  /** poll(2) for input on one fd: true once it is readable, false on timeout or hang-up. */
+  pollIn(fd: number, timeoutMs: number): boolean;
 }
