@@ -1,6 +1,6 @@
 // The outbox without root: events survive a restart until acknowledged.
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Outbox } from '../src/outbox';
@@ -27,7 +27,50 @@ t.test('seq, replay, ack and reload', async (t) => {
   t.equal(b.publish({ topic: '/tasks/delete', delete: { containerId: 'c', pid: 1, exitStatus: 3, exitedAtMs: 5 } }).seq, 4, 'seq goes on');
   b.ack(99);
   t.same(b.since(0), [], 'ack past the end drops all');
-  t.equal(readFileSync(join(dir, 'acked'), 'utf8'), '4', 'acked is capped at the last seq');
-  t.equal(readFileSync(join(dir, 'outbox.jsonl'), 'utf8'), '');
+  t.match(readFileSync(join(dir, 'outbox.jsonl'), 'utf8'), /\{"acked":4\}\n$/, 'acked is capped at the last seq');
   b.close();
+
+  const c = new Outbox(dir);
+  t.same(c.since(0), [], 'acknowledged events are not replayed');
+  t.equal(c.publish({ topic: '/tasks/start', start: { containerId: 'c', pid: 1 } }).seq, 5, 'seq goes on past the acks');
+  c.close();
+});
+
+t.test('acks are appended and the file is compacted now and then', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'runts-outbox-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'outbox.jsonl');
+  const a = new Outbox(dir);
+  let most = 0;
+  for (let i = 1; i <= 3000; i++) {
+    a.publish({ topic: '/tasks/start', start: { containerId: 'c', pid: i } });
+    if (i % 2 === 0) a.ack(i - 1);
+    most = Math.max(most, readFileSync(file, 'utf8').split('\n').length);
+  }
+  t.ok(most <= 1100, `the file stays bounded (${most} lines at most)`);
+  a.close();
+  const b = new Outbox(dir);
+  t.same(b.since(0).map((e) => e.seq), [3000], 'only the unacknowledged event is left');
+  t.equal(b.publish({ topic: '/tasks/start', start: { containerId: 'c', pid: 0 } }).seq, 3001);
+  b.ack(3001);
+  b.close();
+  const c = new Outbox(dir);
+  t.same(c.since(0), [], 'all acknowledged');
+  c.close();
+});
+
+t.test('a line cut by a crash is skipped', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'runts-outbox-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const a = new Outbox(dir);
+  a.publish({ topic: '/tasks/start', start: { containerId: 'c', pid: 1 } });
+  a.close();
+  appendFileSync(join(dir, 'outbox.jsonl'), '{"seq":2,"topi');
+  const b = new Outbox(dir);
+  t.same(b.since(0).map((e) => e.seq), [1]);
+  b.publish({ topic: '/tasks/start', start: { containerId: 'c', pid: 2 } });
+  b.close();
+  const c = new Outbox(dir);
+  t.same(c.since(0).map((e) => e.seq), [1, 2], 'the next event is not glued to the cut line');
+  c.close();
 });

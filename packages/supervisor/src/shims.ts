@@ -7,6 +7,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync }
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { grpc, shimApi, unaryCall, type shim } from '@runts/proto';
+import { parseOutbox } from '@runts/proto/dist/outbox';
 
 // sockaddr_un.sun_path holds 108 bytes with the terminating NUL.
 const SUN_PATH_MAX = 107;
@@ -108,22 +109,11 @@ function lastLine(file: string): string {
 
 /** Events a dead shim never delivered, read from its durable outbox. */
 export function readOutbox(dir: string): shim.Envelope__Output[] {
-  let text: string;
   try {
-    text = readFileSync(join(dir, 'outbox.jsonl'), 'utf8');
+    return parseOutbox<shim.Envelope__Output>(readFileSync(join(dir, 'outbox.jsonl'), 'utf8')).events;
   } catch {
     return [];
   }
-  const out: shim.Envelope__Output[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      out.push(JSON.parse(line) as shim.Envelope__Output);
-    } catch {
-      // A line cut by the shim's death: everything before it is complete.
-    }
-  }
-  return out.sort((a, b) => a.seq - b.seq);
 }
 
 export interface ShimEvents {
