@@ -109,7 +109,8 @@ t.test('run in the foreground: output and exit code; --rm removes it', async (t)
   sv.ids.add(proxied);
   const fg = spawn(RUNTSCTL, ['--address', sv.address, 'run', '--name', proxied, env.bundle(sh('trap "exit 42" TERM; while true; do sleep 0.1; done'))], { stdio: 'ignore' });
   const fgCode = new Promise<number | null>((res) => fg.on('exit', (code) => res(code)));
-  t.ok(await sv.until(() => sv.ctl(['ps']).stdout.includes(proxied)), 'running');
+  // Running, not only listed: before runtsctl hears that the container exists, a signal ends runtsctl itself.
+  t.ok(await sv.until(() => sv.ps().some((c) => c.id === proxied && c.status === 'running')), 'running');
   await sleep(300);
   fg.kill('SIGTERM');
   t.equal(await fgCode, 42, 'SIGTERM forwarded');

@@ -115,8 +115,12 @@ export class Supervisor {
     for (const dir of this.allShimDirs()) {
       const root = join(dir, 'runtime');
       if (existsSync(root)) for (const id of readdirSync(root)) spawnSync(RUNTS, ['--root', root, 'delete', '--force', id], { stdio: 'ignore', timeout: 15000 });
-      const pid = Number(readText(join(dir, 'shim.pid')));
-      if (pid > 0 && readText(`/proc/${pid}/cmdline`).includes(dir)) process.kill(pid, 'SIGKILL');
+    }
+    // Every shim of this state dir, found by its arguments: one runtsd started just before
+    // it stopped may still be booting, with no shim.pid yet.
+    const shims = join(this.state, 'shims') + '/';
+    for (const p of readdirSync('/proc')) {
+      if (/^\d+$/.test(p) && readText(`/proc/${p}/cmdline`).includes(shims)) process.kill(Number(p), 'SIGKILL');
     }
     for (const id of this.ids) for (const cg of cgroupsOf(id)) rmdirSync(cg);
     await sleep(100);

@@ -290,11 +290,11 @@ export class Daemon implements ShimEvents {
   prewarm(): void {
     while (!this.closed && this.warm.length < (this.opts.warmShims ?? 0)) {
       const paths = shimPaths(this.opts.stateDir, 'warm');
+      // Marked from the start: a shim still booting is no container's either.
+      mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+      writeFileSync(join(paths.dir, WARM_MARK), '');
       const p = spawnShim(this.opts.shimBin, paths, { nice: WARM_NICE }).then(
-        (s) => {
-          writeFileSync(join(paths.dir, WARM_MARK), '');
-          return { paths, ...s };
-        },
+        (s) => ({ paths, ...s }),
         (e: Error) => {
           this.opts.log(`warm shim: ${e.message}`);
           return undefined;
