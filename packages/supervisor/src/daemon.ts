@@ -339,8 +339,8 @@ export class Daemon implements ShimEvents {
       Object.assign(rec, { shimDir: conn.dir, shimSocket: conn.socket, shimPid: conn.pid });
       this.store.write(rec);
       const res = await unaryCall<shim.CreateTaskResponse__Output>((cb) => conn!.client.Create({ id, bundle: req.bundle, terminal: req.terminal, stdin: req.stdin }, cb));
+      // Not written here: the shim's TaskCreate event carries the pid to disk, and is replayed until it has.
       if (rec.pid === 0) rec.pid = res.pid;
-      this.store.write(rec);
       return rec;
     } catch (e) {
       this.records.delete(id);
@@ -353,12 +353,12 @@ export class Daemon implements ShimEvents {
   async start(id: string): Promise<ContainerRecord> {
     const rec = this.get(id);
     const res = await unaryCall<shim.StartResponse__Output>((cb) => this.conn(rec).client.Start({ id }, cb));
-    // The TaskStart (or even TaskExit) event may have been applied already.
+    // The TaskStart (or even TaskExit) event may have been applied already; if
+    // not, it writes this to disk when it comes (as for create).
     if (rec.status === 'created') {
       rec.status = 'running';
       rec.pid = res.pid;
       rec.startedAtMs = Date.now();
-      this.store.write(rec);
     }
     return rec;
   }

@@ -11,6 +11,7 @@ import { parseOutbox } from '@runts/proto/dist/outbox';
 
 // sockaddr_un.sun_path holds 108 bytes with the terminating NUL.
 const SUN_PATH_MAX = 107;
+const ACK_DELAY_MS = 100;
 
 let api: ReturnType<typeof shimApi> | undefined;
 
@@ -129,6 +130,7 @@ export class ShimConn {
   acked: number;
   private stream: grpc.ClientReadableStream<shim.Envelope__Output> | undefined;
   private closing = false;
+  private ackTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly dir: string,
@@ -154,7 +156,7 @@ export class ShimConn {
         return;
       }
       this.acked = env.seq;
-      this.client.Ack({ seq: env.seq }, () => {});
+      this.ackSoon();
     });
     let done = false;
     const ended = () => {
@@ -179,8 +181,19 @@ export class ShimConn {
     }
   }
 
+  /** One Ack for the events of the next ACK_DELAY_MS: each is a call the shim
+   * serves, and one in the middle of a create held back the create's reply.
+   * Events not yet acked are only replayed, and applying them again is a no-op. */
+  private ackSoon(): void {
+    this.ackTimer ??= setTimeout(() => {
+      this.ackTimer = undefined;
+      this.client.Ack({ seq: this.acked }, () => {});
+    }, ACK_DELAY_MS);
+  }
+
   close(): void {
     this.closing = true;
+    clearTimeout(this.ackTimer);
     this.stream?.cancel();
     this.client.close();
   }
