@@ -30,10 +30,16 @@ export class Reaper {
 
   watch(pid: number, pidfd: number, onExit: (status: WaitStatus) => void): void {
     this.watched.set(pid, { pidfd, onExit });
-    this.tick();
+    // It may be gone already; orphans wait for the next signal.
+    this.reapWatched();
   }
 
   tick(): void {
+    this.reapWatched();
+    for (const pid of orphanZombies(new Set(this.watched.keys()))) this.sys.reapPid(pid);
+  }
+
+  private reapWatched(): void {
     const exited: [Watched, WaitStatus][] = [];
     for (const [pid, w] of this.watched) {
       let st: WaitStatus | null;
@@ -47,7 +53,6 @@ export class Reaper {
       this.sys.close(w.pidfd);
       exited.push([w, st]);
     }
-    for (const pid of orphanZombies(new Set(this.watched.keys()))) this.sys.reapPid(pid);
     for (const [w, st] of exited) w.onExit(st);
   }
 }
