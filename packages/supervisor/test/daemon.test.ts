@@ -66,6 +66,7 @@ t.test('restart: events kept by a live shim are replayed after the acked seq, th
 
   const { client } = await s.start();
   await until(() => fake.acked === 3);
+  t.equal(fake.ackCalls, 1, 'the replayed events are acknowledged in one call');
   t.match(await get(client, 'c1'), { status: 'stopped', exitStatus: 3, shimPid: 1 });
   t.match(new RecordStore(join(s.dir, 'state')).load()[0], { id: 'c1', status: 'stopped', exitStatus: 3, lastSeq: 3 }, 'on disk before the ack');
   const { containers } = await call<supervisor.ListResponse__Output>((cb) => client.List({}, cb));

@@ -12,6 +12,7 @@ export class FakeShim {
   readonly events: Env[] = [];
   readonly calls: string[] = [];
   acked = 0;
+  ackCalls = 0;
   /** Kill with SIGTERM is ignored, as by a shell as pid 1. */
   ignoreTerm = false;
   private readonly subs = new Set<grpc.ServerWritableStream<shim.SubscribeRequest__Output, shim.Envelope>>();
@@ -57,6 +58,7 @@ export class FakeShim {
       },
       Ack: (call: grpc.ServerUnaryCall<shim.AckRequest__Output, shim.Empty>, cb: grpc.sendUnaryData<shim.Empty>) => {
         this.acked = Math.max(this.acked, call.request.seq);
+        this.ackCalls++;
         cb(null, {});
       },
       Subscribe: (call: grpc.ServerWritableStream<shim.SubscribeRequest__Output, shim.Envelope>) => {
