@@ -392,6 +392,7 @@ export class Daemon implements ShimEvents {
       } catch (e) {
         if ((e as grpc.ServiceError).code !== grpc.status.NOT_FOUND) throw e;
       }
+      await conn.flushAck();
     } else if (force && rec.shimDir) {
       // No shim to ask: the runtime's own state in the shim's dir still names the container.
       spawnSync(this.opts.runtsBin, ['--root', join(rec.shimDir, 'runtime'), 'delete', '--force', id], { stdio: 'ignore', timeout: 15000 });

@@ -12,6 +12,7 @@ import { parseOutbox } from '@runts/proto/dist/outbox';
 // sockaddr_un.sun_path holds 108 bytes with the terminating NUL.
 const SUN_PATH_MAX = 107;
 const ACK_DELAY_MS = 100;
+const ACK_FLUSH_MS = 2000;
 
 let api: ReturnType<typeof shimApi> | undefined;
 
@@ -189,6 +190,16 @@ export class ShimConn {
       this.ackTimer = undefined;
       this.client.Ack({ seq: this.acked }, () => {});
     }, ACK_DELAY_MS);
+  }
+
+  /** The pending Ack, sent now; resolves once the shim has it or could not be reached.
+   * Before a record is forgotten: a container made again under its id must not
+   * be handed its predecessor's events by a replay. */
+  flushAck(): Promise<void> {
+    if (!this.ackTimer) return Promise.resolve();
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    return new Promise((res) => this.client.Ack({ seq: this.acked }, deadline(ACK_FLUSH_MS), () => res()));
   }
 
   close(): void {

@@ -95,6 +95,21 @@ t.test('restart: events kept by a live shim are replayed after the acked seq, th
   await until(() => fake.calls.some((c) => c.startsWith('Shutdown')));
 });
 
+t.test("a removal returns once the shim has acknowledged the container's events", async (t) => {
+  const s = setup(t);
+  const fake = new FakeShim(join(s.dir, 'shim-c'), ['c5']);
+  t.teardown(() => fake.kill());
+  fake.emit('/tasks/start', { event: 'start', start: { containerId: 'c5', pid: 15 } });
+  await fake.listen();
+  s.store.write(record('c5', { shimDir: fake.dir, shimSocket: fake.socket, status: 'running', lastSeq: 1 }));
+  const { client } = await s.start();
+  const waited = call<shim.WaitResponse__Output>((cb) => client.Wait({ id: 'c5' }, cb));
+  fake.exit('c5', 0);
+  await waited;
+  await call((cb) => client.Delete({ id: 'c5' }, cb));
+  t.equal(fake.acked, 2, 'the exit is acknowledged before the removal returns, not 100 ms later');
+});
+
 t.test("restart with a dead shim: its outbox's exits are applied, the rest marked unknown", async (t) => {
   const s = setup(t);
   const fake = new FakeShim(join(s.dir, 'shim-b'), []);
