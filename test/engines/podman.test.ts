@@ -1,6 +1,7 @@
 // podman 4.3 + conmon driving RUNTIME, with private root/runroot/tmpdir and config.
 import t from 'tap';
 import { writeFileSync, mkdirSync } from 'node:fs';
+import { basename } from 'node:path';
 import { dockerLikeCases } from './cli-cases';
 import { Engine, RUNTIME, ensurePackages, rootfsTar, sh, type Result } from './lib';
 
@@ -13,6 +14,8 @@ if (skip) {
 
 function main(): void {
   const e = new Engine(t, 'podman');
+  // podman runs the runtime with its default state dir (runc's /run/runc, ours /run/runts).
+  e.tidyDirs([`/run/${basename(e.runtime)}`]);
   const name = (n: string) => `${e.tag}-${n}`;
   mkdirSync(e.path('net'));
   writeFileSync(e.path('containers.conf'), [
