@@ -120,7 +120,12 @@ export class Supervisor {
     // it stopped may still be booting, with no shim.pid yet.
     const shims = join(this.state, 'shims') + '/';
     for (const p of readdirSync('/proc')) {
-      if (/^\d+$/.test(p) && readText(`/proc/${p}/cmdline`).includes(shims)) process.kill(Number(p), 'SIGKILL');
+      if (!/^\d+$/.test(p) || !readText(`/proc/${p}/cmdline`).includes(shims)) continue;
+      try {
+        process.kill(Number(p), 'SIGKILL');
+      } catch {
+        // Gone since.
+      }
     }
     for (const id of this.ids) for (const cg of cgroupsOf(id)) rmdirSync(cg);
     await sleep(100);
