@@ -24,24 +24,32 @@ const STATIC: readonly Header[] = [
 
 export class HpackError extends Error {}
 
-/** The decoding trie: node n's children at 2n and 2n+1; a leaf is -(byte + 1), 0 no code. */
-const TRIE: number[] = [0, 0];
-for (const [byte, code, bits] of HUFFMAN) {
-  let node = 0;
-  for (let i = bits - 1; i >= 0; i--) {
-    const slot = 2 * node + ((code >>> i) & 1);
-    if (i === 0) TRIE[slot] = -(byte + 1);
-    else {
-      if (!TRIE[slot]) {
-        TRIE[slot] = TRIE.length / 2;
-        TRIE.push(0, 0);
+/** The decoding trie: node n's children at 2n and 2n+1; a leaf is -(byte + 1), 0 no code.
+ * Made at the first Huffman string, which comes with the server's answer, not before the request. */
+let trie: number[] | undefined;
+
+function huffmanTrie(): number[] {
+  if (trie) return trie;
+  const t = [0, 0];
+  for (const [byte, code, bits] of HUFFMAN) {
+    let node = 0;
+    for (let i = bits - 1; i >= 0; i--) {
+      const slot = 2 * node + ((code >>> i) & 1);
+      if (i === 0) t[slot] = -(byte + 1);
+      else {
+        if (!t[slot]) {
+          t[slot] = t.length / 2;
+          t.push(0, 0);
+        }
+        node = t[slot]!;
       }
-      node = TRIE[slot]!;
     }
   }
+  return (trie = t);
 }
 
 export function huffmanDecode(buf: Uint8Array): string {
+  const nodes = huffmanTrie();
   let s = '';
   let node = 0;
   let depth = 0;
@@ -49,7 +57,7 @@ export function huffmanDecode(buf: Uint8Array): string {
   for (const byte of buf) {
     for (let i = 7; i >= 0; i--) {
       const bit = (byte >>> i) & 1;
-      const next = TRIE[2 * node + bit]!;
+      const next = nodes[2 * node + bit]!;
       if (next < 0) {
         s += String.fromCharCode(-next - 1);
         node = depth = 0;

@@ -15,8 +15,11 @@ interface Session {
   on(ev: 'error', f: (e: grpc.ServiceError) => void): unknown;
 }
 
-/** The process a session follows, once it is known. */
-type Target = () => { id: string; execId: string } | undefined;
+/** The process a session follows. */
+interface Target {
+  id: string;
+  execId: string;
+}
 
 const UNAVAILABLE = 14;
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -25,14 +28,15 @@ function print(s: string): void {
   process.stdout.write(s);
 }
 
-/** Copies a process's output to ours; resolves with its exit status when the stream says it exited. */
+/** Copies a process's output to ours; resolves with its exit status once the stream says it exited. */
 function drain(stream: Pick<Session, 'on'>): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     let status: number | undefined;
     stream.on('data', (o: shim.AttachOutput__Output) => {
       if (o.stdout?.length) process.stdout.write(o.stdout);
       if (o.stderr?.length) process.stderr.write(o.stderr);
-      if (o.exited) status = o.exitStatus;
+      // The last message: no need to wait for the stream's trailers, a relay away.
+      if (o.exited) resolve((status = o.exitStatus));
     });
     stream.on('end', () => resolve(status));
     stream.on('error', (e: grpc.ServiceError) => (status !== undefined ? resolve(status) : reject(e)));
@@ -81,25 +85,27 @@ function runSession(raw: grpc.ClientDuplexStream<supervisor.RunInput, supervisor
 }
 
 /** Follows a process's output (and input when interactive) from the start of its log until it exits. */
-async function follow(c: Client, stream: Session, target: Target, tty: boolean, interactive: boolean): Promise<number> {
+async function follow(c: Client, stream: Session, target: Promise<Target>, tty: boolean, interactive: boolean): Promise<number> {
   const unwire = wire(stream, tty, interactive);
-  // As docker's sig-proxy: a signal to runtsctl goes to the process (in raw mode ^C is input instead);
-  // before there is one, it ends runtsctl as it would have.
-  const forward = (sig: NodeJS.Signals) => {
-    const t = target();
-    if (t) return c.Kill({ ...t, signal: constants.signals[sig] }, () => {});
-    for (const s of FORWARDED) process.off(s, forward);
-    process.kill(process.pid, sig);
-  };
-  for (const sig of FORWARDED) process.on(sig, forward);
+  let known: Target | undefined;
+  let over = false;
+  // As docker's sig-proxy: a signal to runtsctl goes to the process (in raw mode ^C is input
+  // instead). Armed once the process exists: before, a signal ends runtsctl as it would have,
+  // and installing six handlers (~2 ms) stays off the path of the request to runtsd.
+  const forward = (sig: NodeJS.Signals) => c.Kill({ ...known!, signal: constants.signals[sig] }, () => {});
+  void target.then((t) => {
+    if (over) return;
+    known = t;
+    for (const sig of FORWARDED) process.on(sig, forward);
+  });
   try {
     const status = await drain(stream);
     if (status !== undefined) return status;
-    const t = target();
-    if (!t) throw new Error('runtsd ended the run before the container was created');
-    const w = await call<shim.WaitResponse__Output>((cb) => c.Wait(t, cb));
+    if (!known) throw new Error('runtsd ended the run before the container was created');
+    const w = await call<shim.WaitResponse__Output>((cb) => c.Wait(known!, cb));
     return w.exitStatus;
   } finally {
+    over = true;
     for (const sig of FORWARDED) process.off(sig, forward);
     unwire();
     stream.end();
@@ -116,10 +122,11 @@ export async function runCommand(c: Client, cmd: Command): Promise<number> {
         return 0;
       }
       // One call: runtsd attaches before it starts, so no output is missed and --rm waits for this stream.
-      let id: string | undefined;
+      let created!: (t: Target) => void;
+      const target = new Promise<Target>((res) => (created = res));
       const raw = c.RunAttached();
       raw.write({ create: req, input: size(cmd.tty) });
-      return follow(c, runSession(raw, (ctr) => (id = ctr.id)), () => (id ? { id, execId: '' } : undefined), cmd.tty, cmd.interactive);
+      return follow(c, runSession(raw, (ctr) => created({ id: ctr.id, execId: '' })), target, cmd.tty, cmd.interactive);
     }
     case 'exec': {
       // node:crypto costs ~4 ms to load: only exec needs it.
@@ -131,7 +138,7 @@ export async function runCommand(c: Client, cmd: Command): Promise<number> {
       await call((cb) => c.Exec({ id: cmd.id, execId, terminal: cmd.tty, stdin: cmd.interactive, specJson }, cb));
       const stream = c.Attach();
       stream.write({ id: cmd.id, execId, logs: true, follow: true, ...size(cmd.tty) });
-      return follow(c, stream, () => ({ id: cmd.id, execId }), cmd.tty, cmd.interactive);
+      return follow(c, stream, Promise.resolve({ id: cmd.id, execId }), cmd.tty, cmd.interactive);
     }
     case 'ps': {
       const { containers } = await call<supervisor.ListResponse__Output>((cb) => c.List({}, cb));
