@@ -289,10 +289,10 @@ export function lightClient<T>(service: string, address: string): T {
     close: () => conn?.close(),
   };
   for (const [name, m] of Object.entries(def.methods ?? {})) {
-    // A command makes one or two kinds of call: codecs are made for those only.
+    // A command makes one or two kinds of call: codecs are made for those only, at the first.
+    let codecs: [MessageCodec, MessageCodec] | undefined;
     const start = (): Call => {
-      const req = codec(lookup(m.requestType, scope).path.join('.'));
-      const res = codec(lookup(m.responseType, scope).path.join('.'));
+      const [req, res] = (codecs ??= [codec(lookup(m.requestType, scope).path.join('.')), codec(lookup(m.responseType, scope).path.join('.'))]);
       conn ??= new Connection(netConnect(address));
       const stream = conn.request([
         [':method', 'POST'], [':scheme', 'http'], [':path', `/${path.join('.')}/${name}`], [':authority', 'localhost'],

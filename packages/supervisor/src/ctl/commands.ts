@@ -101,8 +101,9 @@ async function follow(c: Client, stream: Session, target: Promise<Target>, tty: 
   try {
     const status = await drain(stream);
     if (status !== undefined) return status;
-    if (!known) throw new Error('runtsd ended the run before the container was created');
-    const w = await call<shim.WaitResponse__Output>((cb) => c.Wait(known!, cb));
+    const t = known;
+    if (!t) throw new Error('runtsd ended the run before the container was created');
+    const w = await call<shim.WaitResponse__Output>((cb) => c.Wait(t, cb));
     return w.exitStatus;
   } finally {
     over = true;
