@@ -24,10 +24,14 @@ node_modules/.installed: package.json package-lock.json
 
 build: deps bindings ts bins
 
-bindings: bindings/libruntsstage.so
+bindings: bindings/libruntsstage.so bindings/runts-stage
 
 bindings/libruntsstage.so: bindings/stage.c bindings/stage.h
 	$(CC) $(CFLAGS) -shared -o $@ bindings/stage.c
+
+# The same stage as a static executable: what a vforked child execs (stage.c, spawn_exec).
+bindings/runts-stage: bindings/stage.c bindings/stage.h
+	$(CC) $(CFLAGS) -DRUNTS_STAGE_MAIN -static -o $@ bindings/stage.c
 
 # Syscall numbers come from this system's kernel headers.
 packages/seccomp/src/gen/syscalls.ts: packages/seccomp/scripts/gen-syscalls.mts
@@ -74,7 +78,7 @@ bins:
 # their own code cache; koffi's addon and the native stage ride along too
 # (packages/sys/src/sea.ts).
 comma := ,
-SEA_ASSETS := $(ROOT)/node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node $(ROOT)/bindings/libruntsstage.so
+SEA_ASSETS := $(ROOT)/node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node $(ROOT)/bindings/libruntsstage.so $(ROOT)/bindings/runts-stage
 SEA_NAMES := runts-shim runtsd runtsctl
 SEA_JS := runts $(SEA_NAMES) typebox
 # The resident processes' heap limits (RESIDENT_FLAGS) for every name: they cost the CLI nothing measurable.
@@ -156,4 +160,4 @@ bench: build
 	-@$(NODE) bench/resident.mts
 
 clean:
-	rm -rf bin dist bindings/*.so packages/*/dist packages/*/tsconfig.tsbuildinfo .tap
+	rm -rf bin dist bindings/*.so bindings/runts-stage packages/*/dist packages/*/tsconfig.tsbuildinfo .tap

@@ -19,8 +19,10 @@
 #include <signal.h>
 #include <termios.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -124,6 +126,23 @@ static int read_all(int fd, void *buf, size_t n)
 	return 0;
 }
 
+/* As write_all, on a socket whose peer may be gone: EPIPE, not SIGPIPE. */
+static int send_all(int fd, const void *buf, size_t n)
+{
+	const uint8_t *p = buf;
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 static void send_msg(uint32_t kind, int32_t err, int32_t arg)
 {
 	struct runts_msg m = { kind, cur_op, err, arg };
@@ -155,20 +174,25 @@ static void do_check_cwd(void)
 		fail(ENOENT);
 }
 
-static void fd_path(char *buf, int fd)
+/* Decimal digits of v and a NUL at buf, without snprintf. */
+static void put_uint(char *buf, unsigned int v)
 {
-	/* "/proc/self/fd/" + decimal fd, without snprintf. */
-	static const char prefix[] = "/proc/self/fd/";
 	char digits[12];
 	int n = 0;
-	memcpy(buf, prefix, sizeof prefix - 1);
 	do {
-		digits[n++] = (char)('0' + fd % 10);
-		fd /= 10;
-	} while (fd > 0);
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
 	for (int i = 0; i < n; i++)
-		buf[sizeof prefix - 1 + i] = digits[n - 1 - i];
-	buf[sizeof prefix - 1 + n] = '\0';
+		buf[i] = digits[n - 1 - i];
+	buf[n] = '\0';
+}
+
+static void fd_path(char *buf, int fd)
+{
+	static const char prefix[] = "/proc/self/fd/";
+	memcpy(buf, prefix, sizeof prefix - 1);
+	put_uint(buf + sizeof prefix - 1, (unsigned int)fd);
 }
 
 /* Opens a path inside the container root; symlinks cannot escape it. */
@@ -881,10 +905,122 @@ static long clone_pidfd(uint64_t flags, int *pidfd)
 	return syscall(SYS_clone3, &ca, sizeof ca);
 }
 
-int runts_spawn(uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out)
+/* What a vforked child needs to exec the stage: it shares our memory, so it
+ * only reads this and reports a failed exec in err. */
+struct exec_req {
+	const char *exe;
+	const int *keep;
+	int nkeep;
+	int err;
+	char fd_arg[12];
+};
+
+/* The fds that must survive the stage's exec (Node opens all close-on-exec,
+ * stdio included): stdio, the sync socket, and fd arguments by op. */
+static int plan_fds(const uint8_t *p, int *out, int max)
+{
+	const struct runts_plan_header *h = (const struct runts_plan_header *)p;
+	const struct runts_op *ops = (const struct runts_op *)(p + h->ops_off);
+	int n = 0;
+#define KEEP(fd)                                     \
+	do {                                         \
+		if ((fd) >= 0) {                     \
+			if (n == max)                \
+				return -1;           \
+			out[n++] = (int)(fd);        \
+		}                                    \
+	} while (0)
+	for (int fd = 0; fd < 3; fd++)
+		KEEP(fd);
+	KEEP(h->sync_fd);
+	for (uint32_t i = 0; i < h->nops; i++) {
+		const int64_t *a = ops[i].a;
+		switch (ops[i].code) {
+		case OP_SETNS:
+		case OP_EXEC_FIFO:
+		case OP_CONSOLE:
+		case OP_JOIN_CGROUP:
+			KEEP(a[0]);
+			break;
+		case OP_MOVE_MOUNT_IN_ROOT:
+			KEEP(a[1]);
+			break;
+		case OP_STDIO:
+			for (int j = 0; j < 3; j++)
+				KEEP(a[j]);
+			break;
+		case OP_CLOSE_FDS: /* the caller's preserved fds */
+			for (int64_t fd = 3; fd < a[0] && fd < INT_MAX; fd++)
+				KEEP(fd);
+			break;
+		}
+	}
+#undef KEEP
+	return n;
+}
+
+static int exec_stage(void *arg)
+{
+	struct exec_req *r = arg;
+	for (int i = 0; i < r->nkeep; i++)
+		fcntl(r->keep[i], F_SETFD, 0);
+	char *argv[] = { "runts-stage", r->fd_arg, NULL };
+	char *envp[] = { NULL };
+	execve(r->exe, argv, envp);
+	r->err = errno;
+	syscall(SYS_exit, 127);
+	return 127;
+}
+
+/* Without a new user namespace the child is vforked and execs the stage
+ * executable: Node's address space is neither copied (page tables of ~50 MiB)
+ * nor shared copy-on-write until the container's exec. A new user namespace
+ * needs a fork: an exec before its id maps exist would drop every capability. */
+static int spawn_exec(const char *exe, uint8_t *p, uint32_t len, uint64_t clone_flags, const int *keep, int nkeep,
+		      int32_t *pidfd_out)
+{
+	const struct runts_plan_header *h = (const struct runts_plan_header *)p;
+	struct exec_req r = { exe, keep, nkeep, 0, { 0 } };
+	put_uint(r.fd_arg, (unsigned int)h->sync_fd);
+
+	/* The child's stack: ours is idle until it has exec'd. */
+	char stack[16384] __attribute__((aligned(16)));
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int pidfd = -1;
+	int pid = clone(exec_stage, stack + sizeof stack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD | (int)clone_flags, &r,
+			&pidfd);
+	int err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0)
+		return -err;
+	if (r.err != 0) {
+		siginfo_t si;
+		while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+			;
+		close(pidfd);
+		return -r.err;
+	}
+	/* The plan, length first, goes over the sync socket; a stage that died reads
+	 * as EOF to the caller's first receive. */
+	if (send_all(h->close_fd, &len, sizeof len) == 0)
+		send_all(h->close_fd, p, len);
+	*pidfd_out = pidfd;
+	return pid;
+}
+
+int runts_spawn(const char *exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out)
 {
 	if (!plan_ok(p, len))
 		return -EINVAL;
+	int keep[1024];
+	int nkeep = -1;
+	/* clone() takes 32 flag bits; the caller's end carries the plan. */
+	if (exe && !(clone_flags & CLONE_NEWUSER) && clone_flags >> 32 == 0 && ((const struct runts_plan_header *)p)->close_fd >= 0)
+		nkeep = plan_fds(p, keep, (int)(sizeof keep / sizeof keep[0]));
+	if (nkeep >= 0)
+		return spawn_exec(exe, p, len, clone_flags, keep, nkeep, pidfd_out);
 
 	sigset_t all, old;
 	sigfillset(&all);
@@ -1017,3 +1153,35 @@ int runts_send_fd(int sock, const char *buf, int len, int fd)
 {
 	return send_fd(sock, buf, (size_t)len, fd);
 }
+
+#ifdef RUNTS_STAGE_MAIN
+/* The stage executable (see spawn_exec): argv[1] names the sync socket, which
+ * brings the plan, length first. */
+int main(int argc, char **argv)
+{
+	/* Our /proc entries (exe: the host's binary) stay closed to others. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (argc != 2)
+		quit(2);
+	char *end;
+	long fd = strtol(argv[1], &end, 10);
+	if (end == argv[1] || *end != '\0' || fd < 0 || fd > INT_MAX)
+		quit(2);
+	/* The plan's fds were kept open for this exec only: hooks and the container
+	 * get them as a forked child would, close-on-exec. */
+	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+	uint32_t len;
+	if (read_all((int)fd, &len, sizeof len) < 0 || len > (1U << 30))
+		quit(1);
+	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED || read_all((int)fd, p, len) < 0 || !plan_ok(p, len))
+		quit(1);
+	struct runts_plan_header *h = (struct runts_plan_header *)p;
+	if (h->sync_fd != fd)
+		quit(1);
+	h->close_fd = -1; /* the runtime's end was close-on-exec */
+	plan = p;
+	plan_len = len;
+	child_main();
+}
+#endif

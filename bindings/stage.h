@@ -105,8 +105,10 @@ struct runts_reply {
 	uint32_t len;    /* payload bytes that follow, stored in scratch */
 };
 
-/* Returns the child's pid, or -errno. *pidfd_out gets a pidfd for it. */
-int runts_spawn(uint8_t *plan, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out);
+/* Returns the child's pid, or -errno. *pidfd_out gets a pidfd for it. With exe
+ * (the stage built as an executable) and no new user namespace, the child execs
+ * it and reads the plan from the sync socket; the plan's close_fd must be set. */
+int runts_spawn(const char *exe, uint8_t *plan, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out);
 
 /* As runts_spawn, but the child is cloned from inside the user namespace
  * userns_fd and, if pidns_fd >= 0, the pid namespace pidns_fd, both joined by a

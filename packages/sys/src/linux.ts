@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { closeSync, readSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, readSync, writeSync } from 'node:fs';
+import { RuntsError } from '@runts/errors';
 import { errnoName, sysError } from './errno';
 import { seaAsset } from './sea';
 import type { MountAttr, Spawned, Sys, WaitStatus } from './sys';
@@ -55,8 +56,30 @@ let lib: Lib | undefined;
  * found from this package's place so that the bundled CLI finds it too; the
  * single executable carries it as an asset. */
 export function stagePath(): string {
-  return process.env['RUNTS_STAGE_LIB'] ?? seaAsset('libruntsstage.so') ?? join(require.resolve('@runts/sys/package.json'), '..', '..', '..', 'bindings', 'libruntsstage.so');
+  return process.env['RUNTS_STAGE_LIB'] ?? seaAsset('libruntsstage.so') ?? bindingsFile('libruntsstage.so');
 }
+
+let exe: string | null | undefined;
+
+/** The stage built as a static executable, which a container's first process
+ * execs when it needs no new user namespace (bindings/stage.c, spawn_exec).
+ * RUNTS_STAGE_EXE= (empty) forks the runtime instead, as for a user namespace. */
+function stageExe(): string | null {
+  if (exe === undefined) {
+    exe = process.env['RUNTS_STAGE_EXE'] ?? seaAsset('runts-stage') ?? bindingsFile('runts-stage');
+    // Checked here: a failed exec in the child would read as clone's error.
+    if (exe) {
+      try {
+        accessSync(exe, constants.X_OK);
+      } catch (e) {
+        throw new RuntsError('ERR_IO', `native stage ${exe}: ${(e as NodeJS.ErrnoException).code ?? 'not executable'}`, { file: exe });
+      }
+    }
+  }
+  return exe || null;
+}
+
+const bindingsFile = (name: string): string => join(require.resolve('@runts/sys/package.json'), '..', '..', '..', 'bindings', name);
 
 /** koffi's addon, loaded directly: its JS loader costs ~7 ms per start (the
  * addon alone 0.7 ms), looks for the addon beside its package (not in the
@@ -86,7 +109,7 @@ function load(): Lib {
   const f = (l: ReturnType<Koffi['load']>, sig: string) => l.func(sig) as unknown as Fn;
   lib = {
     koffi,
-    spawn: f(stage, 'int runts_spawn(uint8_t *plan, uint32_t len, uint64_t flags, _Out_ int32_t *pidfd)'),
+    spawn: f(stage, 'int runts_spawn(const char *exe, uint8_t *plan, uint32_t len, uint64_t flags, _Out_ int32_t *pidfd)'),
     spawnJoin: f(stage, 'int runts_spawn_join(uint8_t *plan, uint32_t len, uint64_t flags, int32_t userns_fd, int32_t pidns_fd, _Out_ int32_t *pidfd)'),
     socketpair: f(libc, 'int socketpair(int domain, int type, int protocol, int32_t *sv)'),
     mkfifo: f(libc, 'int mkfifo(const char *path, uint32_t mode)'),
@@ -124,7 +147,7 @@ export class LinuxSys implements Sys {
   spawn(plan: Uint8Array, cloneFlags: bigint, join?: { userns: number; pidns?: number }): Spawned {
     const l = load();
     const out = [0];
-    const rc = join ? l.spawnJoin(plan, plan.byteLength, cloneFlags, join.userns, join.pidns ?? -1, out) : l.spawn(plan, plan.byteLength, cloneFlags, out);
+    const rc = join ? l.spawnJoin(plan, plan.byteLength, cloneFlags, join.userns, join.pidns ?? -1, out) : l.spawn(stageExe(), plan, plan.byteLength, cloneFlags, out);
     if (rc < 0) throw sysError(join ? 'setns+clone3' : 'clone3', -rc);
     return { pid: rc, pidfd: out[0] ?? -1 };
   }
