@@ -12,7 +12,7 @@ import { parseOutbox } from '@runts/proto/dist/outbox';
 // sockaddr_un.sun_path holds 108 bytes with the terminating NUL.
 const SUN_PATH_MAX = 107;
 const ACK_DELAY_MS = 100;
-const ACK_FLUSH_MS = 2000;
+const ACK_DEADLINE_MS = 2000;
 
 let api: ReturnType<typeof shimApi> | undefined;
 
@@ -132,6 +132,7 @@ export class ShimConn {
   private stream: grpc.ClientReadableStream<shim.Envelope__Output> | undefined;
   private closing = false;
   private ackTimer: NodeJS.Timeout | undefined;
+  private ackInFlight: Promise<void> | undefined;
 
   constructor(
     readonly dir: string,
@@ -188,18 +189,28 @@ export class ShimConn {
   private ackSoon(): void {
     this.ackTimer ??= setTimeout(() => {
       this.ackTimer = undefined;
-      this.client.Ack({ seq: this.acked }, () => {});
+      void this.sendAck();
     }, ACK_DELAY_MS);
   }
 
-  /** The pending Ack, sent now; resolves once the shim has it or could not be reached.
-   * Before a record is forgotten: a container made again under its id must not
-   * be handed its predecessor's events by a replay. */
+  /** Resolves once the shim has served it or could not be reached. */
+  private sendAck(): Promise<void> {
+    const sent = new Promise<void>((res) => this.client.Ack({ seq: this.acked }, deadline(ACK_DEADLINE_MS), () => res()));
+    this.ackInFlight = sent;
+    void sent.then(() => {
+      if (this.ackInFlight === sent) this.ackInFlight = undefined;
+    });
+    return sent;
+  }
+
+  /** The pending Ack sent now, or the one on its way awaited. Before a record is
+   * forgotten: a container made again under its id must not be handed its
+   * predecessor's events by a replay. */
   flushAck(): Promise<void> {
-    if (!this.ackTimer) return Promise.resolve();
+    if (!this.ackTimer) return this.ackInFlight ?? Promise.resolve();
     clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
-    return new Promise((res) => this.client.Ack({ seq: this.acked }, deadline(ACK_FLUSH_MS), () => res()));
+    return this.sendAck();
   }
 
   close(): void {

@@ -110,6 +110,23 @@ t.test("a removal returns once the shim has acknowledged the container's events"
   t.equal(fake.acked, 2, 'the exit is acknowledged before the removal returns, not 100 ms later');
 });
 
+t.test('a removal waits for an Ack already on its way to the shim', async (t) => {
+  const s = setup(t);
+  const fake = new FakeShim(join(s.dir, 'shim-d'), ['c6']);
+  t.teardown(() => fake.kill());
+  fake.emit('/tasks/start', { event: 'start', start: { containerId: 'c6', pid: 16 } });
+  fake.ackDelayMs = 300;
+  await fake.listen();
+  s.store.write(record('c6', { shimDir: fake.dir, shimSocket: fake.socket, status: 'running', lastSeq: 1 }));
+  const { client } = await s.start();
+  const waited = call<shim.WaitResponse__Output>((cb) => client.Wait({ id: 'c6' }, cb));
+  fake.exit('c6', 0);
+  await waited;
+  await until(() => fake.ackCalls === 1); // the timed Ack went out and is not yet answered
+  await call((cb) => client.Delete({ id: 'c6' }, cb));
+  t.equal(fake.acked, 2, 'the removal returned after the shim had served that Ack');
+});
+
 t.test("restart with a dead shim: its outbox's exits are applied, the rest marked unknown", async (t) => {
   const s = setup(t);
   const fake = new FakeShim(join(s.dir, 'shim-b'), []);

@@ -13,6 +13,8 @@ export class FakeShim {
   readonly calls: string[] = [];
   acked = 0;
   ackCalls = 0;
+  /** An Ack is served (acked moves, the reply goes) this much after it arrives. */
+  ackDelayMs = 0;
   /** Kill with SIGTERM is ignored, as by a shell as pid 1. */
   ignoreTerm = false;
   private readonly subs = new Set<grpc.ServerWritableStream<shim.SubscribeRequest__Output, shim.Envelope>>();
@@ -57,9 +59,11 @@ export class FakeShim {
         if (!(this.ignoreTerm && signal === 15)) setTimeout(() => this.exit(id, 128 + signal), 10);
       },
       Ack: (call: grpc.ServerUnaryCall<shim.AckRequest__Output, shim.Empty>, cb: grpc.sendUnaryData<shim.Empty>) => {
-        this.acked = Math.max(this.acked, call.request.seq);
         this.ackCalls++;
-        cb(null, {});
+        setTimeout(() => {
+          this.acked = Math.max(this.acked, call.request.seq);
+          cb(null, {});
+        }, this.ackDelayMs);
       },
       Subscribe: (call: grpc.ServerWritableStream<shim.SubscribeRequest__Output, shim.Envelope>) => {
         for (const e of this.events) if (e.seq > call.request.after) call.write(e);
