@@ -10,6 +10,7 @@ import { Env, RUNTS, TOP, baseConfig, processesWith } from './lib/harness';
 const SEA = join(TOP, 'dist', 'runts');
 const KOFFI = join(TOP, 'node_modules', '@koromix', 'koffi-linux-x64', 'linux_x64', 'koffi.node');
 const STAGE = join(TOP, 'bindings', 'libruntsstage.so');
+const STAGE_EXE = join(TOP, 'bindings', 'runts-stage');
 const skip = existsSync(SEA) ? false : 'dist/runts is missing: run make sea';
 
 t.test('make install, the multi-call names, a run, the private lib dir', { skip }, async (t) => {
@@ -52,7 +53,7 @@ t.test('make install, the multi-call names, a run, the private lib dir', { skip 
 
   // One 0700 root dir per asset, named by its content hash.
   const dirs = readdirSync(lib).map((d) => join(lib, d));
-  t.equal(dirs.length, 2, 'koffi and the stage, each in its own dir');
+  t.equal(dirs.length, 3, 'koffi, the stage library and the stage executable, each in its own dir');
   for (const dir of [lib, ...dirs]) {
     const st = statSync(dir);
     t.equal(st.mode & 0o777, 0o700, `${dir} is 0700`);
@@ -61,6 +62,9 @@ t.test('make install, the multi-call names, a run, the private lib dir', { skip 
   const stageCopy = dirs.map((d) => join(d, 'libruntsstage.so')).find((f) => existsSync(f))!;
   const koffiCopy = dirs.map((d) => join(d, 'koffi.node')).find((f) => existsSync(f))!;
   t.ok(readFileSync(koffiCopy).equals(readFileSync(KOFFI)), 'koffi.node is the addon the build embedded');
+  const exeCopy = dirs.map((d) => join(d, 'runts-stage')).find((f) => existsSync(f))!;
+  t.ok(readFileSync(exeCopy).equals(readFileSync(STAGE_EXE)), 'runts-stage is the executable the build embedded');
+  t.equal(statSync(exeCopy).mode & 0o777, 0o500, 'runts-stage may be run by root only');
 
   appendFileSync(stageCopy, 'tampered');
   const again = run();
