@@ -7,7 +7,7 @@ import type { MountAttr, Spawned, Sys, WaitStatus } from './sys';
 
 // koffi is loaded on first use: commands that make no syscall never pay for it.
 type Koffi = typeof import('koffi', { with: { 'resolution-mode': 'require' } });
-type Fn = ((...args: unknown[]) => number) & { async: (...args: unknown[]) => void };
+type Fn = (...args: unknown[]) => number;
 
 const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
@@ -213,16 +213,29 @@ export class LinuxSys implements Sys {
     if (l.kill(pid, signal) < 0) throw sysError('kill', errno(l), String(pid));
   }
 
+  /** Checks at each SIGCHLD rather than blocking in waitid on a worker thread:
+   * the first one would start libuv's four (~3 ms of a one-shot run). */
   waitPidfd(pidfd: number): Promise<WaitStatus> {
-    const l = load();
-    const info = Buffer.alloc(128);
-    // waitid blocks on a koffi worker thread; the main thread stays free for signals.
     return new Promise((resolve, reject) => {
-      l.waitid.async(P_PIDFD, pidfd, info, WEXITED, (err: unknown, rc: number) => {
-        if (err) return reject(err);
-        if (rc < 0) return reject(sysError('waitid', errno(l)));
-        resolve(decodeSiginfo(info) ?? { code: 0 });
-      });
+      // Signal listeners do not keep the event loop alive; this does.
+      const alive = setInterval(() => {}, 0x7fffffff);
+      const done = () => {
+        process.off('SIGCHLD', check);
+        clearInterval(alive);
+      };
+      const check = () => {
+        try {
+          const st = this.tryWaitPidfd(pidfd);
+          if (!st) return;
+          done();
+          resolve(st);
+        } catch (e) {
+          done();
+          reject(e as Error);
+        }
+      };
+      process.on('SIGCHLD', check);
+      check();
     });
   }
 
