@@ -909,10 +909,10 @@ static long clone_pidfd(uint64_t flags, int *pidfd)
  * only reads this and reports a failed exec in err. */
 struct exec_req {
 	const char *exe;
+	char *const *argv;
 	const int *keep;
 	int nkeep;
 	int err;
-	char fd_arg[12];
 };
 
 /* The fds that must survive the stage's exec (Node opens all close-on-exec,
@@ -964,132 +964,55 @@ static int exec_stage(void *arg)
 	struct exec_req *r = arg;
 	for (int i = 0; i < r->nkeep; i++)
 		fcntl(r->keep[i], F_SETFD, 0);
-	char *argv[] = { "runts-stage", r->fd_arg, NULL };
 	char *envp[] = { NULL };
-	execve(r->exe, argv, envp);
+	execve(r->exe, r->argv, envp);
 	r->err = errno;
 	syscall(SYS_exit, 127);
 	return 127;
 }
 
-/* Without a new user namespace the child is vforked and execs the stage
- * executable: Node's address space is neither copied (page tables of ~50 MiB)
- * nor shared copy-on-write until the container's exec. A new user namespace
- * needs a fork: an exec before its id maps exist would drop every capability. */
-static int spawn_exec(const char *exe, uint8_t *p, uint32_t len, uint64_t clone_flags, const int *keep, int nkeep,
-		      int32_t *pidfd_out)
+/* The intermediate child: joins the namespaces given, clones the init as its
+ * parent's child (namespaces created now belong to the joined user namespace,
+ * and a threaded process could not join one), reports the init's pid. */
+static __attribute__((noreturn)) void intermediate(uint8_t *p, uint32_t len, uint64_t flags, int userns_fd, int pidns_fd,
+						   int report)
 {
-	const struct runts_plan_header *h = (const struct runts_plan_header *)p;
-	struct exec_req r = { exe, keep, nkeep, 0, { 0 } };
-	put_uint(r.fd_arg, (unsigned int)h->sync_fd);
-
-	/* The child's stack: ours is idle until it has exec'd. */
-	char stack[16384] __attribute__((aligned(16)));
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int pidfd = -1;
-	int pid = clone(exec_stage, stack + sizeof stack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD | (int)clone_flags, &r,
-			&pidfd);
-	int err = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0)
-		return -err;
-	if (r.err != 0) {
-		siginfo_t si;
-		while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
-			;
-		close(pidfd);
-		return -r.err;
-	}
-	/* The plan, length first, goes over the sync socket; a stage that died reads
-	 * as EOF to the caller's first receive. */
-	if (send_all(h->close_fd, &len, sizeof len) == 0)
-		send_all(h->close_fd, p, len);
-	*pidfd_out = pidfd;
-	return pid;
-}
-
-int runts_spawn(const char *exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out)
-{
-	if (!plan_ok(p, len))
-		return -EINVAL;
-	int keep[1024];
-	int nkeep = -1;
-	/* clone() takes 32 flag bits; the caller's end carries the plan. */
-	if (exe && !(clone_flags & CLONE_NEWUSER) && clone_flags >> 32 == 0 && ((const struct runts_plan_header *)p)->close_fd >= 0)
-		nkeep = plan_fds(p, keep, (int)(sizeof keep / sizeof keep[0]));
-	if (nkeep >= 0)
-		return spawn_exec(exe, p, len, clone_flags, keep, nkeep, pidfd_out);
-
-	sigset_t all, old;
-	sigfillset(&all);
-	/* The child starts with every signal blocked until it has reset handlers. */
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int pidfd = -1;
-	long pid = clone_pidfd(clone_flags, &pidfd);
-	if (pid == 0) {
-		plan = p;
-		plan_len = len;
-		child_main();
-	}
-	int err = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0)
-		return -err;
-	*pidfd_out = pidfd;
-	return (int)pid;
-}
-
-int runts_spawn_join(uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t userns_fd, int32_t pidns_fd,
-		     int32_t *pidfd_out)
-{
-	if (!plan_ok(p, len))
-		return -EINVAL;
-	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int mid_pidfd = -1;
-	long mid = clone_pidfd(0, &mid_pidfd);
-	if (mid == 0) {
-		/* The intermediate: join, clone the init as our parent's child, report its pid. */
-		int64_t rc = setns(userns_fd, CLONE_NEWUSER) < 0 ? -errno : 0;
-		if (rc == 0 && pidns_fd >= 0 && setns(pidns_fd, CLONE_NEWPID) < 0)
-			rc = -errno;
-		if (rc == 0) {
-			struct clone_args ia;
-			memset(&ia, 0, sizeof ia);
-			ia.flags = clone_flags | CLONE_PARENT;
-			long pid = syscall(SYS_clone3, &ia, sizeof ia);
-			if (pid == 0) {
-				plan = p;
-				plan_len = len;
-				child_main();
-			}
-			rc = pid < 0 ? -errno : pid;
+	int64_t rc = userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0 ? -errno : 0;
+	if (rc == 0 && pidns_fd >= 0 && setns(pidns_fd, CLONE_NEWPID) < 0)
+		rc = -errno;
+	if (rc == 0) {
+		struct clone_args ca;
+		memset(&ca, 0, sizeof ca);
+		ca.flags = flags | CLONE_PARENT;
+		long pid = syscall(SYS_clone3, &ca, sizeof ca);
+		if (pid == 0) {
+			close(report); /* a dead intermediate reads as EOF */
+			/* A rootless runtime writes the id maps of a new user namespace through
+			 * /proc, whose files a non-dumpable process keeps root's: dumpable as a
+			 * fork of the runtime was, until the plan's prctl. */
+			if (flags & CLONE_NEWUSER)
+				prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+			plan = p;
+			plan_len = len;
+			child_main();
 		}
-		write_all(pipefd[1], &rc, sizeof rc);
-		quit(0);
+		rc = pid < 0 ? -errno : pid;
 	}
-	int err = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	close(pipefd[1]);
-	int64_t rc = -EPIPE;
-	if (mid < 0) {
-		rc = -err;
-	} else {
-		if (read_all(pipefd[0], &rc, sizeof rc) < 0)
-			rc = -EPIPE;
-		siginfo_t si;
-		memset(&si, 0, sizeof si);
-		while (waitid((idtype_t)P_PIDFD, (id_t)mid_pidfd, &si, WEXITED) < 0 && errno == EINTR)
-			;
-		close(mid_pidfd);
-	}
-	close(pipefd[0]);
+	write_all(report, &rc, sizeof rc);
+	quit(0);
+}
+
+/* Reaps the intermediate and opens the init it reported. */
+static int join_mid(int mid_pidfd, int report, int32_t *pidfd_out)
+{
+	int64_t rc;
+	if (read_all(report, &rc, sizeof rc) < 0)
+		rc = -EPIPE;
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	while (waitid((idtype_t)P_PIDFD, (id_t)mid_pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	close(mid_pidfd);
 	if (rc < 0)
 		return (int)rc;
 	/* Our own unreaped child: its pid cannot be reused before we open it. */
@@ -1098,6 +1021,134 @@ int runts_spawn_join(uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t use
 		return -errno;
 	*pidfd_out = pidfd;
 	return (int)rc;
+}
+
+/* With the stage executable, nothing is forked from Node: no copy of its page
+ * tables (~50 MiB mapped), no copy-on-write while the init waits for start.
+ * Without a user namespace to create or join, the child is vforked into its
+ * namespaces and execs the stage, which runs the plan. Otherwise the stage is
+ * exec'd as the intermediate: an exec inside a new user namespace, before its
+ * id maps exist, would drop every capability. */
+static int spawn_exec(const char *exe, uint8_t *p, uint32_t len, uint64_t flags, int userns_fd, int pidns_fd,
+		      const int *plan_keep, int nkeep, int32_t *pidfd_out)
+{
+	const struct runts_plan_header *h = (const struct runts_plan_header *)p;
+	int direct = !(flags & CLONE_NEWUSER) && userns_fd < 0 && pidns_fd < 0;
+	int pipefd[2] = { -1, -1 };
+	if (!direct && pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	int keep[1024 + 3];
+	memcpy(keep, plan_keep, (size_t)nkeep * sizeof keep[0]);
+	char args[5][12];
+	char *argv[7] = { "runts-stage", args[0], NULL };
+	put_uint(args[0], (unsigned int)h->sync_fd);
+	if (!direct) {
+		const int nums[4] = { (int)flags, userns_fd, pidns_fd, pipefd[1] };
+		for (int i = 0; i < 4; i++) {
+			put_uint(args[i + 1], nums[i] < 0 ? 0xffffffffu : (unsigned int)nums[i]);
+			argv[i + 2] = args[i + 1];
+			if (i > 0 && nums[i] >= 0)
+				keep[nkeep++] = nums[i];
+		}
+		argv[6] = NULL;
+	}
+	struct exec_req r = { exe, argv, keep, nkeep, 0 };
+
+	/* The child's stack: ours is idle until it has exec'd. */
+	char stack[16384] __attribute__((aligned(16)));
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int pidfd = -1;
+	int pid = clone(exec_stage, stack + sizeof stack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD | (direct ? (int)flags : 0),
+			&r, &pidfd);
+	int err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	if (pid < 0 || r.err != 0) {
+		if (pid >= 0) {
+			siginfo_t si;
+			while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+				;
+			close(pidfd);
+			err = r.err;
+		}
+		if (pipefd[0] >= 0)
+			close(pipefd[0]);
+		return -err;
+	}
+	/* The plan, length first, goes over the sync socket; a stage that died reads
+	 * as EOF to the caller's first receive (or to join_mid). */
+	if (send_all(h->close_fd, &len, sizeof len) == 0)
+		send_all(h->close_fd, p, len);
+	if (direct) {
+		*pidfd_out = pidfd;
+		return pid;
+	}
+	int rc = join_mid(pidfd, pipefd[0], pidfd_out);
+	close(pipefd[0]);
+	return rc;
+}
+
+/* The fork of Node itself, where the stage executable cannot be used. */
+static int spawn_fork(uint8_t *p, uint32_t len, uint64_t clone_flags, int userns_fd, int pidns_fd, int32_t *pidfd_out)
+{
+	int join = userns_fd >= 0;
+	int pipefd[2] = { -1, -1 };
+	if (join && pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	sigset_t all, old;
+	sigfillset(&all);
+	/* The child starts with every signal blocked until it has reset handlers. */
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int pidfd = -1;
+	long pid = clone_pidfd(join ? 0 : clone_flags, &pidfd);
+	if (pid == 0) {
+		if (join)
+			intermediate(p, len, clone_flags, userns_fd, pidns_fd, pipefd[1]);
+		plan = p;
+		plan_len = len;
+		child_main();
+	}
+	int err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!join) {
+		if (pid < 0)
+			return -err;
+		*pidfd_out = pidfd;
+		return (int)pid;
+	}
+	close(pipefd[1]);
+	int rc = pid < 0 ? -err : join_mid(pidfd, pipefd[0], pidfd_out);
+	close(pipefd[0]);
+	return rc;
+}
+
+static int spawn(const char *exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int userns_fd, int pidns_fd,
+		 int32_t *pidfd_out)
+{
+	if (!plan_ok(p, len))
+		return -EINVAL;
+	int keep[1024];
+	int nkeep = -1;
+	/* clone() takes 31 flag bits here (they also ride in argv); the caller's end carries the plan. */
+	if (exe && clone_flags >> 31 == 0 && ((const struct runts_plan_header *)p)->close_fd >= 0)
+		nkeep = plan_fds(p, keep, (int)(sizeof keep / sizeof keep[0]));
+	if (nkeep >= 0)
+		return spawn_exec(exe, p, len, clone_flags, userns_fd, pidns_fd, keep, nkeep, pidfd_out);
+	return spawn_fork(p, len, clone_flags, userns_fd, pidns_fd, pidfd_out);
+}
+
+int runts_spawn(const char *exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out)
+{
+	return spawn(exe, p, len, clone_flags, -1, -1, pidfd_out);
+}
+
+int runts_spawn_join(const char *exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t userns_fd, int32_t pidns_fd,
+		     int32_t *pidfd_out)
+{
+	return spawn(exe, p, len, clone_flags, userns_fd, pidns_fd, pidfd_out);
 }
 
 int runts_recv_msg(int sock, char *buf, int len, int32_t *fd_out)
@@ -1155,31 +1206,40 @@ int runts_send_fd(int sock, const char *buf, int len, int fd)
 }
 
 #ifdef RUNTS_STAGE_MAIN
+static int arg_fd(const char *a)
+{
+	char *end;
+	unsigned long v = strtoul(a, &end, 10);
+	if (end == a || *end != '\0' || v > 0xffffffffu)
+		quit(2);
+	return v == 0xffffffffu ? -1 : (int)v;
+}
+
 /* The stage executable (see spawn_exec): argv[1] names the sync socket, which
- * brings the plan, length first. */
+ * brings the plan, length first. As the intermediate, four more: the clone
+ * flags, the user and pid namespaces to join (or -1) and the report pipe. */
 int main(int argc, char **argv)
 {
 	/* Our /proc entries (exe: the host's binary) stay closed to others. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (argc != 2)
+	if (argc != 2 && argc != 6)
 		quit(2);
-	char *end;
-	long fd = strtol(argv[1], &end, 10);
-	if (end == argv[1] || *end != '\0' || fd < 0 || fd > INT_MAX)
-		quit(2);
-	/* The plan's fds were kept open for this exec only: hooks and the container
-	 * get them as a forked child would, close-on-exec. */
+	int fd = arg_fd(argv[1]);
+	/* The fds were kept open for this exec only: hooks and the container get
+	 * them as a forked child would, close-on-exec. */
 	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
 	uint32_t len;
-	if (read_all((int)fd, &len, sizeof len) < 0 || len > (1U << 30))
+	if (fd < 0 || read_all(fd, &len, sizeof len) < 0 || len > (1U << 30))
 		quit(1);
 	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED || read_all((int)fd, p, len) < 0 || !plan_ok(p, len))
+	if (p == MAP_FAILED || read_all(fd, p, len) < 0 || !plan_ok(p, len))
 		quit(1);
 	struct runts_plan_header *h = (struct runts_plan_header *)p;
 	if (h->sync_fd != fd)
 		quit(1);
 	h->close_fd = -1; /* the runtime's end was close-on-exec */
+	if (argc == 6)
+		intermediate(p, len, (unsigned int)arg_fd(argv[2]), arg_fd(argv[3]), arg_fd(argv[4]), arg_fd(argv[5]));
 	plan = p;
 	plan_len = len;
 	child_main();

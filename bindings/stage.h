@@ -105,17 +105,18 @@ struct runts_reply {
 	uint32_t len;    /* payload bytes that follow, stored in scratch */
 };
 
-/* Returns the child's pid, or -errno. *pidfd_out gets a pidfd for it. With exe
- * (the stage built as an executable) and no new user namespace, the child execs
- * it and reads the plan from the sync socket; the plan's close_fd must be set. */
+/* Returns the child's pid, or -errno. *pidfd_out gets a pidfd for it. exe is
+ * the stage built as an executable: the child (or, for a user namespace, an
+ * intermediate) execs it and reads the plan from the sync socket, so Node is
+ * never forked; the plan's close_fd must then be set. NULL forks Node. */
 int runts_spawn(const char *exe, uint8_t *plan, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out);
 
 /* As runts_spawn, but the child is cloned from inside the user namespace
  * userns_fd and, if pidns_fd >= 0, the pid namespace pidns_fd, both joined by a
  * short-lived intermediate child (a threaded process cannot join a user
  * namespace), so the namespaces it creates belong to that user namespace. */
-int runts_spawn_join(uint8_t *plan, uint32_t len, uint64_t clone_flags, int32_t userns_fd, int32_t pidns_fd,
-		     int32_t *pidfd_out);
+int runts_spawn_join(const char *exe, uint8_t *plan, uint32_t len, uint64_t clone_flags, int32_t userns_fd,
+		     int32_t pidns_fd, int32_t *pidfd_out);
 
 /* Reads len bytes, or fewer if the peer closes; an fd sent with SCM_RIGHTS lands
  * in *fd_out (else -1). Returns the bytes read (0 at EOF) or -errno. */

@@ -258,6 +258,20 @@ t.test('rootless and user namespaces', { skip: root ? false : 'needs root to cre
     t.same(readdirSync('/sys/fs/cgroup').filter((c) => existsSync(join('/sys/fs/cgroup', c, 'runts', id))), [], 'no cgroup made');
   });
 
+  t.test('rootless: the waiting init is the stage executable, not a fork of node', async (t) => {
+    const b = user.bundle((c) => {
+      c.process.args = ['true'];
+    });
+    const id = `stage-${process.pid}`;
+    const cr = user.runts(['create', '--bundle', b, id]);
+    t.equal(cr.code, 0, cr.stderr);
+    const pid = JSON.parse(user.runts(['state', id]).stdout).pid;
+    t.equal(readFileSync(`/proc/${pid}/comm`, 'utf8'), 'runts-stage\n');
+    t.equal(user.runts(['delete', '--force', id]).code, 0);
+    reapOrphans();
+    t.same(processesOf(user.uid), [], 'no process of the user left');
+  });
+
   t.test('rootless: rro makes every submount read-only, ro only the top', async (t) => {
     const b = user.bundle((c) => {
       c.mounts = c.mounts.filter((m: any) => m.type !== 'cgroup');
@@ -343,7 +357,7 @@ t.test('rootless and user namespaces', { skip: root ? false : 'needs root to cre
 
 // The repo must be usable by others for the rootless runs at all.
 t.test('the runtime is readable by unprivileged users', async (t) => {
-  for (const p of [RUNTS, join(TOP, 'bin', 'runts.js'), join(TOP, 'bindings', 'libruntsstage.so'), join(TOP, 'node_modules', '.bin', 'node')]) {
+  for (const p of [RUNTS, join(TOP, 'bin', 'runts.js'), join(TOP, 'bindings', 'libruntsstage.so'), join(TOP, 'bindings', 'runts-stage'), join(TOP, 'node_modules', '.bin', 'node')]) {
     t.doesNotThrow(() => accessSync(p, fsc.R_OK), p);
     t.ok((statSync(p).mode & 0o004) !== 0, `${p} is world-readable`);
   }

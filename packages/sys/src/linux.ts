@@ -62,8 +62,8 @@ export function stagePath(): string {
 let exe: string | null | undefined;
 
 /** The stage built as a static executable, which a container's first process
- * execs when it needs no new user namespace (bindings/stage.c, spawn_exec).
- * RUNTS_STAGE_EXE= (empty) forks the runtime instead, as for a user namespace. */
+ * (or its intermediate) execs instead of being a fork of Node (bindings/stage.c,
+ * spawn_exec). RUNTS_STAGE_EXE= (empty) forks Node instead. */
 function stageExe(): string | null {
   if (exe === undefined) {
     exe = process.env['RUNTS_STAGE_EXE'] ?? seaAsset('runts-stage') ?? bindingsFile('runts-stage');
@@ -110,7 +110,7 @@ function load(): Lib {
   lib = {
     koffi,
     spawn: f(stage, 'int runts_spawn(const char *exe, uint8_t *plan, uint32_t len, uint64_t flags, _Out_ int32_t *pidfd)'),
-    spawnJoin: f(stage, 'int runts_spawn_join(uint8_t *plan, uint32_t len, uint64_t flags, int32_t userns_fd, int32_t pidns_fd, _Out_ int32_t *pidfd)'),
+    spawnJoin: f(stage, 'int runts_spawn_join(const char *exe, uint8_t *plan, uint32_t len, uint64_t flags, int32_t userns_fd, int32_t pidns_fd, _Out_ int32_t *pidfd)'),
     socketpair: f(libc, 'int socketpair(int domain, int type, int protocol, int32_t *sv)'),
     mkfifo: f(libc, 'int mkfifo(const char *path, uint32_t mode)'),
     open: f(libc, 'int open(const char *path, int flags)'),
@@ -147,7 +147,7 @@ export class LinuxSys implements Sys {
   spawn(plan: Uint8Array, cloneFlags: bigint, join?: { userns: number; pidns?: number }): Spawned {
     const l = load();
     const out = [0];
-    const rc = join ? l.spawnJoin(plan, plan.byteLength, cloneFlags, join.userns, join.pidns ?? -1, out) : l.spawn(stageExe(), plan, plan.byteLength, cloneFlags, out);
+    const rc = join ? l.spawnJoin(stageExe(), plan, plan.byteLength, cloneFlags, join.userns, join.pidns ?? -1, out) : l.spawn(stageExe(), plan, plan.byteLength, cloneFlags, out);
     if (rc < 0) throw sysError(join ? 'setns+clone3' : 'clone3', -rc);
     return { pid: rc, pidfd: out[0] ?? -1 };
   }
