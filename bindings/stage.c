@@ -126,23 +126,6 @@ static int read_all(int fd, void *buf, size_t n)
 	return 0;
 }
 
-/* As write_all, on a socket whose peer may be gone: EPIPE, not SIGPIPE. */
-static int send_all(int fd, const void *buf, size_t n)
-{
-	const uint8_t *p = buf;
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static void send_msg(uint32_t kind, int32_t err, int32_t arg)
 {
 	struct runts_msg m = { kind, cur_op, err, arg };
@@ -1079,9 +1062,9 @@ static int spawn_exec(const char *exe, uint8_t *p, uint32_t len, uint64_t flags,
 		return -err;
 	}
 	/* The plan, length first, goes over the sync socket; a stage that died reads
-	 * as EOF to the caller's first receive (or to join_mid). */
-	if (send_all(h->close_fd, &len, sizeof len) == 0)
-		send_all(h->close_fd, p, len);
+	 * as EOF to the caller's first receive (or to join_mid). Node ignores SIGPIPE. */
+	if (write_all(h->close_fd, &len, sizeof len) == 0)
+		write_all(h->close_fd, p, len);
 	if (direct) {
 		*pidfd_out = pidfd;
 		return pid;
