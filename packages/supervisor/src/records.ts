@@ -1,7 +1,10 @@
-// Container records: one JSON file per container under <state>/containers,
-// each written atomically so a kill -9 of runtsd leaves the old or the new
-// record, never half of one. Events from the shims are applied here.
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// Container records: one journal per container under <state>/containers,
+// <id>.jsonl, each change appended as the whole record on one line; the last
+// line that parses is the record, so a kill -9 of runtsd mid-write leaves the
+// previous one. Appending costs no rename: on ext4 a rename over a file starts
+// the writeback of the new one (auto_da_alloc), 0.25-0.75 ms each, five per
+// container run. Events from the shims are applied here.
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { shim, supervisor } from '@runts/proto';
 
@@ -41,21 +44,33 @@ export function writeAtomic(file: string, data: string): void {
   renameSync(tmp, file);
 }
 
+/** A journal is rewritten to its last record once it holds this many lines. */
+const COMPACT_LINES = 64;
+
 export class RecordStore {
   readonly dir: string;
+  /** Lines in each journal this store has loaded or written. */
+  private readonly lines = new Map<string, number>();
 
   constructor(stateDir: string) {
     this.dir = join(stateDir, 'containers');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
 
-  /** Every record on disk; unreadable files are reported, not fatal. */
+  /** Every record on disk; unreadable journals are reported, not fatal. */
   load(warn: (msg: string) => void = () => {}): ContainerRecord[] {
     const out: ContainerRecord[] = [];
     for (const name of readdirSync(this.dir)) {
-      if (!name.endsWith('.json') || name.startsWith('.')) continue;
+      if (!name.endsWith('.jsonl') || name.startsWith('.')) continue;
+      const file = join(this.dir, name);
       try {
-        out.push(JSON.parse(readFileSync(join(this.dir, name), 'utf8')) as ContainerRecord);
+        const text = readFileSync(file, 'utf8');
+        const rec = lastRecord(text);
+        if (!rec) throw new Error('no complete record in it');
+        out.push(rec);
+        // A line cut by a crash must not swallow the next one: start afresh.
+        if (!text.endsWith('\n')) this.rewrite(rec);
+        else this.lines.set(rec.id, text.split('\n').length - 1);
       } catch (e) {
         warn(`skipping record ${name}: ${(e as Error).message}`);
       }
@@ -64,12 +79,41 @@ export class RecordStore {
   }
 
   write(rec: ContainerRecord): void {
-    writeAtomic(join(this.dir, `${rec.id}.json`), JSON.stringify(rec, null, 2) + '\n');
+    const n = this.lines.get(rec.id) ?? 0;
+    if (n >= COMPACT_LINES) return this.rewrite(rec);
+    appendFileSync(this.file(rec.id), JSON.stringify(rec) + '\n', { mode: 0o600 });
+    this.lines.set(rec.id, n + 1);
   }
 
   remove(id: string): void {
-    rmSync(join(this.dir, `${id}.json`), { force: true });
+    rmSync(this.file(id), { force: true });
+    this.lines.delete(id);
   }
+
+  private rewrite(rec: ContainerRecord): void {
+    writeAtomic(this.file(rec.id), JSON.stringify(rec) + '\n');
+    this.lines.set(rec.id, 1);
+  }
+
+  private file(id: string): string {
+    return join(this.dir, `${id}.jsonl`);
+  }
+}
+
+/** The last line of a journal that parses as a record. */
+function lastRecord(text: string): ContainerRecord | undefined {
+  const lines = text.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i];
+    if (!line) continue;
+    try {
+      const rec = JSON.parse(line) as ContainerRecord;
+      if (rec && typeof rec === 'object' && typeof rec.id === 'string') return rec;
+    } catch {
+      // Cut short by a crash: the line before holds the record.
+    }
+  }
+  return undefined;
 }
 
 /** The container an event is about, whatever its kind. */

@@ -87,7 +87,7 @@ t.test('restart: events kept by a live shim are replayed after the acked seq, th
   // Wait on an exited container answers from the record.
   t.match(await call<shim.WaitResponse__Output>((cb) => client.Wait({ id: 'c1' }, cb)), { exitStatus: 3 });
   await call((cb) => client.Delete({ id: 'c1' }, cb));
-  t.notOk(existsSync(join(s.store.dir, 'c1.json')));
+  t.notOk(new RecordStore(join(s.dir, 'state')).load().some((r) => r.id === 'c1'), 'its record is gone from disk');
   t.ok(fake.calls.some((c) => c.startsWith('Delete') && c.includes('"c1"')));
   t.notOk(fake.calls.some((c) => c.startsWith('Shutdown')), 'c2 still uses the shim');
   await t.rejects(get(client, 'c1'), { code: 5, details: 'no such container: c1' });

@@ -1,6 +1,6 @@
 // Records on disk, the events applied to them, shim paths: no root, no shim.
 import t from 'tap';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { shim } from '@runts/proto';
@@ -31,20 +31,48 @@ t.test('writeAtomic replaces the file whole and leaves no temp file', async (t) 
   t.same(readdirSync(d), ['x.json']);
 });
 
-t.test('the store writes, reloads in creation order, skips a corrupt file, removes', async (t) => {
+t.test('the store writes, reloads in creation order, skips a corrupt journal, removes', async (t) => {
   const d = tmp(t);
   const s = new RecordStore(d);
   s.write(record('b', { createdAtMs: 2000, status: 'running', pid: 42, lastSeq: 2 }));
   s.write(record('a', { createdAtMs: 1000 }));
-  writeFileSync(join(s.dir, 'broken.json'), '{"id":');
+  writeFileSync(join(s.dir, 'broken.jsonl'), '{"id":');
   const warnings: string[] = [];
   const again = new RecordStore(d).load((m) => warnings.push(m));
   t.same(again.map((r) => r.id), ['a', 'b']);
   t.match(again[1], { status: 'running', pid: 42, lastSeq: 2 });
   t.equal(warnings.length, 1);
-  t.match(warnings[0], /broken\.json/);
+  t.match(warnings[0], /broken\.jsonl/);
   s.remove('a');
   t.same(new RecordStore(d).load().map((r) => r.id), ['b']);
+});
+
+t.test('a record is appended, not renamed over: the last whole line is the record', async (t) => {
+  const d = tmp(t);
+  const s = new RecordStore(d);
+  s.write(record('c', { status: 'created' }));
+  s.write(record('c', { status: 'running', pid: 7 }));
+  const file = join(s.dir, 'c.jsonl');
+  t.equal(readFileSync(file, 'utf8').split('\n').length, 3, 'two lines');
+  t.match(new RecordStore(d).load()[0], { status: 'running', pid: 7 });
+  // A kill -9 in the middle of the third write: the second stands.
+  const whole = JSON.stringify(record('c', { status: 'stopped', exitStatus: 1 }));
+  appendFileSync(file, whole.slice(0, 40));
+  const s2 = new RecordStore(d);
+  t.match(s2.load()[0], { status: 'running', pid: 7 });
+  // The cut line is dropped, so the next write is not glued onto it.
+  s2.write(record('c', { status: 'stopped', exitStatus: 1 }));
+  t.match(new RecordStore(d).load()[0], { status: 'stopped', exitStatus: 1 });
+  t.same(readdirSync(s.dir), ['c.jsonl'], 'no temp file left');
+});
+
+t.test('a long journal is compacted to its last record', async (t) => {
+  const d = tmp(t);
+  const s = new RecordStore(d);
+  for (let i = 1; i <= 200; i++) s.write(record('p', { lastSeq: i }));
+  const lines = readFileSync(join(s.dir, 'p.jsonl'), 'utf8').split('\n').length - 1;
+  t.ok(lines <= 64, `${lines} lines`);
+  t.match(new RecordStore(d).load()[0], { lastSeq: 200 });
 });
 
 t.test('create, start, exit: the record follows, the exit code is kept', async (t) => {
