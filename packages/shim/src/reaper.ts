@@ -12,6 +12,7 @@ interface Watched {
 export class Reaper {
   private readonly watched = new Map<number, Watched>();
   private timer: NodeJS.Timeout | undefined;
+  private sweep: NodeJS.Immediate | undefined;
   private readonly onSignal = () => this.tick();
 
   constructor(private readonly sys: Sys, private readonly pollMs = 1000) {}
@@ -26,6 +27,7 @@ export class Reaper {
   stop(): void {
     process.off('SIGCHLD', this.onSignal);
     if (this.timer) clearInterval(this.timer);
+    if (this.sweep) clearImmediate(this.sweep);
   }
 
   watch(pid: number, pidfd: number, onExit: (status: WaitStatus) => void): void {
@@ -36,7 +38,12 @@ export class Reaper {
 
   tick(): void {
     this.reapWatched();
-    for (const pid of orphanZombies(new Set(this.watched.keys()))) this.sys.reapPid(pid);
+    // Orphans wait for the next turn of the loop: the exits just seen go out first.
+    if (this.sweep) return;
+    this.sweep = setImmediate(() => {
+      this.sweep = undefined;
+      for (const pid of orphanZombies(new Set(this.watched.keys()))) this.sys.reapPid(pid);
+    });
   }
 
   private reapWatched(): void {
