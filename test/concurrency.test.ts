@@ -105,7 +105,7 @@ t.test('a delete during a create waits for it, then removes what it made', async
   cfg.hooks = { createRuntime: [{ path: '/bin/sleep', args: ['sleep', '1'] }] };
   const id = env.id('wait');
   const create = runts(env, ['create', '--bundle', env.bundle(cfg), id]);
-  for (let i = 0; i < 500 && !existsSync(join(env.root, id, 'state.json')); i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 500 && !existsSync(join(env.root, id, 'state.jsonl')); i++) await new Promise((r) => setTimeout(r, 5));
   const del = runts(env, ['delete', '--force', id]);
   const [c, d] = await Promise.all([create, del]);
   t.equal(c.code, 0, `the create was not cut short: ${c.stderr}`);

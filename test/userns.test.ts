@@ -240,7 +240,7 @@ t.test('rootless and user namespaces', { skip: root ? false : 'needs root to cre
     const id = `cycle-${process.pid}`;
     const run = user.runts(['run', '-d', '--bundle', b, id]);
     t.equal(run.code, 0, run.stderr);
-    t.ok(existsSync(join(user.state, id, 'state.json')), 'state under $XDG_RUNTIME_DIR/runts');
+    t.ok(existsSync(join(user.state, id, 'state.jsonl')), 'state under $XDG_RUNTIME_DIR/runts');
     const state = JSON.parse(user.runts(['state', id]).stdout);
     t.equal(state.status, 'running');
     t.match(readFileSync(`/proc/${state.pid}/status`, 'utf8'), new RegExp(`^Uid:\\s+${user.uid}\\s`, 'm'), 'the init runs as the user on the host');

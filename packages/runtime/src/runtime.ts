@@ -683,7 +683,7 @@ export class Runtime implements RuntimeApi {
     }
     const { merged, writes } = planUpdate(this.resources(id), opts.resources);
     this.cgroup(rec).set(writes);
-    // Kept beside state.json, written atomically: later updates merge into it.
+    // Kept beside the state, written atomically: later updates merge into it.
     const file = join(this.store.dir(id), RESOURCES_FILE);
     writeFileSync(`${file}.tmp`, JSON.stringify(merged), { mode: 0o600 });
     renameSync(`${file}.tmp`, file);
@@ -722,7 +722,7 @@ export class Runtime implements RuntimeApi {
       return;
     }
     const oom = watchOom(cg, this.sys);
-    const gone = () => !existsSync(join(this.store.dir(id), 'state.json')) || !isAlive(rec.pid, rec.startTime);
+    const gone = () => !existsSync(this.store.file(id)) || !isAlive(rec.pid, rec.startTime);
     try {
       let next = Date.now() + opts.intervalMs;
       for (;;) {

@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hook, Spec, State } from '@runts/oci';
 import { RuntsError } from '@runts/errors';
 
 export type Status = State['status'];
 
-/** What runts keeps about a container in `<root>/<id>/state.json`. */
+/** What runts keeps about a container in `<root>/<id>/state.jsonl`. */
 export interface ContainerRecord {
   ociVersion: string;
   id: string;
@@ -48,6 +48,11 @@ export class StateStore {
     return join(this.root, id);
   }
 
+  /** The state file (see save). */
+  file(id: string): string {
+    return join(this.dir(id), 'state.jsonl');
+  }
+
   fifo(id: string): string {
     return join(this.dir(id), 'exec.fifo');
   }
@@ -68,26 +73,31 @@ export class StateStore {
     return dir;
   }
 
+  /** Appends the record: the last whole line is the state. A rename over the
+   * file instead would, on ext4, start its writeback (auto_da_alloc): 0.25-0.75 ms
+   * each, for each of a create's saves. A save cut short by a crash leaves the line before. */
   save(rec: ContainerRecord): void {
-    const file = join(this.dir(rec.id), 'state.json');
-    const tmp = `${file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(rec), { mode: 0o600 });
-    renameSync(tmp, file);
+    appendFileSync(this.file(rec.id), JSON.stringify(rec) + '\n', { mode: 0o600 });
   }
 
   load(id: string): ContainerRecord {
     validateId(id);
     let text: string;
     try {
-      text = readFileSync(join(this.dir(id), 'state.json'), 'utf8');
+      text = readFileSync(this.file(id), 'utf8');
     } catch {
       throw new RuntsError('ERR_NOT_FOUND', `container "${id}" does not exist`);
     }
-    try {
-      return JSON.parse(text) as ContainerRecord;
-    } catch {
-      throw new RuntsError('ERR_IO', `container "${id}": state file is damaged`, { file: join(this.dir(id), 'state.json') });
+    const lines = text.split('\n');
+    for (let i = lines.length - 1; i >= 0; i--) {
+      if (!lines[i]) continue;
+      try {
+        return JSON.parse(lines[i]!) as ContainerRecord;
+      } catch {
+        // Cut short by a crash: the line before holds the state.
+      }
     }
+    throw new RuntsError('ERR_IO', `container "${id}": state file is damaged`, { file: this.file(id) });
   }
 
   /** The config.json the container was created from. */
@@ -98,13 +108,13 @@ export class StateStore {
   /** The id's dir exists but holds no state: its create died before saving any. */
   isBare(id: string): boolean {
     validateId(id);
-    return existsSync(this.dir(id)) && !existsSync(join(this.dir(id), 'state.json'));
+    return existsSync(this.dir(id)) && !existsSync(this.file(id));
   }
 
   ids(): string[] {
     if (!existsSync(this.root)) return [];
     return readdirSync(this.root, { withFileTypes: true })
-      .filter((d) => d.isDirectory() && existsSync(join(this.root, d.name, 'state.json')))
+      .filter((d) => d.isDirectory() && existsSync(this.file(d.name)))
       .map((d) => d.name)
       .sort();
   }
