@@ -69,7 +69,7 @@ function errorLine(e: unknown): string {
 export function cli(commit?: string): void {
   // Loaded when a command first needs it: --version, help and spec never do.
   const factory: RuntimeFactory = (g, warn) => (require('../runtime') as typeof import('../runtime')).createRuntime(g, warn);
-  main(process.argv.slice(2), factory, undefined, commit).then((code) => {
-    process.exitCode = code;
-  });
+  // Output is written synchronously, so exiting at once is safe and skips
+  // Node's teardown of a naturally ending loop (about 4 ms here).
+  main(process.argv.slice(2), factory, undefined, commit).then((code) => process.exit(code));
 }
