@@ -41,7 +41,8 @@ function parseUser(spec: string, path: string): { uid: number; gid?: number } {
 /** Go's duration syntax, as runc's --interval takes it: `5s`, `100ms`, `1m30s`. */
 export function parseDuration(s: string): number {
   const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  // µ escaped: one non-ASCII character makes V8 hold the whole bundle as a two-byte string.
+  const re = /(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)/gy;
   let ms = 0;
   let m: RegExpExecArray | null;
   let end = 0;
