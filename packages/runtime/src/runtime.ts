@@ -1,6 +1,5 @@
 import { chmodSync, chownSync, closeSync, existsSync, openSync, readFileSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, constants as fsc } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { constants as osc, userInfo } from 'node:os';
 import { defaultSpec, features as ociFeatures, parseConfig, OCI_VERSION, type LinuxResources, type Process, type Spec, type State } from '@runts/oci';
 import { checkSystemdPath, newManager, planUpdate, realFs, watchOom, type Manager, type OomWatch } from '@runts/cgroups';
 import { RuntsError, configError, isRuntsError } from '@runts/errors';
@@ -18,6 +17,9 @@ import { idmapMounts } from './plan/idmap';
 import { cgroupsWritable, wantsLimits, writeIdMaps, type Caller } from './rootless';
 import { attachTerminal } from './tty';
 import { StateStore, type ContainerRecord, type Status } from './state';
+
+/** node:os when a command first needs it (~0.5 ms to load): state and list never do. */
+const os = (): typeof import('node:os') => require('node:os') as typeof import('node:os');
 
 /** A process this runtime started, for a parent that stays (run, exec, the shim). */
 export interface Created {
@@ -502,7 +504,7 @@ export class Runtime implements RuntimeApi {
       if (skip.includes(sig)) continue;
       const h = () => {
         try {
-          this.sys.pidfdSendSignal(pidfd, osc.signals[sig]);
+          this.sys.pidfdSendSignal(pidfd, os().constants.signals[sig]);
         } catch {
           /* exited */
         }
@@ -530,7 +532,7 @@ export class Runtime implements RuntimeApi {
   /** Kills and reaps a child that failed its setup. */
   private reap(pidfd: number): void {
     try {
-      this.sys.pidfdSendSignal(pidfd, osc.signals.SIGKILL);
+      this.sys.pidfdSendSignal(pidfd, os().constants.signals.SIGKILL);
       for (let i = 0; i < 5000 && !this.sys.tryWaitPidfd(pidfd); i++) sleepMs(1);
     } catch {
       /* already gone */
@@ -624,7 +626,7 @@ export class Runtime implements RuntimeApi {
     }
     this.signalInit(rec, signal);
     // A frozen task takes its SIGKILL only once thawed (cgroup v1).
-    if (status === 'paused' && signal === osc.signals.SIGKILL) this.cgroup(rec).thaw();
+    if (status === 'paused' && signal === os().constants.signals.SIGKILL) this.cgroup(rec).thaw();
   }
 
   /** Signals every process of the cgroup, frozen meanwhile so that none forks
@@ -648,7 +650,7 @@ export class Runtime implements RuntimeApi {
         }
       }
     } finally {
-      if (!wasFrozen || signal === osc.signals.SIGKILL) {
+      if (!wasFrozen || signal === os().constants.signals.SIGKILL) {
         try {
           cg.thaw();
         } catch {
@@ -774,10 +776,10 @@ export class Runtime implements RuntimeApi {
     }
     const cg = newManager({ paths: rec.cgroupPaths });
     if (status !== 'stopped') {
-      if (opts.force || rec.sharedPidNs) this.signalAll(rec, osc.signals.SIGKILL);
+      if (opts.force || rec.sharedPidNs) this.signalAll(rec, os().constants.signals.SIGKILL);
       if (rec.pid > 0 && isAlive(rec.pid, rec.startTime)) {
         try {
-          this.sys.kill(rec.pid, osc.signals.SIGKILL);
+          this.sys.kill(rec.pid, os().constants.signals.SIGKILL);
         } catch {
           /* gone */
         }
@@ -832,7 +834,7 @@ export class Runtime implements RuntimeApi {
     if (uid === 0) return null;
     let name = String(uid);
     try {
-      name = userInfo().username;
+      name = os().userInfo().username;
     } catch {
       /* no passwd entry: /etc/subuid may still name the uid */
     }

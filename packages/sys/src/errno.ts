@@ -1,13 +1,16 @@
-import { constants } from 'node:os';
 import { RuntsError } from '@runts/errors';
 
-const names = new Map<number, string>();
-for (const [name, num] of Object.entries(constants.errno)) {
-  if (!names.has(num)) names.set(num, name);
-}
+let names: Map<number, string> | undefined;
 
 /** `EPERM` for 1; `errno 1234` for numbers the platform does not name. */
 export function errnoName(errno: number): string {
+  if (!names) {
+    // node:os costs ~0.5 ms to load: only a failure needs its table.
+    names = new Map();
+    for (const [name, num] of Object.entries((require('node:os') as typeof import('node:os')).constants.errno)) {
+      if (!names.has(num)) names.set(num, name);
+    }
+  }
   return names.get(errno) ?? `errno ${errno}`;
 }
 

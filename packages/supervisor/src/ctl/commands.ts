@@ -1,6 +1,5 @@
 // One function per runtsctl command; each returns the process exit code.
 import { EventEmitter } from 'node:events';
-import { constants } from 'node:os';
 import type { grpc, shim, supervisor } from '@runts/proto';
 import type { Command } from './args';
 import { call, type Client } from './client';
@@ -92,7 +91,7 @@ async function follow(c: Client, stream: Session, target: Promise<Target>, tty: 
   // As docker's sig-proxy: a signal to runtsctl goes to the process (in raw mode ^C is input
   // instead). Armed once the process exists: before, a signal ends runtsctl as it would have,
   // and installing six handlers (~2 ms) stays off the path of the request to runtsd.
-  const forward = (sig: NodeJS.Signals) => c.Kill({ ...known!, signal: constants.signals[sig] }, () => {});
+  const forward = (sig: NodeJS.Signals) => c.Kill({ ...known!, signal: (require('node:os') as typeof import('node:os')).constants.signals[sig] }, () => {});
   void target.then((t) => {
     if (over) return;
     known = t;
