@@ -15,6 +15,13 @@ export function startTime(pid: number): string | null {
   return statFields(pid)?.[19] ?? null;
 }
 
+let ownStart: string | undefined;
+
+/** This process's start time: read once, as a shim creates many containers. */
+export function ownStartTime(): string {
+  return (ownStart ??= startTime(process.pid) ?? '');
+}
+
 /** Is the process that was `pid` at `start` still alive (not a zombie)? */
 export function isAlive(pid: number, start: string): boolean {
   const f = statFields(pid);

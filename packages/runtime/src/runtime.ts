@@ -11,7 +11,7 @@ import { NS_PROC_NAME } from './plan/flags';
 import { encodePlan } from './plan/encode';
 import { MSG_SIZE, Msg, SyncTag } from './plan/ops';
 import { MOUNT_OPTIONS } from './plan/mountopts';
-import { isAlive, mountPointOf, sleepMs, startTime } from './proc';
+import { isAlive, mountPointOf, ownStartTime, sleepMs, startTime } from './proc';
 import { openIdmapTrees } from './idmap';
 import { idmapMounts } from './plan/idmap';
 import { cgroupsWritable, wantsLimits, writeIdMaps, type Caller } from './rootless';
@@ -164,7 +164,7 @@ export class Runtime implements RuntimeApi {
       owner: '',
       annotations: spec.annotations ?? {},
       creating: true,
-      creator: { pid: process.pid, start: startTime(process.pid) ?? '' },
+      creator: { pid: process.pid, start: ownStartTime() },
       cgroupPaths: {},
       cgroupCreated: [],
       sharedPidNs: !(spec.linux?.namespaces ?? []).some((n) => n.type === 'pid' && !n.path),
