@@ -32,6 +32,19 @@ t.test('create, start, output, exit status and events in order', async (t) => {
   await t.rejects(s.call('State', { id }), { code: 5 }, 'NOT_FOUND after delete');
 });
 
+t.test('create with start: the container runs from that one call, its events in order', async (t) => {
+  const { env, s } = await withShim(t);
+  const id = env.id();
+  const { pid } = await s.call('Create', { id, bundle: env.bundle(sh('echo ran; exit 4')), start: true });
+  t.ok(pid > 0, 'the init pid');
+  t.equal((await s.call('Wait', { id })).exitStatus, 4, 'it ran without a Start');
+  t.match((await s.output(id)).out, /ran\n/);
+  await s.call('Delete', { id });
+  const evs = await s.events(0, (e) => e.length >= 4);
+  t.same(topics(evs), ['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
+  t.equal(evs[1]!.start!.pid, pid);
+});
+
 t.test('a signalled init exits 128+signal; kill of a created container is an exit too', async (t) => {
   const { env, s } = await withShim(t);
   const id = env.id();

@@ -10,7 +10,7 @@ const CHUNK = 64 * 1024;
 /** The Task service's handlers, one line each over Tasks where it can be. */
 export function taskHandlers(tasks: Tasks, outbox: Outbox, shutdown: (now: boolean) => Promise<void>, version: string): shim.TaskHandlers {
   return {
-    Create: unary((r: shim.CreateTaskRequest__Output) => ({ pid: tasks.create(r) })),
+    Create: unary(async (r: shim.CreateTaskRequest__Output) => ({ pid: r.start ? await tasks.run(r) : tasks.create(r) })),
     Start: unary(async (r: shim.StartRequest__Output) => ({ pid: await tasks.start(r) })),
     State: unary((r: shim.StateRequest__Output) => tasks.state(r)),
     Pids: unary((r: shim.PidsRequest__Output) => ({ processes: tasks.pids(r) })),

@@ -99,6 +99,18 @@ export class Tasks {
     return created.pid;
   }
 
+  /** Create with start: all or nothing, so a failed start leaves no container behind. */
+  async run(r: shim.CreateTaskRequest__Output): Promise<number> {
+    const pid = this.create(r);
+    try {
+      await this.start({ id: r.id, execId: '' });
+    } catch (e) {
+      await this.delete({ id: r.id, execId: '', force: true }).catch(() => undefined);
+      throw e;
+    }
+    return pid;
+  }
+
   async start(r: shim.StartRequest__Output): Promise<number> {
     const c = this.get(r.id);
     const p = this.process(c, r.execId);

@@ -232,7 +232,8 @@ export class Daemon implements ShimEvents {
     this.remove(id, true).catch((e: Error) => this.opts.log(`auto-remove ${id}: ${e.message}`));
   }
 
-  private streamOpened(id: string): () => void {
+  /** Auto-removal of `id` waits until the returned function is called: a stream is, or is about to be, attached. */
+  holdRemoval(id: string): () => void {
     this.streams.set(id, (this.streams.get(id) ?? 0) + 1);
     let closed = false;
     return () => {
@@ -318,8 +319,9 @@ export class Daemon implements ShimEvents {
     return w;
   }
 
-  async create(req: supervisor.CreateRequest__Output): Promise<ContainerRecord> {
-    const id = req.id || randomBytes(6).toString('hex');
+  /** A new container on its shim; with start, started in the same call (a run in one round trip). */
+  async create(req: supervisor.CreateRequest__Output, start = false): Promise<ContainerRecord> {
+    const id = req.id || newId();
     if (!ID_RE.test(id)) throw new StatusError(grpc.status.INVALID_ARGUMENT, `invalid container id ${JSON.stringify(id)}: use letters, digits, '_', '.', '-'`);
     if (req.group && !ID_RE.test(req.group)) throw new StatusError(grpc.status.INVALID_ARGUMENT, `invalid group name ${JSON.stringify(req.group)}`);
     if (this.records.has(id)) throw new StatusError(grpc.status.ALREADY_EXISTS, `container ${id} already exists`);
@@ -338,9 +340,10 @@ export class Daemon implements ShimEvents {
       conn = await this.shimFor(id, req.group);
       Object.assign(rec, { shimDir: conn.dir, shimSocket: conn.socket, shimPid: conn.pid });
       this.store.write(rec);
-      const res = await unaryCall<shim.CreateTaskResponse__Output>((cb) => conn!.client.Create({ id, bundle: req.bundle, terminal: req.terminal, stdin: req.stdin }, cb));
-      // Not written here: the shim's TaskCreate event carries the pid to disk, and is replayed until it has.
-      if (rec.pid === 0) rec.pid = res.pid;
+      const res = await unaryCall<shim.CreateTaskResponse__Output>((cb) => conn!.client.Create({ id, bundle: req.bundle, terminal: req.terminal, stdin: req.stdin, start }, cb));
+      // Not written here: the shim's TaskCreate (and TaskStart) events carry this to disk, and are replayed until they have.
+      if (start) started(rec, res.pid);
+      else if (rec.pid === 0) rec.pid = res.pid;
       return rec;
     } catch (e) {
       this.records.delete(id);
@@ -353,13 +356,7 @@ export class Daemon implements ShimEvents {
   async start(id: string): Promise<ContainerRecord> {
     const rec = this.get(id);
     const res = await unaryCall<shim.StartResponse__Output>((cb) => this.conn(rec).client.Start({ id }, cb));
-    // The TaskStart (or even TaskExit) event may have been applied already; if
-    // not, it writes this to disk when it comes (as for create).
-    if (rec.status === 'created') {
-      rec.status = 'running';
-      rec.pid = res.pid;
-      rec.startedAtMs = Date.now();
-    }
+    started(rec, res.pid);
     return rec;
   }
 
@@ -469,8 +466,22 @@ export class Daemon implements ShimEvents {
   attach(id: string): { upstream: grpc.ClientDuplexStream<shim.AttachInput, shim.AttachOutput__Output>; done: () => void } {
     const rec = this.get(id);
     const upstream = this.conn(rec).client.Attach();
-    return { upstream, done: this.streamOpened(id) };
+    return { upstream, done: this.holdRemoval(id) };
   }
+}
+
+/** An id for a container created without one. */
+export function newId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** A start the shim answered. Its TaskStart (or even TaskExit) event may
+ * have been applied already; if not, that event writes this to disk when it comes. */
+function started(rec: ContainerRecord, pid: number): void {
+  if (rec.status !== 'created') return;
+  rec.status = 'running';
+  rec.pid = pid;
+  rec.startedAtMs = Date.now();
 }
 
 /** The container's own process from its bundle, overlaid with what the exec request gives (args at least). */

@@ -1,7 +1,7 @@
 // The Containers gRPC service: one thin handler per RPC over the Daemon;
 // logs and attach are relayed to and from the container's shim.
 import { StatusError, grpc, unaryHandler, type shim, type supervisor } from '@runts/proto';
-import type { Daemon } from './daemon';
+import { newId, type Daemon } from './daemon';
 import { toStatus } from './errors';
 import { toContainer } from './records';
 
@@ -34,15 +34,8 @@ export function containersService(d: Daemon): supervisor.ContainersHandlers {
   return {
     Create: unary(async (req) => toContainer(await d.create(req))),
     Start: unary(async (req) => toContainer(await d.start(req.id))),
-    Run: unary(async (req) => {
-      const rec = await d.create(req);
-      try {
-        return toContainer(await d.start(rec.id));
-      } catch (e) {
-        await d.remove(rec.id, true).catch(() => {});
-        throw e;
-      }
-    }),
+    // Created and started by the shim in one call: a failed start leaves no container.
+    Run: unary(async (req) => toContainer(await d.create(req, true))),
     Get: unary(async (req) => toContainer(d.get(req.id))),
     List: unary(async () => ({ containers: d.list().map(toContainer) })),
     Kill: unary(async (req) => (await d.kill(req), {})),
@@ -90,7 +83,7 @@ export function containersService(d: Daemon): supervisor.ContainersHandlers {
 }
 
 /**
- * Create, attach and start for one client: the output is relayed from the
+ * Create, start and attach for one client: the output is relayed from the
  * start of the log, so none is missed, and auto-remove waits for the stream.
  * Input that comes while the container is made is held until it can go.
  */
@@ -110,17 +103,20 @@ function runAttached(d: Daemon, call: RunCall): void {
     first = false;
     const run = async () => {
       if (!msg.create) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'the first message creates the container: create is missing');
-      const rec = await d.create(msg.create);
-      const discard = () => (rec.autoRemove ? d.remove(rec.id, true).then(() => {}, () => {}) : Promise.resolve());
-      // The client left while the container was made: it is not started.
-      if (gone) return discard();
-      // Start goes to the shim first (~0.8 ms sooner): the attach below
-      // replays the log from its start, so no output is missed, and is counted
-      // in this same turn, before an exit can trigger auto-removal. A
-      // terminal's window size comes with the attach, and its process must
-      // see it from the start: that one starts after.
-      let started = rec.terminal ? undefined : d.start(rec.id);
+      const req = { ...msg.create, id: msg.create.id || newId() };
+      // Without a terminal the shim starts the container with its create, in
+      // one round trip; the attach below replays the log from its start, so no
+      // output is missed, and auto-removal waits for it even if the process
+      // has already exited. A terminal's window size comes with the attach,
+      // and its process must see it from the start: that one starts after.
+      const startNow = !req.terminal;
+      const release = d.holdRemoval(req.id);
       try {
+        const rec = await d.create(req, startNow);
+        const discard = () => (rec.autoRemove ? d.remove(rec.id, true).then(() => {}, () => {}) : Promise.resolve());
+        // The client left while the container was made: a --rm one is removed;
+        // another stays as made (started, without a terminal).
+        if (gone) return await discard();
         const a = d.attach(rec.id);
         upstream = a.upstream;
         upstream.write({ ...msg.input, id: rec.id, execId: '', logs: true, follow: true });
@@ -128,12 +124,16 @@ function runAttached(d: Daemon, call: RunCall): void {
         if (ended) upstream.end();
         call.write({ container: toContainer(rec) });
         relay(upstream, a.done, call, (out) => call.write({ output: out }));
-        await (started ??= d.start(rec.id));
-      } catch (e) {
-        upstream?.cancel();
-        await started?.catch(() => {});
-        await discard();
-        throw e;
+        if (startNow) return;
+        try {
+          await d.start(rec.id);
+        } catch (e) {
+          upstream.cancel();
+          await discard();
+          throw e;
+        }
+      } finally {
+        release();
       }
     };
     run().catch((e: unknown) => call.emit('error', toStatus(e)));
