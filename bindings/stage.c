@@ -1061,10 +1061,12 @@ static int spawn_exec(const char *exe, uint8_t *p, uint32_t len, uint64_t flags,
 			close(pipefd[0]);
 		return -err;
 	}
-	/* The plan, length first, goes over the sync socket; a stage that died reads
-	 * as EOF to the caller's first receive (or to join_mid). Node ignores SIGPIPE. */
+	/* The plan, length first, goes over the sync socket, without its scratch
+	 * area: zeros the stage's fresh mapping already has. A stage that died
+	 * reads as EOF to the caller's first receive (or to join_mid). Node
+	 * ignores SIGPIPE. */
 	if (write_all(h->close_fd, &len, sizeof len) == 0)
-		write_all(h->close_fd, p, len);
+		write_all(h->close_fd, p, h->scratch_off);
 	if (direct) {
 		*pidfd_out = pidfd;
 		return pid;
@@ -1212,12 +1214,14 @@ int main(int argc, char **argv)
 	 * them as a forked child would, close-on-exec. */
 	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
 	uint32_t len;
-	if (fd < 0 || read_all(fd, &len, sizeof len) < 0 || len > (1U << 30))
+	if (fd < 0 || read_all(fd, &len, sizeof len) < 0 || len > (1U << 30) || len < sizeof(struct runts_plan_header))
 		quit(1);
+	/* Everything up to the scratch area comes; the scratch is this mapping's zeros. */
 	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED || read_all(fd, p, len) < 0 || !plan_ok(p, len))
-		quit(1);
 	struct runts_plan_header *h = (struct runts_plan_header *)p;
+	if (p == MAP_FAILED || read_all(fd, p, sizeof *h) < 0 || h->scratch_off < sizeof *h || h->scratch_off > len ||
+	    read_all(fd, p + sizeof *h, h->scratch_off - sizeof *h) < 0 || !plan_ok(p, len))
+		quit(1);
 	if (h->sync_fd != fd)
 		quit(1);
 	h->close_fd = -1; /* the runtime's end was close-on-exec */
