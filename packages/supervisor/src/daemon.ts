@@ -320,7 +320,7 @@ export class Daemon implements ShimEvents {
   }
 
   /** A new container on its shim; with start, started in the same call (a run in one round trip). */
-  async create(req: supervisor.CreateRequest__Output, start = false): Promise<ContainerRecord> {
+  async create(req: supervisor.CreateRequest__Output, { start = false } = {}): Promise<ContainerRecord> {
     const id = req.id || newId();
     if (!ID_RE.test(id)) throw new StatusError(grpc.status.INVALID_ARGUMENT, `invalid container id ${JSON.stringify(id)}: use letters, digits, '_', '.', '-'`);
     if (req.group && !ID_RE.test(req.group)) throw new StatusError(grpc.status.INVALID_ARGUMENT, `invalid group name ${JSON.stringify(req.group)}`);

@@ -35,7 +35,7 @@ export function containersService(d: Daemon): supervisor.ContainersHandlers {
     Create: unary(async (req) => toContainer(await d.create(req))),
     Start: unary(async (req) => toContainer(await d.start(req.id))),
     // Created and started by the shim in one call: a failed start leaves no container.
-    Run: unary(async (req) => toContainer(await d.create(req, true))),
+    Run: unary(async (req) => toContainer(await d.create(req, { start: true }))),
     Get: unary(async (req) => toContainer(d.get(req.id))),
     List: unary(async () => ({ containers: d.list().map(toContainer) })),
     Kill: unary(async (req) => (await d.kill(req), {})),
@@ -112,7 +112,7 @@ function runAttached(d: Daemon, call: RunCall): void {
       const startNow = !req.terminal;
       const release = d.holdRemoval(req.id);
       try {
-        const rec = await d.create(req, startNow);
+        const rec = await d.create(req, { start: startNow });
         const discard = () => (rec.autoRemove ? d.remove(rec.id, true).then(() => {}, () => {}) : Promise.resolve());
         // The client left while the container was made: a --rm one is removed;
         // another stays as made (started, without a terminal).
