@@ -1,12 +1,14 @@
 import { isAbsolute, join, posix } from 'node:path';
 import { CAPABILITIES, RLIMITS, type Hook, type LinuxSeccomp, type Mount, type Process, type Spec } from '@runts/oci';
-import { compile, syscallNumber } from '@runts/seccomp';
 import { configError } from '@runts/errors';
 import type { PlanOp, Arg } from './encode';
 import { AT_RECURSIVE, CLONE, MS, NS_FLAG, PR, SIGKILL } from './flags';
 import { parseMountOptions, propagationFlag } from './mountopts';
 import type { OpName } from './ops';
 import { SyncTag } from './ops';
+
+/** The seccomp compiler and its syscall tables, loaded for the configs that need them. */
+const seccomp = (): typeof import('@runts/seccomp') => require('@runts/seccomp') as typeof import('@runts/seccomp');
 
 /** One v1 hierarchy (or the v2 dir) the container's cgroup mount shows. */
 export interface CgroupMountSource {
@@ -262,13 +264,13 @@ function addScheduling(o: Ops, p: Process): void {
     attr.writeBigUInt64LE(BigInt(s.runtime ?? 0), 24);
     attr.writeBigUInt64LE(BigInt(s.deadline ?? 0), 32);
     attr.writeBigUInt64LE(BigInt(s.period ?? 0), 40);
-    o.add('SYSCALL', [syscallNumber('sched_setattr'), 0, attr, 0], 'process.scheduler', `set scheduler ${s.policy}`);
+    o.add('SYSCALL', [seccomp().syscallNumber('sched_setattr'), 0, attr, 0], 'process.scheduler', `set scheduler ${s.policy}`);
   }
   const io = p.ioPriority;
   if (io) {
     const cls = IOPRIO_CLASS[io.class];
     if (cls === undefined) throw configError('process.ioPriority.class', `unknown class "${io.class}"`);
-    o.add('SYSCALL', [syscallNumber('ioprio_set'), 1 /* IOPRIO_WHO_PROCESS */, 0, (cls << 13) | (io.priority ?? 0)], 'process.ioPriority', `set I/O priority ${io.class}`);
+    o.add('SYSCALL', [seccomp().syscallNumber('ioprio_set'), 1 /* IOPRIO_WHO_PROCESS */, 0, (cls << 13) | (io.priority ?? 0)], 'process.ioPriority', `set I/O priority ${io.class}`);
   }
 }
 
@@ -477,7 +479,7 @@ function buildProcess(o: Ops, p: Process | undefined, stage: ProcessStage): void
   if (caps) o.add('CAP_BOUND', [capMask(caps.bounding, 'process.capabilities.bounding')], 'process.capabilities.bounding', 'drop bounding capabilities');
 
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
-  const filter = stage.seccomp ? compile(stage.seccomp) : undefined;
+  const filter = stage.seccomp ? seccomp().compile(stage.seccomp) : undefined;
   if (filter?.notify && !stage.seccomp?.listenerPath) throw configError('linux.seccomp.listenerPath', 'is required when an action is SCMP_ACT_NOTIFY');
   const addSeccomp = () => {
     if (filter) o.add('SECCOMP', [filter.program, filter.instructions, filter.flags], 'linux.seccomp', 'load the seccomp filter');
