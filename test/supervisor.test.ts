@@ -76,6 +76,32 @@ t.test('a new container takes the shim runtsd keeps warm, and a new warm one is 
   t.equal(sv.ctl(['rm', '-f', id]).code, 0);
 });
 
+t.test('a shim whose container is removed while the warm pool has room waits for the next one', async (t) => {
+  const env = new Env(t);
+  const sv = new Supervisor(t);
+  await sv.start();
+  // A warm dir is marked before its shim writes its pid.
+  const warmPids = () => sv.allShimDirs().filter((d) => existsSync(join(d, 'warm'))).map((d) => Number(readText(join(d, 'shim.pid')))).filter((p) => p > 0);
+  t.ok(await sv.until(() => warmPids().length === 1), 'one shim waits, booted');
+  const [first] = warmPids();
+  const id = env.id('again');
+  const run = sv.ctl(['run', '--rm', '--name', id, env.bundle(sh('echo one'))]);
+  t.same([run.code, run.stdout], [0, 'one\n'], run.stderr);
+  t.ok(await sv.until(() => warmPids()[0] === first), 'its shim is the warm one again');
+  await sleep(1000);
+  t.same(warmPids(), [first], 'and no other was booted');
+  const dir = sv.allShimDirs().find((d) => existsSync(join(d, 'warm')))!;
+  t.same(readdirSync(join(dir, 'logs')), [], 'the removed container left no log');
+  // The same id again: the shim's earlier events (that id's exit and delete) are not replayed onto it.
+  const again = sv.runDetached(id, env.bundle(sh('echo two; sleep 60')));
+  t.equal(again.code, 0, again.stderr);
+  t.match(sv.inspect(id), { shimPid: first, status: 'running' });
+  t.ok(await sv.until(() => sv.ctl(['logs', id]).stdout === 'two\n'), 'its own log');
+  await sleep(300);
+  t.match(sv.inspect(id), { status: 'running' }, 'still running');
+  t.equal(sv.ctl(['rm', '-f', id]).code, 0);
+});
+
 t.test('run in the foreground: output and exit code; --rm removes it', async (t) => {
   const env = new Env(t);
   const sv = new Supervisor(t);

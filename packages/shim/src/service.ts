@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseResourcesJson, type OomWatch } from '@runts/cgroups';
 import { RuntsError, isRuntsError } from '@runts/errors';
@@ -222,7 +222,7 @@ export class Tasks {
     if (r.execId) {
       const p = this.process(c, r.execId);
       if (p.status === 'running') throw new StatusError(grpc.status.FAILED_PRECONDITION, `exec "${p.execId}" is still running`);
-      p.io.close();
+      this.drop(p);
       c.execs.delete(p.execId);
       return { pid: p.pid, exitStatus: p.exitStatus, exitedAtMs: p.exitedAtMs };
     }
@@ -234,8 +234,8 @@ export class Tasks {
       this.reaper.tick();
       await Promise.race([new Promise<void>((res) => p.waiters.push(res)), sleep(2000)]);
     }
-    for (const e of c.execs.values()) e.io.close();
-    p.io.close();
+    for (const e of c.execs.values()) this.drop(e);
+    this.drop(p);
     c.oom?.close();
     this.containers.delete(c.id);
     this.publish('/tasks/delete', { delete: { containerId: c.id, pid: p.pid, exitStatus: p.exitStatus, exitedAtMs: p.exitedAtMs } });
@@ -289,6 +289,12 @@ export class Tasks {
     for (const c of only ? [only] : this.containers.values()) {
       for (let n = c.oom?.poll() ?? 0; n > 0; n--) this.publish('/tasks/oom', { oom: { containerId: c.id } });
     }
+  }
+
+  /** A deleted process's stdio and log: nothing reads a log after its container is gone. */
+  private drop(p: Proc): void {
+    p.io.close();
+    rmSync(p.io.logPath, { force: true });
   }
 
   private proc(containerId: string, execId: string, pid: number, pidfd: number, io: ProcessIO, terminal: boolean, stdin: boolean): Proc {

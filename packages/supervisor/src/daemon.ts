@@ -32,6 +32,8 @@ interface WarmShim {
   paths: ShimPaths;
   pid: number;
   client: shim.TaskClient;
+  /** The last event of a recycled shim's previous container. */
+  after?: number;
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -274,7 +276,7 @@ export class Daemon implements ShimEvents {
       const warm = await this.takeWarm();
       const paths = warm?.paths ?? shimPaths(this.opts.stateDir, group ? `g-${group}` : id);
       const { pid, client } = warm ?? (await spawnShim(this.opts.shimBin, paths));
-      const conn = new ShimConn(paths.dir, paths.socket, pid, client, 0, this);
+      const conn = new ShimConn(paths.dir, paths.socket, pid, client, warm?.after ?? 0, this);
       this.shims.set(paths.dir, conn);
       conn.subscribe();
       return conn;
@@ -404,12 +406,31 @@ export class Daemon implements ShimEvents {
     return rec;
   }
 
-  /** Shuts a shim down and removes its dir once it serves no record. */
+  /** Once a shim serves no record: it joins the warm pool if that has room,
+   * else it is shut down and its dir removed. */
   private release(dir: string): void {
     if (!dir || [...this.records.values()].some((r) => r.shimDir === dir)) return;
-    this.shims.get(dir)?.close();
+    const conn = this.shims.get(dir);
     this.shims.delete(dir);
+    if (conn && this.recycle(conn)) return;
+    conn?.close();
     this.retire(dir).catch((e: Error) => this.opts.log(`retiring shim ${dir}: ${e.message}`));
+  }
+
+  /** A shim that served a container has its code compiled and hot, where a
+   * new one's first container pays for that (~13 ms here), and it saves a
+   * boot. It keeps its client; its events resume after the last one seen. */
+  private recycle(conn: ShimConn): boolean {
+    if (this.closed || !conn.live || this.warm.length >= (this.opts.warmShims ?? 0)) return false;
+    conn.detach();
+    try {
+      writeFileSync(join(conn.dir, WARM_MARK), '');
+    } catch {
+      return false;
+    }
+    if (WARM_NICE) renice(conn.pid, WARM_NICE);
+    this.warm.push(Promise.resolve({ paths: { dir: conn.dir, socket: conn.socket }, pid: conn.pid, client: conn.client, after: conn.acked }));
+    return true;
   }
 
   /** Asks a shim serving nothing to exit, then removes its dir (also for shims left by a crash mid-removal). */

@@ -213,10 +213,20 @@ export class ShimConn {
     return this.sendAck();
   }
 
-  close(): void {
+  /** Its event stream is up: the shim answers. */
+  get live(): boolean {
+    return !this.closing && this.stream !== undefined;
+  }
+
+  /** Stops following the shim's events; the client stays open for whoever takes the shim next. */
+  detach(): void {
     this.closing = true;
     clearTimeout(this.ackTimer);
     this.stream?.cancel();
+  }
+
+  close(): void {
+    this.detach();
     this.client.close();
   }
 }
