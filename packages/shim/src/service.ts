@@ -213,7 +213,7 @@ export class Tasks {
 
   async wait(r: shim.WaitRequest__Output): Promise<shim.WaitResponse> {
     const p = this.process(this.get(r.id), r.execId);
-    if (p.status !== 'stopped') await new Promise<void>((res) => p.waiters.push(res));
+    await stopped(p);
     return { exitStatus: p.exitStatus, exitedAtMs: p.exitedAtMs };
   }
 
@@ -230,9 +230,9 @@ export class Tasks {
     if (p.status === 'running' && !r.force) throw new StatusError(grpc.status.FAILED_PRECONDITION, `cannot delete container "${c.id}" that is running (use force)`);
     await this.rt.delete(c.id, { force: true });
     if (p.status !== 'stopped') {
-      // Killed by the delete: its exit is reaped and published before the delete.
+      // Killed by the delete: its exit is reaped (often by this tick) and published before the delete.
       this.reaper.tick();
-      await Promise.race([new Promise<void>((res) => p.waiters.push(res)), sleep(2000)]);
+      await Promise.race([stopped(p), sleep(2000)]);
     }
     for (const e of c.execs.values()) this.drop(e);
     this.drop(p);
@@ -252,7 +252,7 @@ export class Tasks {
     const p = this.process(this.get(id), execId);
     const detach = p.io.attach(fn);
     const done = (async () => {
-      if (p.status !== 'stopped') await new Promise<void>((res) => p.waiters.push(res));
+      await stopped(p);
       await Promise.race([p.io.drained, sleep(500)]);
       return p.exitStatus;
     })();
@@ -320,3 +320,8 @@ export class Tasks {
 }
 
 const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms).unref());
+
+/** Resolves once p has exited (at once if it has). */
+function stopped(p: Proc): Promise<void> {
+  return p.status === 'stopped' ? Promise.resolve() : new Promise<void>((res) => p.waiters.push(res));
+}

@@ -11,7 +11,7 @@ import { Outbox } from '../src/outbox';
 import type { Reaper } from '../src/reaper';
 import { Tasks } from '../src/service';
 
-function setup(t: { teardown(f: () => void): void }, startError?: Error) {
+function setup(t: { teardown(f: () => void): void }, startError?: Error, reapOnTick = false) {
   const dir = mkdtempSync(join(tmpdir(), 'runts-tasks-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const calls: string[] = [];
@@ -29,10 +29,11 @@ function setup(t: { teardown(f: () => void): void }, startError?: Error) {
     // As the real one: the init dies, and the reaper sees it.
     delete: async (id: string, opts: { force?: boolean }) => {
       calls.push(`delete ${id}${opts.force ? ' --force' : ''}`);
-      onExit?.({ code: 137, signal: 9 });
+      if (!reapOnTick) onExit?.({ code: 137, signal: 9 });
     },
   } as unknown as Runtime;
-  const reaper = { watch: (_pid: number, _fd: number, f: (st: WaitStatus) => void) => (onExit = f), tick: () => {} } as unknown as Reaper;
+  const tick = () => reapOnTick && onExit?.({ code: 137, signal: 9 });
+  const reaper = { watch: (_pid: number, _fd: number, f: (st: WaitStatus) => void) => (onExit = f), tick } as unknown as Reaper;
   const outbox = new Outbox(dir);
   const tasks = new Tasks(rt, { close: () => {} } as unknown as Sys, reaper, outbox, join(dir, 'logs'));
   const topics = () => outbox.since(0).map((e) => e.topic);
@@ -56,4 +57,12 @@ t.test('create with start whose start fails: the error, and no container left', 
   t.same(calls, ['spawnInit c1', 'start c1', 'delete c1 --force']);
   t.same(tasks.ids(), [], 'deleted');
   t.same(topics(), ['/tasks/create', '/tasks/exit', '/tasks/delete']);
+});
+
+t.test('delete --force whose kill is reaped by the tick after it: no wait for an exit already seen', async (t) => {
+  const { tasks, topics } = setup(t, undefined, true);
+  await tasks.run(req);
+  const res = await Promise.race([tasks.delete({ id: 'c1', execId: '', force: true }), new Promise((r) => setTimeout(r, 1000, 'still waiting'))]);
+  t.match(res, { pid: 4242, exitStatus: 137 });
+  t.same(topics(), ['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
 });
