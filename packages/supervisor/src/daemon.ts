@@ -3,7 +3,7 @@
 // events they kept while runtsd was away are applied before anything else.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { StatusError, grpc, supervisorApi, unaryCall, type shim, type supervisor } from '@runts/proto';
 import { containersService } from './service';
@@ -23,6 +23,8 @@ export interface DaemonOptions {
 
 /** Marks a warm shim's dir until a container takes it. */
 export const WARM_MARK = 'warm';
+/** Where a warm shim's dir is made, before it is moved among the shims. */
+const STAGING = '.warm-';
 const WARM_REFILL_MS = 500;
 // Warm shims boot at a lower priority, so running containers keep the CPU;
 // only root can give it back when one is taken (its containers inherit it).
@@ -88,6 +90,7 @@ export class Daemon implements ShimEvents {
         conn.subscribe();
       }),
     );
+    for (const n of readdirSync(this.opts.stateDir)) if (n.startsWith(STAGING)) rmSync(join(this.opts.stateDir, n), { recursive: true, force: true });
     const shimsDir = join(this.opts.stateDir, 'shims');
     const unused = existsSync(shimsDir) ? readdirSync(shimsDir).map((n) => join(shimsDir, n)).filter((d) => !byDir.has(d)) : [];
     for (const dir of unused) void this.retire(dir).catch((e: Error) => this.opts.log(`retiring shim ${dir}: ${e.message}`));
@@ -293,9 +296,11 @@ export class Daemon implements ShimEvents {
   prewarm(): void {
     while (!this.closed && this.warm.length < (this.opts.warmShims ?? 0)) {
       const paths = shimPaths(this.opts.stateDir, 'warm');
-      // Marked from the start: a shim still booting is no container's either.
-      mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-      writeFileSync(join(paths.dir, WARM_MARK), '');
+      // Marked before it appears among the shims: one still booting is no container's either.
+      const staged = mkdtempSync(join(this.opts.stateDir, STAGING));
+      writeFileSync(join(staged, WARM_MARK), '');
+      mkdirSync(dirname(paths.dir), { recursive: true, mode: 0o700 });
+      renameSync(staged, paths.dir);
       const p = spawnShim(this.opts.shimBin, paths, { nice: WARM_NICE }).then(
         (s) => ({ paths, ...s }),
         (e: Error) => {
