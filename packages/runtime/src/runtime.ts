@@ -17,6 +17,7 @@ import { idmapMounts } from './plan/idmap';
 import { cgroupsWritable, wantsLimits, writeIdMaps, type Caller } from './rootless';
 import { attachTerminal } from './tty';
 import { StateStore, type ContainerRecord, type Status } from './state';
+import { createQueries, ociState, statusOf } from './query';
 
 /** node:os when a command first needs it (~0.5 ms to load): state and list never do. */
 const os = (): typeof import('node:os') => require('node:os') as typeof import('node:os');
@@ -256,7 +257,7 @@ export class Runtime implements RuntimeApi {
       lsm: hostLsm(),
       cgroupJoinFds: joinFds,
     });
-    const stateJson = (status: Status) => JSON.stringify(this.ociState(rec, status));
+    const stateJson = (status: Status) => JSON.stringify(ociState(rec, status));
     const scratch = SCRATCH_MIN + 2 * Buffer.byteLength(JSON.stringify(rec.annotations)) + 2 * bundle.length;
     const buf = encodePlan(plan.ops, childEnd, scratch, parentEnd);
 
@@ -428,7 +429,7 @@ export class Runtime implements RuntimeApi {
    * master comes back instead of going to a console socket. */
   spawnExec(id: string, opts: ExecOptions, attach = true): Created {
     const rec = this.store.load(id);
-    const status = this.status(rec);
+    const status = statusOf(this.store, rec);
     if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', `cannot exec in a ${status} container`);
     if (status === 'paused' && !opts.ignorePaused) throw new RuntsError('ERR_BAD_STATE', 'cannot exec in a paused container (use --ignore-paused)');
     const spec = this.store.config(id);
@@ -467,7 +468,7 @@ export class Runtime implements RuntimeApi {
             if (joinFds.length === 0 || joinErr !== 0) cgroup.apply(pid);
             return '';
           },
-        }, (listener) => this.sendListener(spec, listener, this.ociState(rec, status)));
+        }, (listener) => this.sendListener(spec, listener, ociState(rec, status)));
         if (attachEnd !== undefined) {
           master = this.sys.recvMsg(attachEnd, 64).fd;
           if (master === -1) throw new RuntsError('ERR_SYSCALL', 'process.terminal: the exec sent no terminal');
@@ -542,7 +543,7 @@ export class Runtime implements RuntimeApi {
 
   async start(id: string): Promise<void> {
     const rec = this.store.load(id);
-    const status = this.status(rec);
+    const status = statusOf(this.store, rec);
     if (status !== 'created') throw new RuntsError('ERR_BAD_STATE', `cannot start a container that is ${status}`);
     const fifo = this.store.fifo(id);
     const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
@@ -574,7 +575,7 @@ export class Runtime implements RuntimeApi {
         /* a concurrent start removed it */
       }
     }
-    runHooksWarn(rec.poststart, 'poststart', JSON.stringify(this.ociState(rec, 'running')), this.warn);
+    runHooksWarn(rec.poststart, 'poststart', JSON.stringify(ociState(rec, 'running')), this.warn);
   }
 
   async run(id: string, opts: RunOptions): Promise<number> {
@@ -598,25 +599,16 @@ export class Runtime implements RuntimeApi {
   }
 
   state(id: string): State {
-    const rec = this.store.load(id);
-    return this.ociState(rec, this.status(rec));
+    return createQueries(this.store.root).state(id);
   }
 
   list(): State[] {
-    const out: State[] = [];
-    for (const id of this.store.ids()) {
-      try {
-        out.push(this.state(id));
-      } catch {
-        // A container deleted while listing is simply not listed.
-      }
-    }
-    return out;
+    return createQueries(this.store.root).list();
   }
 
   kill(id: string, signal: number, opts: { all?: boolean }): void {
     const rec = this.store.load(id);
-    const status = this.status(rec);
+    const status = statusOf(this.store, rec);
     if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not running`);
     // Without cgroups (rootless) only the init can be found; a pid namespace's processes die with it.
     if ((opts.all || rec.sharedPidNs) && Object.keys(rec.cgroupPaths).length > 0) {
@@ -675,7 +667,7 @@ export class Runtime implements RuntimeApi {
 
   update(id: string, opts: UpdateOptions): LinuxResources {
     const rec = this.store.load(id);
-    const status = this.status(rec);
+    const status = statusOf(this.store, rec);
     if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not running`);
     for (const w of opts.warnings ?? []) this.warn(w);
     if (opts.l3CacheSchema || opts.memBwSchema) {
@@ -694,7 +686,7 @@ export class Runtime implements RuntimeApi {
 
   pause(id: string): void {
     const rec = this.store.load(id);
-    const status = this.status(rec);
+    const status = statusOf(this.store, rec);
     if (status !== 'running' && status !== 'created') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not running: ${status}`);
     if (Object.keys(rec.cgroupPaths).length === 0) throw new RuntsError('ERR_CGROUP', `cannot pause container "${id}": it has no cgroup of its own (rootless, no cgroup delegated)`);
     this.cgroup(rec).freeze();
@@ -702,21 +694,21 @@ export class Runtime implements RuntimeApi {
 
   resume(id: string): void {
     const rec = this.store.load(id);
-    const status = this.status(rec);
+    const status = statusOf(this.store, rec);
     if (status !== 'paused') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not paused: ${status}`);
     this.cgroup(rec).thaw();
   }
 
   processes(id: string): number[] {
     const rec = this.store.load(id);
-    if (this.status(rec) === 'stopped') return [];
+    if (statusOf(this.store, rec) === 'stopped') return [];
     return this.cgroup(rec).pids();
   }
 
   async events(id: string, opts: EventsOptions, out: (event: object) => void): Promise<void> {
     if (!(opts.intervalMs > 0)) throw new RuntsError('ERR_USAGE', '--interval must be greater than 0');
     const rec = this.store.load(id);
-    if (this.status(rec) === 'stopped') throw new RuntsError('ERR_BAD_STATE', `container with id ${id} is not running`);
+    if (statusOf(this.store, rec) === 'stopped') throw new RuntsError('ERR_BAD_STATE', `container with id ${id} is not running`);
     const cg = this.cgroup(rec);
     const stats = () => out({ type: 'stats', id, data: cg.stats() });
     if (opts.stats) {
@@ -770,7 +762,7 @@ export class Runtime implements RuntimeApi {
       if (opts.force && isRuntsError(e) && e.code === 'ERR_NOT_FOUND') return;
       throw e;
     }
-    const status = this.status(rec);
+    const status = statusOf(this.store, rec);
     if ((status === 'running' || status === 'paused') && !opts.force) {
       throw new RuntsError('ERR_BAD_STATE', `cannot delete container "${id}" that is not stopped: ${status}`);
     }
@@ -786,7 +778,7 @@ export class Runtime implements RuntimeApi {
       }
       this.waitGone(rec);
     }
-    if (!rec.creating) runHooksWarn(rec.poststop, 'poststop', JSON.stringify(this.ociState(rec, 'stopped')), this.warn);
+    if (!rec.creating) runHooksWarn(rec.poststop, 'poststop', JSON.stringify(ociState(rec, 'stopped')), this.warn);
     cg.destroy(rec.cgroupCreated);
     this.store.remove(id);
   }
@@ -839,33 +831,6 @@ export class Runtime implements RuntimeApi {
       /* no passwd entry: /etc/subuid may still name the uid */
     }
     return { uid, gid: process.getegid?.() ?? uid, name };
-  }
-
-  private status(rec: ContainerRecord): Status {
-    if (rec.creating) return rec.pid > 0 && isAlive(rec.pid, rec.startTime) ? 'creating' : 'stopped';
-    if (!isAlive(rec.pid, rec.startTime)) return 'stopped';
-    if (existsSync(this.store.fifo(rec.id))) return 'created';
-    try {
-      if (newManager({ paths: rec.cgroupPaths }).isFrozen()) return 'paused';
-    } catch {
-      /* no freezer: not paused */
-    }
-    return 'running';
-  }
-
-  private ociState(rec: ContainerRecord, status: Status): State {
-    const s: State = {
-      ociVersion: OCI_VERSION,
-      id: rec.id,
-      status,
-      bundle: rec.bundle,
-      rootfs: rec.rootfs,
-      created: rec.created,
-      owner: rec.owner,
-    };
-    if (status !== 'stopped' && rec.pid > 0) s.pid = rec.pid;
-    if (Object.keys(rec.annotations).length > 0) s.annotations = rec.annotations;
-    return s;
   }
 
   private safeClose(fd: number): void {

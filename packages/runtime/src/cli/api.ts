@@ -77,3 +77,6 @@ export interface GlobalOptions {
 }
 
 export type RuntimeFactory = (g: GlobalOptions, warn: (msg: string) => void) => RuntimeApi;
+
+/** state and list, which need only the state dir (../query.ts). */
+export type Queries = Pick<RuntimeApi, 'state' | 'list'>;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { RuntsError, configError } from '@runts/errors';
 import type { Process, State } from '@runts/oci';
 import type { UpdateFlags } from '@runts/cgroups';
-import type { RuntimeApi } from './api';
+import type { Queries, RuntimeApi } from './api';
 import { command, type Command, type Flags } from './args';
 
 export interface Io {
@@ -142,8 +142,9 @@ function createOpts(f: CreateFlags) {
 
 const str = (v: string | string[] | undefined) => v as string;
 
-/** runc's commands; `rt` creates the runtime on first use, after the global options are known. */
-export function commands(rt: () => RuntimeApi, io: Io): Command[] {
+/** runc's commands; `rt` creates the runtime on first use, after the global options are known,
+ * and `q` what state and list need (by default the runtime). */
+export function commands(rt: () => RuntimeApi, io: Io, q: () => Queries = rt): Command[] {
   return [
     command({ names: ['create'], args: '<id>', summary: 'create a container', flags: CREATE_FLAGS, run: (f, a) => rt().create(str(a['id']), createOpts(f)) }),
     command({ names: ['start'], args: '<id>', summary: 'start a created container', flags: {}, run: (_, a) => rt().start(str(a['id'])) }),
@@ -220,7 +221,7 @@ export function commands(rt: () => RuntimeApi, io: Io): Command[] {
         });
       },
     }),
-    command({ names: ['state'], args: '<id>', summary: 'print the state of a container', flags: {}, run: (_, a) => io.out(JSON.stringify(rt().state(str(a['id'])), null, '  ') + '\n') }),
+    command({ names: ['state'], args: '<id>', summary: 'print the state of a container', flags: {}, run: (_, a) => io.out(JSON.stringify(q().state(str(a['id'])), null, '  ') + '\n') }),
     command({
       names: ['list', 'ls'],
       args: '',
@@ -230,7 +231,7 @@ export function commands(rt: () => RuntimeApi, io: Io): Command[] {
         quiet: { type: 'boolean', short: 'q', default: false, describe: 'ids only' },
       },
       run: (f) => {
-        const all = rt().list();
+        const all = q().list();
         if (f.quiet) io.out(all.map((s) => `${s.id}\n`).join(''));
         else if (f.format === 'json') io.out(JSON.stringify(all) + '\n');
         else io.out(formatTable(all));

@@ -1,5 +1,5 @@
 import { isRuntsError } from '@runts/errors';
-import type { GlobalOptions, RuntimeApi, RuntimeFactory } from './api';
+import type { GlobalOptions, Queries, RuntimeApi, RuntimeFactory } from './api';
 import { parse } from './args';
 import { GLOBAL_FLAGS, commands, type Io } from './commands';
 import { Logger, writeAll } from './log';
@@ -32,7 +32,13 @@ function logFromArgv(argv: string[], err: (s: string) => void): Logger {
 }
 
 /** Parses argv, runs one command, and returns the exit code. Every error is one line. */
-export async function main(argv: string[], factory: RuntimeFactory, io: Io = { out: (s) => writeAll(1, s), err: (s) => writeAll(2, s) }, commit = 'unknown'): Promise<number> {
+export async function main(
+  argv: string[],
+  factory: RuntimeFactory,
+  io: Io = { out: (s) => writeAll(1, s), err: (s) => writeAll(2, s) },
+  commit = 'unknown',
+  queries?: (g: GlobalOptions) => Queries,
+): Promise<number> {
   if (argv[0] === '--version' || argv[0] === '-v') {
     io.out(`runts version ${VERSION}\ncommit: ${commit}\nspec: ${SPEC_VERSION}\n`);
     return 0;
@@ -41,7 +47,8 @@ export async function main(argv: string[], factory: RuntimeFactory, io: Io = { o
   try {
     let g: GlobalOptions | undefined;
     let runtime: RuntimeApi | undefined;
-    const table = commands(() => (runtime ??= factory(g!, (m) => log!.warn(m))), io);
+    const rt = () => (runtime ??= factory(g!, (m) => log!.warn(m)));
+    const table = commands(rt, io, queries ? () => queries(g!) : rt);
     const p = parse(argv, GLOBAL_FLAGS, table);
     if (p.help !== undefined) {
       io.out(p.help);
@@ -69,7 +76,9 @@ function errorLine(e: unknown): string {
 export function cli(commit?: string): void {
   // Loaded when a command first needs it: --version, help and spec never do.
   const factory: RuntimeFactory = (g, warn) => (require('../runtime') as typeof import('../runtime')).createRuntime(g, warn);
+  // state and list: engines poll them, and they need only the state dir.
+  const queries = (g: GlobalOptions) => (require('../query') as typeof import('../query')).createQueries(g.root);
   // Output is written synchronously, so exiting at once is safe and skips
   // Node's teardown of a naturally ending loop (about 4 ms here).
-  main(process.argv.slice(2), factory, undefined, commit).then((code) => process.exit(code));
+  main(process.argv.slice(2), factory, undefined, commit, queries).then((code) => process.exit(code));
 }
