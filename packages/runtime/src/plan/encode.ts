@@ -24,16 +24,17 @@ function dataSize(a: Arg): number {
 }
 
 /** A 64-bit argument. Numbers are written as two halves: BigInt conversions
- * cost ~1 ms per plan in a CLI's cold start. */
-function write64(buf: Buffer, off: number, v: number | bigint, op: string): void {
+ * cost ~1 ms per plan in a CLI's cold start. DataView's setters are V8
+ * builtins, where Buffer's are JS that a cold start interprets. */
+function write64(view: DataView, off: number, v: number | bigint, op: string): void {
   if (typeof v === 'bigint') {
-    buf.writeBigInt64LE(BigInt.asIntN(64, v), off);
+    view.setBigInt64(off, BigInt.asIntN(64, v), true);
     return;
   }
   if (!Number.isSafeInteger(v)) throw new Error(`plan op ${op}: argument ${v} is not an integer`);
   const high = Math.floor(v / 0x1_0000_0000);
-  buf.writeUInt32LE(v - high * 0x1_0000_0000, off);
-  buf.writeInt32LE(high, off + 4);
+  view.setUint32(off, v - high * 0x1_0000_0000, true);
+  view.setInt32(off + 4, high, true);
 }
 
 /** Encodes ops into the native stage's buffer (layout in bindings/stage.h):
@@ -42,6 +43,7 @@ export function encodePlan(ops: readonly PlanOp[], syncFd: number, scratchLen: n
   const dataStart = HEADER_SIZE + ops.length * OP_SIZE;
   const dataLen = ops.reduce((n, o) => o.args.reduce<number>((m, a) => m + dataSize(a), n), 0);
   const buf = Buffer.alloc(dataStart + dataLen + scratchLen);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let end = dataStart;
   const putString = (s: string): number => {
     const off = end;
@@ -57,7 +59,7 @@ export function encodePlan(ops: readonly PlanOp[], syncFd: number, scratchLen: n
 
   ops.forEach((o, i) => {
     const base = HEADER_SIZE + i * OP_SIZE;
-    buf.writeUInt32LE(Op[o.op], base);
+    view.setUint32(base, Op[o.op], true);
     if (o.args.length > 6) throw new Error(`plan op ${o.op}: too many arguments`);
     let flags = 0;
     o.args.forEach((a, j) => {
@@ -72,22 +74,22 @@ export function encodePlan(ops: readonly PlanOp[], syncFd: number, scratchLen: n
         // String arrays: the strings, then offsets to each, then -1.
         const offs = (a as readonly string[]).map(putString);
         const at = end;
-        offs.forEach((off, k) => write64(buf, at + k * 8, off, o.op));
-        write64(buf, at + offs.length * 8, -1, o.op);
+        offs.forEach((off, k) => write64(view, at + k * 8, off, o.op));
+        write64(view, at + offs.length * 8, -1, o.op);
         end = at + (offs.length + 1) * 8;
         v = at;
       }
-      write64(buf, base + 8 + j * 8, v, o.op);
+      write64(view, base + 8 + j * 8, v, o.op);
     });
-    buf.writeUInt32LE(flags, base + 4);
+    view.setUint32(base + 4, flags, true);
   });
-  buf.writeUInt32LE(PLAN_MAGIC, 0);
-  buf.writeUInt32LE(PLAN_VERSION, 4);
-  buf.writeUInt32LE(ops.length, 8);
-  buf.writeUInt32LE(HEADER_SIZE, 12);
-  buf.writeInt32LE(syncFd, 16);
-  buf.writeUInt32LE(end, 20);
-  buf.writeUInt32LE(scratchLen, 24);
-  buf.writeInt32LE(closeFd, 28);
+  view.setUint32(0, PLAN_MAGIC, true);
+  view.setUint32(4, PLAN_VERSION, true);
+  view.setUint32(8, ops.length, true);
+  view.setUint32(12, HEADER_SIZE, true);
+  view.setInt32(16, syncFd, true);
+  view.setUint32(20, end, true);
+  view.setUint32(24, scratchLen, true);
+  view.setInt32(28, closeFd, true);
   return buf;
 }
