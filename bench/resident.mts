@@ -4,7 +4,7 @@
 // (proportional set size) splits pages shared between shims fairly.
 // Never fails the build.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -128,6 +128,14 @@ function stopContainerd(): void {
   for (const pid of shimPids()) process.kill(pid, 'SIGKILL');
   spawnSync('ctr', ['--address', CTRD_SOCK, 'namespace', 'rm', NS]);
   containerd = undefined;
+  // runc made /<namespace>/<id> in each hierarchy and removed only <id>.
+  for (const dir of ['', ...readdirSync('/sys/fs/cgroup')].map((h) => join('/sys/fs/cgroup', h, NS))) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // Not in this hierarchy (or a v2 host's single one).
+    }
+  }
 }
 
 function shimPids(): number[] {
