@@ -481,7 +481,8 @@ static void do_exec_fifo(int fd)
 	check(w);
 	if (write_all(w, "0", 1) < 0)
 		fail(errno);
-	close(w);
+	/* w stays open until the exec closes it, after the startContainer hooks:
+	 * start waits for that hang-up before it runs poststart. */
 	close(fd);
 }
 

@@ -193,7 +193,8 @@ t.test('hooks run in order with the state on stdin', async (t) => {
   const env = new Env(t);
   const log = join(env.dir, 'hooks.log');
   const hook = join(env.dir, 'hook.sh');
-  writeFileSync(hook, `#!/bin/sh\nstate=$(cat)\necho "$1 $(echo "$state" | grep -o '"status":"[a-z]*"')" >> ${log}\n`);
+  // A slow startContainer hook: poststart must still wait for it (and the exec after it).
+  writeFileSync(hook, `#!/bin/sh\nstate=$(cat)\n[ "$1" = startContainer ] && sleep 0.3\necho "$1 $(echo "$state" | grep -o '"status":"[a-z]*"')" >> ${log}\n`);
   chmodSync(hook, 0o755);
   const cfg = sh(`echo main >> ${log}`);
   // The log path must exist inside the container too: bind the test dir at the same path.

@@ -567,6 +567,17 @@ export class Runtime implements RuntimeApi {
         // Woken by the init's write; a writer that left without one (hang-up) would wake us at once.
         if (!this.sys.pollIn(fd, START_POLL_MS)) sleepMs(1);
       }
+      // The init holds its end until it execs the process, after its startContainer
+      // hooks; poststart comes after that (runtime-spec), so wait for the hang-up.
+      const hungUp = () => {
+        try {
+          return readSync(fd, b, 0, 1, null) === 0;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+          return false;
+        }
+      };
+      while (!hungUp() && isAlive(rec.pid, rec.startTime)) this.sys.pollIn(fd, START_POLL_MS);
     } finally {
       closeSync(fd);
       try {
