@@ -8,8 +8,7 @@ import { isAlive } from './proc';
 import type { Queries } from './cli/api';
 import { StateStore, type ContainerRecord, type Status } from './state';
 
-export function createQueries(root: string): Queries {
-  const store = new StateStore(root);
+export function createQueries(store: StateStore): Queries {
   return {
     state: (id) => stateOf(store, store.load(id)),
     list: () => {
@@ -26,7 +25,7 @@ export function createQueries(root: string): Queries {
   };
 }
 
-export function stateOf(store: StateStore, rec: ContainerRecord): State {
+function stateOf(store: StateStore, rec: ContainerRecord): State {
   return ociState(rec, statusOf(store, rec));
 }
 

@@ -4,7 +4,7 @@ import { defaultSpec, features as ociFeatures, parseConfig, OCI_VERSION, type Li
 import { checkSystemdPath, newManager, planUpdate, realFs, watchOom, type Manager, type OomWatch } from '@runts/cgroups';
 import { RuntsError, configError, isRuntsError } from '@runts/errors';
 import { LinuxSys, errnoName, strerror, type Sys } from '@runts/sys';
-import type { CreateOptions, EventsOptions, ExecOptions, GlobalOptions, RunOptions, RuntimeApi, UpdateOptions } from './cli/api';
+import type { CreateOptions, EventsOptions, ExecOptions, GlobalOptions, Queries, RunOptions, RuntimeApi, UpdateOptions } from './cli/api';
 import { runHooks, runHooksWarn } from './hooks';
 import type { Lsm, Plan } from './plan/build';
 import { NS_PROC_NAME } from './plan/flags';
@@ -69,6 +69,7 @@ class Undo {
 
 export class Runtime implements RuntimeApi {
   readonly store: StateStore;
+  private readonly queries: Queries;
   private readonly sys: Sys;
   private readonly warn: (msg: string) => void;
   private readonly systemd: boolean;
@@ -77,6 +78,7 @@ export class Runtime implements RuntimeApi {
 
   constructor(opts: RuntimeOptions) {
     this.store = new StateStore(opts.root);
+    this.queries = createQueries(this.store);
     this.sys = opts.sys ?? new LinuxSys();
     this.warn = opts.warn ?? ((m) => process.stderr.write(`runts: warning: ${m}\n`));
     this.systemd = opts.systemdCgroup ?? false;
@@ -549,13 +551,13 @@ export class Runtime implements RuntimeApi {
     const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
     try {
       const b = Buffer.alloc(1);
-      // EOF or EAGAIN: the init has not opened its end yet (it reports ready just before).
+      // 1: the go; 0: EOF, no writer (yet, or any more); -1: a writer, nothing written.
       const read = () => {
         try {
           return readSync(fd, b, 0, 1, null);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-          return 0;
+          return -1;
         }
       };
       while (read() !== 1) {
@@ -569,15 +571,7 @@ export class Runtime implements RuntimeApi {
       }
       // The init holds its end until it execs the process, after its startContainer
       // hooks; poststart comes after that (runtime-spec), so wait for the hang-up.
-      const hungUp = () => {
-        try {
-          return readSync(fd, b, 0, 1, null) === 0;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-          return false;
-        }
-      };
-      while (!hungUp() && isAlive(rec.pid, rec.startTime)) this.sys.pollIn(fd, START_POLL_MS);
+      while (read() !== 0 && isAlive(rec.pid, rec.startTime)) this.sys.pollIn(fd, START_POLL_MS);
     } finally {
       closeSync(fd);
       try {
@@ -610,11 +604,11 @@ export class Runtime implements RuntimeApi {
   }
 
   state(id: string): State {
-    return createQueries(this.store.root).state(id);
+    return this.queries.state(id);
   }
 
   list(): State[] {
-    return createQueries(this.store.root).list();
+    return this.queries.list();
   }
 
   kill(id: string, signal: number, opts: { all?: boolean }): void {

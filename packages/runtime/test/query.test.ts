@@ -26,7 +26,7 @@ t.test('status from the record, the process and the exec fifo; list skips what i
   save(rec('half-made', { creating: true }));
   store.claim('bare');
 
-  const q = createQueries(d);
+  const q = createQueries(store);
   t.match(q.state('created'), { ociVersion: '1.2.1', id: 'created', status: 'created', pid: process.pid, bundle: '/b', rootfs: '/b/rootfs' });
   // No cgroup paths: no freezer to ask, so not paused.
   t.match(q.state('running'), { status: 'running', annotations: { a: 'b' } });

@@ -77,7 +77,11 @@ export function cli(commit?: string): void {
   // Loaded when a command first needs it: --version, help and spec never do.
   const factory: RuntimeFactory = (g, warn) => (require('../runtime') as typeof import('../runtime')).createRuntime(g, warn);
   // state and list: engines poll them, and they need only the state dir.
-  const queries = (g: GlobalOptions) => (require('../query') as typeof import('../query')).createQueries(g.root);
+  const queries = (g: GlobalOptions) => {
+    const { createQueries } = require('../query') as typeof import('../query');
+    const { StateStore } = require('../state') as typeof import('../state');
+    return createQueries(new StateStore(g.root));
+  };
   // Output is written synchronously, so exiting at once is safe and skips
   // Node's teardown of a naturally ending loop (about 4 ms here).
   main(process.argv.slice(2), factory, undefined, commit, queries).then((code) => process.exit(code));
