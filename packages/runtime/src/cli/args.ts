@@ -1,8 +1,8 @@
-// runc's command line on node:util's parseArgs: global options, then a command
-// with its own options and arguments. Declared once as tables that also make
-// the help text; loads nothing but a built-in (yargs cost ~35 ms per start).
-import { parseArgs } from 'node:util';
+// runc's command line: global options, then a command with its own options
+// and arguments. Declared once as tables that also make the help text; the
+// syntax is flags.ts (yargs cost ~35 ms per start, node:util's parseArgs ~0.6).
 import { RuntsError } from '@runts/errors';
+import { FlagError, parseFlags as tokenize, type FlagSpecs } from './flags';
 
 export interface Flag {
   type: 'string' | 'boolean' | 'number';
@@ -69,15 +69,15 @@ function firstArg(argv: string[], flags: Flags): number {
   return argv.length;
 }
 
-function options(flags: Flags) {
-  const out: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
+function options(flags: Flags): FlagSpecs {
+  const out: FlagSpecs = {};
   for (const [name, f] of Object.entries(flags)) {
     out[name] = { type: f.type === 'boolean' ? 'boolean' : 'string', ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) };
   }
   return out;
 }
 
-/** parseArgs' values converted and checked against the table; defaults filled in. */
+/** The given values converted and checked against the table; defaults filled in. */
 function values(flags: Flags, raw: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, f] of Object.entries(flags)) {
@@ -100,25 +100,12 @@ function values(flags: Flags, raw: Record<string, unknown>): Record<string, unkn
   return out;
 }
 
-/** `-p v` and `--pid-file v` become `--pid-file=v`, so a value may start with a dash (`--memory -1`). */
-function joinValues(argv: string[], flags: Flags): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') return [...out, ...argv.slice(i)];
-    const f = a.startsWith('-') && !a.includes('=') ? lookup(flags, a) : undefined;
-    if (f && f[1].type !== 'boolean' && i + 1 < argv.length) out.push(`--${f[0]}=${argv[++i]}`);
-    else out.push(a);
-  }
-  return out;
-}
-
 function parseFlags(argv: string[], flags: Flags) {
   try {
-    return parseArgs({ args: joinValues(argv, flags), options: options(flags), allowPositionals: true, strict: true });
+    return tokenize(argv, options(flags));
   } catch (e) {
-    // parseArgs explains itself in one sentence; its hint about `--` is for other tools.
-    throw usage((e as Error).message.split('. To specify')[0]!.replace(/\.$/, ''));
+    if (e instanceof FlagError) throw usage(e.message);
+    throw e;
   }
 }
 

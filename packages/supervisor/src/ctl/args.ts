@@ -1,7 +1,7 @@
 // runtsctl's command line: a global --address, then one command with its own
-// flags (node:util parseArgs). Parsing is pure so it is tested without runtsd.
+// flags, in the runts CLI's syntax. Parsing is pure so it is tested without runtsd.
 import { resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { FlagError, parseFlags, type FlagSpecs } from '@runts/runtime/dist/cli/flags';
 
 export const DEFAULT_ADDRESS = '/run/runts/runtsd.sock';
 
@@ -59,11 +59,12 @@ export function parseSignal(s: string): number {
   throw new UsageError(`unknown signal: ${s}`);
 }
 
-function parse(args: string[], options: ParseArgsConfig['options']) {
+function parse(args: string[], options: FlagSpecs) {
   try {
-    return parseArgs({ args, options: options ?? {}, strict: true, allowPositionals: true });
+    return parseFlags(args, options);
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    if (e instanceof FlagError) throw new UsageError(e.message);
+    throw e;
   }
 }
 
@@ -111,7 +112,7 @@ function parseCommand(name: string, rest: string[]): Command {
       const { values: v, positionals } = parse(rest, {
         name: { type: 'string' }, detach: { type: 'boolean', short: 'd' }, rm: { type: 'boolean' }, group: { type: 'string' }, ...tti,
       });
-      const bundle = resolve(one(positionals as string[], 'run', 'BUNDLE'));
+      const bundle = resolve(one(positionals, 'run', 'BUNDLE'));
       return { name, bundle, id: (v.name as string | undefined) ?? '', detach: !!v.detach, rm: !!v.rm, tty: !!v.tty, interactive: !!v.interactive, group: (v.group as string | undefined) ?? '' };
     }
     case 'ps': {
@@ -122,38 +123,38 @@ function parseCommand(name: string, rest: string[]): Command {
       return { name, all: !!v.all, format };
     }
     case 'inspect':
-      return { name, ids: some(parse(rest, {}).positionals as string[], name) };
+      return { name, ids: some(parse(rest, {}).positionals, name) };
     case 'logs': {
       const { values: v, positionals } = parse(rest, { follow: { type: 'boolean', short: 'f' } });
-      return { name, id: one(positionals as string[], name), follow: !!v.follow };
+      return { name, id: one(positionals, name), follow: !!v.follow };
     }
     case 'exec': {
       const [opts, args] = splitAtId(rest);
       const { values: v, positionals } = parse(opts, tti);
-      const id = one(positionals as string[], name);
+      const id = one(positionals, name);
       if (args.length === 0) throw new UsageError('exec needs a command after the ID');
       return { name, id, args, tty: !!v.tty, interactive: !!v.interactive };
     }
     case 'kill': {
       const { values: v, positionals } = parse(rest, { signal: { type: 'string', short: 's' } });
-      return { name, id: one(positionals as string[], name), signal: parseSignal((v.signal as string | undefined) ?? 'TERM') };
+      return { name, id: one(positionals, name), signal: parseSignal((v.signal as string | undefined) ?? 'TERM') };
     }
     case 'stop': {
       const { values: v, positionals } = parse(rest, { time: { type: 'string', short: 't' } });
       const t = (v.time as string | undefined) ?? '10';
       if (!/^\d+$/.test(t)) throw new UsageError(`stop -t needs whole seconds, not ${t}`);
-      return { name, id: one(positionals as string[], name), timeout: Number(t) };
+      return { name, id: one(positionals, name), timeout: Number(t) };
     }
     case 'rm': {
       const { values: v, positionals } = parse(rest, { force: { type: 'boolean', short: 'f' } });
-      return { name, ids: some(positionals as string[], name), force: !!v.force };
+      return { name, ids: some(positionals, name), force: !!v.force };
     }
     case 'events':
       if (parse(rest, {}).positionals.length) throw new UsageError('events takes no arguments');
       return { name };
     case 'stats':
     case 'wait':
-      return { name, id: one(parse(rest, {}).positionals as string[], name) };
+      return { name, id: one(parse(rest, {}).positionals, name) };
     default:
       throw new UsageError(`unknown command ${name}`);
   }
