@@ -3,8 +3,8 @@
 // RST_STREAM and GOAWAY; no TLS, priorities or push. node:http2 would do, but
 // loading it (and the TLS it pulls in) costs ~20 ms, most of runtsctl's start.
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
 import { Decoder, HpackError, encode, type Header } from './hpack';
+import type { ByteStream } from './pipe';
 
 const DATA = 0;
 const HEADERS = 1;
@@ -112,11 +112,12 @@ export class Connection {
   private unacked = 0;
   private connected = false;
   private closing = false;
-  private corked = false;
+  /** Frames of this turn of the event loop, sent as one write at its end. */
+  private out: Buffer[] | undefined;
   /** Why the connection is unusable, once it is. */
   private failure: string | undefined;
 
-  constructor(private readonly socket: Socket) {
+  constructor(private readonly socket: ByteStream) {
     socket.on('connect', () => (this.connected = true));
     socket.on('data', (d: Buffer) => this.receive(d));
     socket.on('error', (e: NodeJS.ErrnoException) =>
@@ -152,7 +153,7 @@ export class Connection {
   /** Closes the socket once the open streams end. */
   close(): void {
     this.closing = true;
-    if (!this.streams.size) this.socket.end();
+    if (!this.streams.size) this.end();
   }
 
   /** Sends what the windows allow of the stream's queue, and its end once the queue is empty. */
@@ -178,20 +179,28 @@ export class Connection {
   /** Writes a frame; what one turn of the event loop writes goes out in one write. */
   send(data: Buffer): void {
     if (this.failure !== undefined) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
+    if (!this.out) {
+      this.out = [];
+      process.nextTick(() => this.flushOut());
     }
-    this.socket.write(data);
+    this.out.push(data);
   }
 
   forget(stream: Stream): void {
     this.streams.delete(stream.id);
-    if (this.closing && !this.streams.size) this.socket.end();
+    if (this.closing && !this.streams.size) this.end();
+  }
+
+  private flushOut(): void {
+    const out = this.out;
+    this.out = undefined;
+    if (out?.length && this.failure === undefined) this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+  }
+
+  /** Our side is done: what is queued goes first. */
+  private end(): void {
+    this.flushOut();
+    this.socket.end();
   }
 
   private fail(message: string): void {

@@ -4,10 +4,10 @@
 // objects have the shapes of grpc-js with @grpc/proto-loader's options (see
 // index.ts), so the generated client types describe them.
 import { EventEmitter } from 'node:events';
-import { connect as netConnect } from 'node:net';
 import { DESCRIPTOR } from './gen/descriptor';
 import { CANCEL, Connection, type Stream, type StreamFailure } from './h2';
 import type { Header } from './hpack';
+import { connectUnix } from './pipe';
 
 /** gRPC status codes (the gRPC spec's numbering, as grpc-js's `status`). */
 export const Status = {
@@ -293,7 +293,7 @@ export function lightClient<T>(service: string, address: string): T {
     let codecs: [MessageCodec, MessageCodec] | undefined;
     const start = (): Call => {
       const [req, res] = (codecs ??= [codec(lookup(m.requestType, scope).path.join('.')), codec(lookup(m.responseType, scope).path.join('.'))]);
-      conn ??= new Connection(netConnect(address));
+      conn ??= new Connection(connectUnix(address));
       const stream = conn.request([
         [':method', 'POST'], [':scheme', 'http'], [':path', `/${path.join('.')}/${name}`], [':authority', 'localhost'],
         ['content-type', 'application/grpc'], ['te', 'trailers'],
