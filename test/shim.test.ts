@@ -167,6 +167,45 @@ t.test('exec with a terminal, resized; stats', async (t) => {
   await s.call('Delete', { id, force: true });
 });
 
+/** Attach with a create in its first message: every message, in order, or the error. */
+function runAttached(s: { client: { Attach(): any } }, first: object): Promise<{ msgs: any[]; error?: any }> {
+  const call = s.client.Attach();
+  const msgs: any[] = [];
+  return new Promise((res) => {
+    call.on('data', (m: unknown) => msgs.push(m));
+    call.on('end', () => res({ msgs }));
+    call.on('error', (error: unknown) => res({ msgs, error }));
+    call.write(first);
+  });
+}
+
+t.test('Attach with create: created, started, attached in one call', async (t) => {
+  const { env, s } = await withShim(t);
+  const id = env.id();
+  const { msgs, error } = await runAttached(s, { logs: true, follow: true, create: { id, bundle: env.bundle(sh('echo ran; exit 5')), start: true } });
+  t.equal(error, undefined);
+  t.ok(msgs[0].created?.pid > 0, 'the first answer is the pid, before any output');
+  t.equal(msgs.slice(1).map((m) => m.stdout.toString()).join(''), 'ran\n', 'then all output, from the start');
+  t.same([msgs.at(-1).exited, msgs.at(-1).exitStatus], [true, 5], 'then the exit');
+  await s.call('Delete', { id });
+
+  const tty = sh('stty size');
+  tty.process.terminal = true;
+  const id2 = env.id();
+  const sized = await runAttached(s, { logs: true, follow: true, width: 97, height: 31, create: { id: id2, bundle: env.bundle(tty), terminal: true, start: true } });
+  t.equal(sized.msgs.slice(1).map((m) => m.stdout.toString()).join(''), '31 97\r\n', 'a terminal has its size from the start');
+  await s.call('Delete', { id: id2 });
+
+  const bad = sh('true');
+  bad.process.args = ['/no/such/binary'];
+  const id3 = env.id();
+  const failed = await runAttached(s, { logs: true, follow: true, create: { id: id3, bundle: env.bundle(bad), start: true } });
+  t.equal(failed.msgs.length, 0, 'a failed start answers nothing but the error');
+  t.match(failed.error, { details: /no\/such\/binary/ });
+  await t.rejects(s.call('State', { id: id3 }), { code: 5 }, 'and leaves no container');
+  t.same((await s.call('Connect', { id: '' })).ids, [], 'the shim holds nothing');
+});
+
 t.test('errors: one line, a gRPC code; Shutdown leaves a shim that still serves', async (t) => {
   const { env, s } = await withShim(t);
   const bad = sh('true');

@@ -161,6 +161,20 @@ t.test('errors are one line', async (t) => {
   t.equal(missing.stderr, 'runtsctl: no such container: nope\n');
   t.equal(sv.ctl(['run', '/nonexistent']).stderr, 'runtsctl: no config.json in bundle /nonexistent\n');
   t.equal(sv.ctl(['frob']).code, 2);
+
+  // A run whose start fails: its error, and no record or shim hold left.
+  const env = new Env(t);
+  const cfg = sh('true');
+  cfg.process.args = ['/no/such/binary'];
+  for (const args of [['run'], ['run', '--rm'], ['run', '-t']]) {
+    const id = env.id('sv');
+    sv.ids.add(id);
+    const r = sv.ctl([...args, '--name', id, env.bundle(cfg)]);
+    t.equal(r.code, 1, `${args.join(' ')}: fails`);
+    t.match(r.stderr, /^runtsctl: [^\n]*no\/such\/binary[^\n]*\n$/, `${args.join(' ')}: one line, naming the binary`);
+    t.notOk(sv.ps().some((c) => c.id === id), `${args.join(' ')}: no record left`);
+    t.same(cgroupsOf(id), []);
+  }
 });
 
 t.test('20 containers survive kill -9 of runtsd; exits while it was down keep their codes', async (t) => {

@@ -75,7 +75,7 @@ t.test('messages round-trip with protobufjs', async (t) => {
   });
   t.match(seen[0], { id: 'c', logs: true, follow: true, width: 80, height: 24 });
   t.same((seen[1] as { stdin: Buffer }).stdin, Buffer.from('hi\n'), 'bytes reach the server');
-  t.same(out, [{ stdout: Buffer.from([0, 1, 255]), stderr: Buffer.alloc(0), exited: true, exitStatus: 3 }], 'a call ends with the server\'s trailers');
+  t.same(out, [{ stdout: Buffer.from([0, 1, 255]), stderr: Buffer.alloc(0), exited: true, exitStatus: 3, created: null }], 'a call ends with the server\'s trailers');
   t.ok(shimApi().Task.service.Create, 'the shim service loads from the same descriptor');
 });
 

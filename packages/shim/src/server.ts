@@ -37,15 +37,32 @@ export function taskHandlers(tasks: Tasks, outbox: Outbox, shutdown: (now: boole
 
     Attach(call: grpc.ServerDuplexStream<shim.AttachInput__Output, shim.AttachOutput>) {
       let detach: (() => void) | undefined;
-      call.once('data', (m: shim.AttachInput__Output) => {
+      let cancelled = false;
+      const attach = (m: shim.AttachInput__Output) => {
         try {
-          detach = open(tasks, call, m);
+          if (!cancelled) detach = open(tasks, call, m);
         } catch (e) {
           call.emit('error', toStatus(e));
         }
+      };
+      call.once('data', (m: shim.AttachInput__Output) => {
+        const r = m.create;
+        if (!r) return attach(m);
+        // Created (and started) first: the log replay below holds whatever it wrote meanwhile.
+        const made = r.start ? tasks.run(r, m) : Promise.resolve().then(() => tasks.create(r));
+        made.then(
+          (pid) => {
+            call.write({ created: { pid } });
+            attach({ ...m, id: r.id, execId: '' });
+          },
+          (e: unknown) => call.emit('error', toStatus(e)),
+        );
       });
       // A client that half-closes still reads output; only a cancel detaches.
-      call.on('cancelled', () => detach?.());
+      call.on('cancelled', () => {
+        cancelled = true;
+        detach?.();
+      });
     },
   };
 }

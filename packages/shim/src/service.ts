@@ -99,10 +99,12 @@ export class Tasks {
     return created.pid;
   }
 
-  /** Create with start: all or nothing, so a failed start leaves no container behind. */
-  async run(r: shim.CreateTaskRequest__Output): Promise<number> {
+  /** Create with start: all or nothing, so a failed start leaves no container behind.
+   * A terminal is given its size in between: its process sees it from the start. */
+  async run(r: shim.CreateTaskRequest__Output, size?: { width: number; height: number }): Promise<number> {
     const pid = this.create(r);
     try {
+      if (size?.width && size.height) this.resize({ id: r.id, execId: '', width: size.width, height: size.height });
       await this.start({ id: r.id, execId: '' });
     } catch (e) {
       await this.delete({ id: r.id, execId: '', force: true }).catch(() => undefined);

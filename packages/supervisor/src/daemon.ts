@@ -47,6 +47,8 @@ interface Waiter {
 }
 
 type Sink = { write(m: supervisor.Event): boolean };
+/** A shim Attach stream, from runtsd's side. */
+export type Upstream = grpc.ClientDuplexStream<shim.AttachInput, shim.AttachOutput__Output>;
 
 export class Daemon implements ShimEvents {
   private readonly store: RecordStore;
@@ -328,6 +330,44 @@ export class Daemon implements ShimEvents {
 
   /** A new container on its shim; with start, started in the same call (a run in one round trip). */
   async create(req: supervisor.CreateRequest__Output, { start = false } = {}): Promise<ContainerRecord> {
+    const { rec, conn } = await this.reserve(req);
+    try {
+      const res = await unaryCall<shim.CreateTaskResponse__Output>((cb) => conn.client.Create({ id: rec.id, bundle: req.bundle, terminal: req.terminal, stdin: req.stdin, start }, cb));
+      // Not written here: the shim's TaskCreate (and TaskStart) events carry this to disk, and are replayed until they have.
+      if (start) started(rec, res.pid);
+      else if (rec.pid === 0) rec.pid = res.pid;
+      return rec;
+    } catch (e) {
+      this.unreserve(rec, conn);
+      throw e;
+    }
+  }
+
+  /**
+   * A new container created, started and attached to by its shim in one
+   * call: the stream answers `created` (then rec is running) before any
+   * output, or fails, and then no container is left. First carries the
+   * attach's options (window size, input). Auto-removal waits for done.
+   */
+  async runAttached(req: supervisor.CreateRequest__Output, first: shim.AttachInput): Promise<{ rec: ContainerRecord; upstream: Upstream; done: () => void }> {
+    const { rec, conn } = await this.reserve(req);
+    const done = this.holdRemoval(rec.id);
+    const upstream = conn.client.Attach();
+    let made = false;
+    upstream.on('data', (out: shim.AttachOutput__Output) => {
+      if (made || !out.created) return;
+      made = true;
+      started(rec, out.created.pid);
+    });
+    upstream.on('error', () => {
+      if (!made) this.unreserve(rec, conn);
+    });
+    upstream.write({ ...first, logs: true, follow: true, create: { id: rec.id, bundle: req.bundle, terminal: req.terminal, stdin: req.stdin, start: true } });
+    return { rec, upstream, done };
+  }
+
+  /** A record for a new container, and its shim. */
+  private async reserve(req: supervisor.CreateRequest__Output): Promise<{ rec: ContainerRecord; conn: ShimConn }> {
     const id = req.id || newId();
     if (!ID_RE.test(id)) throw new StatusError(grpc.status.INVALID_ARGUMENT, `invalid container id ${JSON.stringify(id)}: use letters, digits, '_', '.', '-'`);
     if (req.group && !ID_RE.test(req.group)) throw new StatusError(grpc.status.INVALID_ARGUMENT, `invalid group name ${JSON.stringify(req.group)}`);
@@ -347,17 +387,18 @@ export class Daemon implements ShimEvents {
       conn = await this.shimFor(id, req.group);
       Object.assign(rec, { shimDir: conn.dir, shimSocket: conn.socket, shimPid: conn.pid });
       this.store.write(rec);
-      const res = await unaryCall<shim.CreateTaskResponse__Output>((cb) => conn!.client.Create({ id, bundle: req.bundle, terminal: req.terminal, stdin: req.stdin, start }, cb));
-      // Not written here: the shim's TaskCreate (and TaskStart) events carry this to disk, and are replayed until they have.
-      if (start) started(rec, res.pid);
-      else if (rec.pid === 0) rec.pid = res.pid;
-      return rec;
+      return { rec, conn };
     } catch (e) {
-      this.records.delete(id);
-      this.store.remove(id);
-      if (conn) this.release(conn.dir);
+      this.unreserve(rec, conn);
       throw e;
     }
+  }
+
+  /** Undoes reserve for a container its shim did not make. */
+  private unreserve(rec: ContainerRecord, conn: ShimConn | undefined): void {
+    this.records.delete(rec.id);
+    this.store.remove(rec.id);
+    if (conn) this.release(conn.dir);
   }
 
   async start(id: string): Promise<ContainerRecord> {
@@ -489,7 +530,7 @@ export class Daemon implements ShimEvents {
   }
 
   /** A shim Attach stream for a container's process, counted so auto-remove waits for it; call done when it ends. */
-  attach(id: string): { upstream: grpc.ClientDuplexStream<shim.AttachInput, shim.AttachOutput__Output>; done: () => void } {
+  attach(id: string): { upstream: Upstream; done: () => void } {
     const rec = this.get(id);
     const upstream = this.conn(rec).client.Attach();
     return { upstream, done: this.holdRemoval(id) };

@@ -1,20 +1,19 @@
 // The Containers gRPC service: one thin handler per RPC over the Daemon;
 // logs and attach are relayed to and from the container's shim.
 import { StatusError, grpc, unaryHandler, type shim, type supervisor } from '@runts/proto';
-import { newId, type Daemon } from './daemon';
+import { newId, type Daemon, type Upstream } from './daemon';
 import { toStatus } from './errors';
 import { toContainer } from './records';
 
 type Output = grpc.ServerWritableStream<supervisor.LogsRequest__Output, shim.AttachOutput> | grpc.ServerDuplexStream<shim.AttachInput__Output, shim.AttachOutput>;
 type RunCall = grpc.ServerDuplexStream<supervisor.RunInput__Output, supervisor.RunOutput>;
-type Upstream = grpc.ClientDuplexStream<shim.AttachInput, shim.AttachOutput__Output>;
 
 const CANCELLED = 1;
 
 const unary = <Req, Res>(fn: (req: Req) => Promise<Res>) => unaryHandler(fn, toStatus);
 
 /** Copies a shim's output stream to a client (each message through write) until either side ends. */
-function relay(upstream: Upstream, done: () => void, call: Output | RunCall, write: (out: shim.AttachOutput__Output) => void): void {
+function relay(upstream: Upstream, done: () => void, call: Output | RunCall, write: (out: shim.AttachOutput__Output) => void, cancel = () => upstream.cancel()): void {
   upstream.on('data', write);
   upstream.on('end', () => {
     done();
@@ -26,7 +25,7 @@ function relay(upstream: Upstream, done: () => void, call: Output | RunCall, wri
   });
   call.on('cancelled', () => {
     done();
-    upstream.cancel();
+    cancel();
   });
 }
 
@@ -83,9 +82,10 @@ export function containersService(d: Daemon): supervisor.ContainersHandlers {
 }
 
 /**
- * Create, start and attach for one client: the output is relayed from the
- * start of the log, so none is missed, and auto-remove waits for the stream.
- * Input that comes while the container is made is held until it can go.
+ * Create, start and attach for one client, in one call to the shim: the
+ * output is relayed from the start of the log, so none is missed, and
+ * auto-removal waits for the stream. Input that comes while the container
+ * is made is held until it can go.
  */
 function runAttached(d: Daemon, call: RunCall): void {
   let upstream: Upstream | undefined;
@@ -103,38 +103,20 @@ function runAttached(d: Daemon, call: RunCall): void {
     first = false;
     const run = async () => {
       if (!msg.create) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'the first message creates the container: create is missing');
-      const req = { ...msg.create, id: msg.create.id || newId() };
-      // Without a terminal the shim starts the container with its create, in
-      // one round trip; the attach below replays the log from its start, so no
-      // output is missed, and auto-removal waits for it even if the process
-      // has already exited. A terminal's window size comes with the attach,
-      // and its process must see it from the start: that one starts after.
-      const startNow = !req.terminal;
-      const release = d.holdRemoval(req.id);
-      try {
-        const rec = await d.create(req, { start: startNow });
-        const discard = () => (rec.autoRemove ? d.remove(rec.id, true).then(() => {}, () => {}) : Promise.resolve());
-        // The client left while the container was made: a --rm one is removed;
-        // another stays as made (started, without a terminal).
-        if (gone) return await discard();
-        const a = d.attach(rec.id);
-        upstream = a.upstream;
-        upstream.write({ ...msg.input, id: rec.id, execId: '', logs: true, follow: true });
-        for (const m of held.splice(0)) upstream.write(m);
-        if (ended) upstream.end();
-        call.write({ container: toContainer(rec) });
-        relay(upstream, a.done, call, (out) => call.write({ output: out }));
-        if (startNow) return;
-        try {
-          await d.start(rec.id);
-        } catch (e) {
-          upstream.cancel();
-          await discard();
-          throw e;
-        }
-      } finally {
-        release();
-      }
+      const { create: _, ...input } = msg.input ?? {};
+      const a = await d.runAttached({ ...msg.create, id: msg.create.id || newId() }, input);
+      const up = (upstream = a.upstream);
+      for (const m of held.splice(0)) up.write(m);
+      if (ended) up.end();
+      let made = false;
+      const created = () => {
+        made = true;
+        if (!gone) return call.write({ container: toContainer(a.rec) });
+        // The client left while the container was made: a --rm one is removed; another stays as made.
+        up.cancel();
+        if (a.rec.autoRemove) d.remove(a.rec.id, true).catch(() => undefined);
+      };
+      relay(up, a.done, call, (out) => (out.created ? created() : call.write({ output: out })), () => made && up.cancel());
     };
     run().catch((e: unknown) => call.emit('error', toStatus(e)));
   });
