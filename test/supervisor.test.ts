@@ -122,6 +122,13 @@ t.test('run in the foreground: output and exit code; --rm removes it', async (t)
   t.same(cgroupsOf(gone), []);
   t.equal(sv.ctl(['rm', kept]).code, 0);
 
+  // Output larger than a pipe holds, to a reader that is slow to start: every byte, in order.
+  const big = env.id('sv');
+  sv.ids.add(big);
+  const slow = spawnSync('sh', ['-c', `"$0" --address "$1" run --rm --name "$2" "$3" | (sleep 0.5; wc -c)`, RUNTSCTL, sv.address, big, env.bundle(sh('dd if=/dev/zero bs=1024 count=2048 2>/dev/null; echo end >&2'))], { encoding: 'utf8', timeout: 30000 });
+  t.equal(slow.stdout.trim(), '2097152', '2 MiB through a full pipe');
+  t.equal(slow.stderr, 'end\n', 'stderr beside it');
+
   // -i: our stdin is the container's, to its end; input sent before the container exists waits for it.
   const fed = env.id('sv');
   sv.ids.add(fed);

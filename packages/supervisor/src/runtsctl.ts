@@ -1,5 +1,6 @@
 // runtsctl's entry point: parse, run one command against runtsd, print any
 // error as one line (exit 1; a wrong command line exits 2).
+import { writeAll } from '@runts/runtime/dist/cli/log';
 import { parseCtlArgs, USAGE, UsageError } from './ctl/args';
 import { connect, errorLine } from './ctl/client';
 import { runCommand } from './ctl/commands';
@@ -10,18 +11,18 @@ export async function main(argv: string[]): Promise<number> {
     parsed = parseCtlArgs(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`runtsctl: ${e.message} (see runtsctl --help)\n`);
+    writeAll(2, `runtsctl: ${e.message} (see runtsctl --help)\n`);
     return 2;
   }
   if (parsed.command.name === 'help') {
-    process.stdout.write(USAGE);
+    writeAll(1, USAGE);
     return 0;
   }
   const client = connect(parsed.address);
   try {
     return await runCommand(client, parsed.command);
   } catch (e) {
-    process.stderr.write(`runtsctl: ${errorLine(e, parsed.address)}\n`);
+    writeAll(2, `runtsctl: ${errorLine(e, parsed.address)}\n`);
     return 1;
   } finally {
     client.close();
@@ -30,13 +31,13 @@ export async function main(argv: string[]): Promise<number> {
 
 export function cli(commit: string): void {
   if (process.argv[2] === '--version') {
-    process.stdout.write(`runtsctl version 0.1.0\ncommit: ${commit}\n`);
+    writeAll(1, `runtsctl version 0.1.0\ncommit: ${commit}\n`);
     return;
   }
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: Error) => {
-      process.stderr.write(`runtsctl: ${e.message}\n`);
+      writeAll(2, `runtsctl: ${e.message}\n`);
       process.exit(1);
     },
   );

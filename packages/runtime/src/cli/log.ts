@@ -2,8 +2,8 @@ import { appendFileSync, writeSync } from 'node:fs';
 
 /** Writes all of s to fd, without process.stdout or process.stderr: making
  * those loads node:stream, ~2 ms of a one-shot command. */
-export function writeAll(fd: number, s: string): void {
-  const buf = Buffer.from(s);
+export function writeAll(fd: number, s: string | Uint8Array): void {
+  const buf = typeof s === 'string' ? Buffer.from(s) : s;
   for (let off = 0; off < buf.length; ) {
     try {
       off += writeSync(fd, buf, off);

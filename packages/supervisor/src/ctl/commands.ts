@@ -1,5 +1,6 @@
 // One function per runtsctl command; each returns the process exit code.
 import { EventEmitter } from 'node:events';
+import { writeAll } from '@runts/runtime/dist/cli/log';
 import type { grpc, shim, supervisor } from '@runts/proto';
 import type { Command } from './args';
 import { call, type Client } from './client';
@@ -23,17 +24,15 @@ interface Target {
 const UNAVAILABLE = 14;
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
-function print(s: string): void {
-  process.stdout.write(s);
-}
+const print = (s: string) => writeAll(1, s);
 
 /** Copies a process's output to ours; resolves with its exit status once the stream says it exited. */
 function drain(stream: Pick<Session, 'on'>): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     let status: number | undefined;
     stream.on('data', (o: shim.AttachOutput__Output) => {
-      if (o.stdout?.length) process.stdout.write(o.stdout);
-      if (o.stderr?.length) process.stderr.write(o.stderr);
+      if (o.stdout?.length) writeAll(1, o.stdout);
+      if (o.stderr?.length) writeAll(2, o.stderr);
       // The last message: no need to wait for the stream's trailers, a relay away.
       if (o.exited) resolve((status = o.exitStatus));
     });
@@ -172,7 +171,7 @@ export async function runCommand(c: Client, cmd: Command): Promise<number> {
           // One missing id does not stop the others; no runtsd stops all.
           const se = e as grpc.ServiceError;
           if (se.code === UNAVAILABLE || !se.details) throw e;
-          process.stderr.write(`runtsctl: ${se.details}\n`);
+          writeAll(2, `runtsctl: ${se.details}\n`);
           code = 1;
         }
       }
