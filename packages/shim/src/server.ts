@@ -9,8 +9,10 @@ const CHUNK = 64 * 1024;
 
 /** The Task service's handlers, one line each over Tasks where it can be. */
 export function taskHandlers(tasks: Tasks, outbox: Outbox, shutdown: (now: boolean) => Promise<void>, version: string): shim.TaskHandlers {
+  // A create, with start when asked; a throw becomes a rejection.
+  const make = async (r: shim.CreateTaskRequest__Output, size?: { width: number; height: number }) => (r.start ? tasks.run(r, size) : tasks.create(r));
   return {
-    Create: unary(async (r: shim.CreateTaskRequest__Output) => ({ pid: r.start ? await tasks.run(r) : tasks.create(r) })),
+    Create: unary(async (r: shim.CreateTaskRequest__Output) => ({ pid: await make(r) })),
     Start: unary(async (r: shim.StartRequest__Output) => ({ pid: await tasks.start(r) })),
     State: unary((r: shim.StateRequest__Output) => tasks.state(r)),
     Pids: unary((r: shim.PidsRequest__Output) => ({ processes: tasks.pids(r) })),
@@ -49,8 +51,7 @@ export function taskHandlers(tasks: Tasks, outbox: Outbox, shutdown: (now: boole
         const r = m.create;
         if (!r) return attach(m);
         // Created (and started) first: the log replay below holds whatever it wrote meanwhile.
-        const made = r.start ? tasks.run(r, m) : Promise.resolve().then(() => tasks.create(r));
-        made.then(
+        make(r, m).then(
           (pid) => {
             call.write({ created: { pid } });
             attach({ ...m, id: r.id, execId: '' });

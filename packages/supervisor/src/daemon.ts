@@ -240,7 +240,7 @@ export class Daemon implements ShimEvents {
   }
 
   /** Auto-removal of `id` waits until the returned function is called: a stream is, or is about to be, attached. */
-  holdRemoval(id: string): () => void {
+  private holdRemoval(id: string): () => void {
     this.streams.set(id, (this.streams.get(id) ?? 0) + 1);
     let closed = false;
     return () => {
