@@ -391,6 +391,14 @@ static void do_move_root(const char *path)
 	check(chdir("/"));
 }
 
+/* Without a mount namespace of its own, pivot_root or MS_MOVE would change the host's root. */
+static void do_chroot(const char *path)
+{
+	check(chdir(path));
+	check(chroot("."));
+	check(chdir("/"));
+}
+
 static void do_mask(const char *path)
 {
 	struct stat st, null;
@@ -720,6 +728,9 @@ static void run_op(const struct runts_op *op)
 		break;
 	case OP_MOVE_ROOT:
 		do_move_root(str(a[0]));
+		break;
+	case OP_CHROOT:
+		do_chroot(str(a[0]));
 		break;
 	case OP_MASK:
 		do_mask(str(a[0]));

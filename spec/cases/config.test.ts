@@ -177,6 +177,16 @@ test('linux.rootfsPropagation slave', async (t) => {
   t.same(r.out, ['not-shared'], 'config-linux.md "rootfsPropagation": a slave root is not a shared peer of the host');
 });
 
+for (const prop of ['unbindable', 'runbindable']) {
+  test(`linux.rootfsPropagation ${prop}`, async (t) => {
+    const cfg = sh('awk \'$5 == "/" { for (i = 7; $i != "-"; i++) if ($i == "unbindable") u = 1 } END { print u ? "unbindable" : "bindable" }\' /proc/self/mountinfo');
+    cfg.linux.rootfsPropagation = prop;
+    const r = runIn(t, cfg);
+    t.equal(r.code, 0, `the runtime and the process exit 0${said(r)}`);
+    t.same(r.out, ['unbindable'], `config-linux.md "rootfsPropagation": / is ${prop} in the container`);
+  });
+}
+
 test('process.rlimits: soft and hard of each type (/proc/self/limits)', async (t) => {
   // Lines read "Max core file size  0  4096  bytes": the resource's first word, soft, hard.
   const cfg = sh('awk \'/^Max (open files|processes|core file size|msgqueue size)/ { print $2, $(NF - 2), $(NF - 1) }\' /proc/self/limits');

@@ -42,6 +42,30 @@ test('all six hooks run in order, with the state on stdin, in the right namespac
   }
 });
 
+test('prestart, createRuntime and createContainer hooks see the status "created"', async (t) => {
+  // runtime.md: "created" is the status once the create operation has made the environment
+  // ("after step 2 in the lifecycle"); these hooks are steps 3-5, before start. crun 1.8.1
+  // sends "created"; runc 1.1.5 sends "creating", which the spec keeps for step 2 itself.
+  const rt = new Runtime(t);
+  const log = join(rt.dir, 'status');
+  mkdirSync(log);
+  const hostHook = join(rt.dir, 'status.sh');
+  writeFileSync(hostHook, `#!/bin/sh\necho "$1 $(cat)" >> ${log}/log\n`);
+  chmodSync(hostHook, 0o755);
+  const cfg = config(['true']);
+  cfg.mounts.push({ destination: log, type: 'bind', source: log, options: ['rbind', 'rw'] });
+  cfg.hooks = {
+    prestart: [{ path: hostHook, args: ['status.sh', 'prestart'] }],
+    createRuntime: [{ path: hostHook, args: ['status.sh', 'createRuntime'] }],
+    createContainer: [{ path: '/bin/sh', args: ['sh', '-c', `echo "createContainer $(cat)" >> ${log}/log`] }],
+  };
+  const r = rt.run(['run', '--bundle', rt.bundle(cfg), rt.id()]);
+  t.equal(r.code, 0, `the runtime and the process exit 0${said(r)}`);
+  const lines = readFileSync(join(log, 'log'), 'utf8').trim().split('\n');
+  t.equal(lines.length, 3, 'each hook ran once');
+  for (const l of lines) t.equal(JSON.parse(l.slice(l.indexOf('{'))).status, 'created', `${l.split(' ')[0]}: state.status on stdin`);
+});
+
 test('a failing createRuntime hook fails create and leaves no container', async (t) => {
   const rt = new Runtime(t);
   const cfg = config(['true']);

@@ -94,13 +94,12 @@ function checkLinux(spec: Spec): void {
     if (ns.path !== undefined && !abs(ns.path)) throw configError(`${p}.path`, `must be an absolute path, not "${ns.path}"`);
     types.set(ns.type, { index: i, ...(ns.path !== undefined ? { path: ns.path } : {}) });
   });
-  const newNs = (t: string) => types.has(t) && types.get(t)!.path === undefined;
   if ((linux.uidMappings?.length || linux.gidMappings?.length) && !types.has('user')) {
     throw configError(linux.uidMappings?.length ? 'linux.uidMappings' : 'linux.gidMappings', 'needs a user namespace');
   }
-  // The runtime-spec: setting them without a new UTS namespace is an error.
-  if (spec.hostname !== undefined && spec.hostname !== '' && !newNs('uts')) throw configError('hostname', 'needs a new UTS namespace');
-  if (spec.domainname !== undefined && spec.domainname !== '' && !newNs('uts')) throw configError('domainname', 'needs a new UTS namespace');
+  // The runtime-spec asks for a UTS namespace entry, new or joined by path; with none they would rename the host.
+  if (spec.hostname !== undefined && spec.hostname !== '' && !types.has('uts')) throw configError('hostname', 'needs a UTS namespace (new or joined)');
+  if (spec.domainname !== undefined && spec.domainname !== '' && !types.has('uts')) throw configError('domainname', 'needs a UTS namespace (new or joined)');
   if (linux.rootfsPropagation !== undefined && !(PROPAGATIONS as readonly string[]).includes(linux.rootfsPropagation)) {
     throw configError('linux.rootfsPropagation', `unknown propagation "${linux.rootfsPropagation}"`);
   }

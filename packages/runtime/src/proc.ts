@@ -42,6 +42,17 @@ export function mountPointOf(path: string): string | null {
   return best;
 }
 
+/** The id of the topmost mount at exactly `path` in this process's mountinfo (later lines mount over earlier ones), or null. */
+export function topMountAt(path: string): number | null {
+  let id: number | null = null;
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    const mp = f[4]?.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (mp === path) id = Number(f[0]);
+  }
+  return id;
+}
+
 /** Sleeps without the event loop: the one-shot CLI waits in short steps. */
 export function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);

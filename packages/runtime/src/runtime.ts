@@ -11,7 +11,7 @@ import { NS_PROC_NAME } from './plan/flags';
 import { encodePlan } from './plan/encode';
 import { MSG_SIZE, Msg, SyncTag } from './plan/ops';
 import { MOUNT_OPTIONS } from './plan/mountopts';
-import { isAlive, mountPointOf, ownStartTime, sleepMs, startTime } from './proc';
+import { isAlive, mountPointOf, ownStartTime, sleepMs, startTime, topMountAt } from './proc';
 import { openIdmapTrees } from './idmap';
 import { idmapMounts } from './plan/idmap';
 import { cgroupsWritable, wantsLimits, writeIdMaps, type Caller } from './rootless';
@@ -263,6 +263,11 @@ export class Runtime implements RuntimeApi {
     const scratch = SCRATCH_MIN + 2 * Buffer.byteLength(JSON.stringify(rec.annotations)) + 2 * bundle.length;
     const buf = encodePlan(plan.ops, childEnd, scratch, parentEnd);
 
+    if (!ownsMountNs(spec)) {
+      rec.rootMountBase = topMountAt(realRootfs);
+      this.store.save(rec);
+      undo.push(() => this.detachRoot(rec));
+    }
     const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
     fault('cloned');
     // A half-made init's mounts go with its mount namespace.
@@ -286,7 +291,9 @@ export class Runtime implements RuntimeApi {
         return '';
       },
       [SyncTag.HOOKS]: () => {
-        const s = stateJson('creating');
+        // The runtime-spec's state doc: "created" once the environment is made (step 2 of the
+        // lifecycle); these hooks are steps 3-5 (crun agrees; runc sends "creating").
+        const s = stateJson('created');
         fault('hooks');
         runHooks(spec.hooks?.prestart, 'prestart', s);
         runHooks(spec.hooks?.createRuntime, 'createRuntime', s);
@@ -458,6 +465,7 @@ export class Runtime implements RuntimeApi {
         ...(consoleFd !== undefined ? { consoleFd } : {}),
         ...(opts.stdio ? { stdio: opts.stdio } : {}),
         ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
+        ...(ownsMountNs(spec) ? {} : { chroot: rec.rootfs }),
         lsm: hostLsm(),
       });
       const buf = encodePlan(plan.ops, childEnd, 4096, parentEnd);
@@ -785,7 +793,15 @@ export class Runtime implements RuntimeApi {
     }
     if (!rec.creating) runHooksWarn(rec.poststop, 'poststop', JSON.stringify(ociState(rec, 'stopped')), this.warn);
     cg.destroy(rec.cgroupCreated);
+    this.detachRoot(rec);
     this.store.remove(id);
+  }
+
+  /** Detaches the rootfs bind a container without its own mount namespace made in ours, and every mount under it. */
+  private detachRoot(rec: ContainerRecord): void {
+    if (rec.rootMountBase === undefined) return;
+    const top = topMountAt(rec.rootfs);
+    if (top !== null && top !== rec.rootMountBase) this.sys.umountDetach(rec.rootfs);
   }
 
   /** The record once a create still under way in another process has finished: its undo
@@ -846,6 +862,8 @@ export class Runtime implements RuntimeApi {
     }
   }
 }
+
+const ownsMountNs = (spec: Spec): boolean => (spec.linux?.namespaces ?? []).some((n) => n.type === 'mount');
 
 function hostId(map: { containerID: number; hostID: number; size: number }[] | undefined, id: number): number {
   const m = (map ?? []).find((e) => id >= e.containerID && id < e.containerID + e.size);

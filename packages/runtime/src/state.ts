@@ -29,6 +29,9 @@ export interface ContainerRecord {
   sharedPidNs: boolean;
   poststart: Hook[];
   poststop: Hook[];
+  /** Without a mount namespace of its own, the container's mounts are in ours: the topmost
+   * mount at rootfs before create (null: none), so delete detaches what create put over it. */
+  rootMountBase?: number | null;
 }
 
 const ID_RE = /^[\w+.-]+$/;

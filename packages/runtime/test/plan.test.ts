@@ -83,8 +83,33 @@ t.test('the init and an exec join their cgroups first, before namespaces by path
   t.notOk(names(ctx()).includes('JOIN_CGROUP'), 'none without fds (v2, or a cgroup the runtime cannot open)');
 });
 
-t.test('a mount namespace is required', async (t) => {
-  t.throws(() => buildPlan(ctx((s) => (s.linux.namespaces = [{ type: 'pid' }]))), { code: 'ERR_CONFIG_INVALID' });
+t.test('no mount namespace: mounts under a private rootfs bind in ours, entered with chroot, / left alone', async (t) => {
+  const plan = buildPlan(ctx((s) => (s.linux.namespaces = [{ type: 'pid' }])));
+  const ops = plan.ops.map((o) => o.op);
+  t.notOk(ops.includes('PIVOT_ROOT') || ops.includes('MOVE_ROOT'), 'neither pivot_root nor MS_MOVE, which would change the host\'s root');
+  t.ok(ops.indexOf('CHROOT') > ops.indexOf('MOUNT_IN_ROOT'), 'chroot after the mounts');
+  const mounts = plan.ops.filter((o) => o.op === 'MOUNT');
+  t.notOk(mounts.some((o) => o.args[1] === '/'), 'the propagation of the host\'s / is not touched');
+  t.equal(mounts[0]!.args[2], null);
+  t.equal(mounts[1]!.args[3], MS.PRIVATE | MS.REC, 'the rootfs bind is made private before anything is mounted under it');
+  t.equal(plan.cloneFlags & BigInt(CLONE.NEWNS), 0n);
+});
+
+t.test('a mount namespace joined by path still gets the rootfs set up', async (t) => {
+  const c = ctx((s) => (s.linux.namespaces = s.linux.namespaces.map((n: any) => (n.type === 'mount' ? { type: 'mount', path: '/proc/1/ns/mnt' } : n))));
+  c.nsFds.set(c.spec.linux!.namespaces!.findIndex((n) => n.type === 'mount'), 9);
+  const ops = names(c);
+  t.ok(ops.indexOf('SETNS') < ops.indexOf('OPEN_ROOT') && ops.indexOf('OPEN_ROOT') < ops.indexOf('PIVOT_ROOT'));
+  t.ok(ops.includes('MASK'));
+});
+
+t.test('rootfsPropagation unbindable: rslave during setup, unbindable last', async (t) => {
+  const plan = buildPlan(ctx((s) => (s.linux.rootfsPropagation = 'runbindable')));
+  const roots = plan.ops.filter((o) => o.op === 'MOUNT' && o.args[1] === '/');
+  t.equal(roots[0]!.args[3], MS.SLAVE | MS.REC, 'a / that is unbindable could not be bound onto itself');
+  t.equal(roots[roots.length - 1]!.args[3], MS.UNBINDABLE | MS.REC);
+  const ops = plan.ops.map((o) => o.op);
+  t.ok(plan.ops.indexOf(roots[roots.length - 1]!) > ops.lastIndexOf('READONLY'), 'after the read-only binds');
 });
 
 t.test('bind mounts: file or dir target, remount for options, propagation', async (t) => {

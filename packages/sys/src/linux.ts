@@ -22,6 +22,7 @@ const AT_FDCWD = -100;
 const AT_EMPTY_PATH = 0x1000;
 const AT_RECURSIVE = 0x8000;
 const OPEN_TREE_CLONE = 1;
+const MNT_DETACH = 2;
 const MOUNT_ATTR_SIZE = 32;
 // The same numbers on every architecture (the syscall table unified after 5.1).
 const SYS_OPEN_TREE = 428;
@@ -36,6 +37,7 @@ interface Lib {
   mkfifo: Fn;
   open: Fn;
   setns: Fn;
+  umount2: Fn;
   pidfdOpen: Fn;
   pidfdSendSignal: Fn;
   kill: Fn;
@@ -115,6 +117,7 @@ function load(): Lib {
     mkfifo: f(libc, 'int mkfifo(const char *path, uint32_t mode)'),
     open: f(libc, 'int open(const char *path, int flags)'),
     setns: f(libc, 'int setns(int fd, int nstype)'),
+    umount2: f(libc, 'int umount2(const char *path, int flags)'),
     pidfdOpen: f(libc, 'int pidfd_open(int pid, unsigned int flags)'),
     pidfdSendSignal: f(libc, 'int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)'),
     kill: f(libc, 'int kill(int pid, int sig)'),
@@ -194,6 +197,11 @@ export class LinuxSys implements Sys {
   setns(fd: number, nstype: number): void {
     const l = load();
     if (l.setns(fd, nstype) < 0) throw sysError('setns', errno(l));
+  }
+
+  umountDetach(path: string): void {
+    const l = load();
+    if (l.umount2(path, MNT_DETACH) < 0) throw sysError('umount2', errno(l), path, { file: path });
   }
 
   pidfdOpen(pid: number): number {

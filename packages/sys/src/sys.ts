@@ -33,6 +33,8 @@ export interface Sys {
   /** open(path, O_PATH|O_CLOEXEC): a handle to pass to the child without opening the file. */
   openPath(path: string): number;
   setns(fd: number, nstype: number): void;
+  /** umount2(path, MNT_DETACH): the mount at path and everything under it, lazily. */
+  umountDetach(path: string): void;
   pidfdOpen(pid: number): number;
   /** Sends a signal through a pidfd: no race with pid reuse. */
   pidfdSendSignal(pidfd: number, signal: number): void;

@@ -135,8 +135,8 @@ export function buildPlan(ctx: PlanContext): Plan {
   const o = new Ops();
   const namespaces = spec.linux?.namespaces ?? [];
   const userNs = findNs(spec, 'user');
-  const mountNs = findNs(spec, 'mount');
-  if (!mountNs) throw configError('linux.namespaces', 'a mount namespace is required to set up the root filesystem');
+  // Without a mount namespace of its own the container's mounts are made in the runtime's, under the rootfs, and it is entered with chroot.
+  const ownMountNs = !!findNs(spec, 'mount');
   let usernsFd: number | undefined;
   if (userNs?.path) {
     usernsFd = ctx.nsFds.get(userNs.index);
@@ -182,7 +182,8 @@ export function buildPlan(ctx: PlanContext): Plan {
 
   o.add('STDIO', [...(ctx.stdio ?? INHERIT_STDIO)], 'process', 'install stdio');
 
-  if (!mountNs.path) buildRootfs(ctx, o, !!userNs);
+  // A mount namespace joined by path gets the bundle's rootfs set up inside it, as a new one does (runc, crun).
+  buildRootfs(ctx, o, !!userNs, ownMountNs);
 
   const hooks = spec.hooks ?? {};
   const hasParentHooks = (hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) > 0;
@@ -195,23 +196,21 @@ export function buildPlan(ctx: PlanContext): Plan {
     o.add('HOOK', [h.path, argv, env, (h.timeout ?? 0) * 1000], `hooks.createContainer[${i}]`, `run hook ${h.path}`);
   });
 
-  if (!mountNs.path) {
-    if (ctx.noPivot) o.add('MOVE_ROOT', [ctx.rootfs], 'root.path', 'move the root (--no-pivot)');
-    else o.add('PIVOT_ROOT', [ctx.rootfs], 'root.path', 'pivot_root');
-    const prop = spec.linux?.rootfsPropagation;
-    if (prop) o.add('MOUNT', [null, '/', null, propagationFlag(prop)!, null], 'linux.rootfsPropagation', `make / ${prop}`);
-  }
+  if (!ownMountNs) o.add('CHROOT', [ctx.rootfs], 'linux.namespaces', 'chroot (no mount namespace of its own)');
+  else if (ctx.noPivot) o.add('MOVE_ROOT', [ctx.rootfs], 'root.path', 'move the root (--no-pivot)');
+  else o.add('PIVOT_ROOT', [ctx.rootfs], 'root.path', 'pivot_root');
   // Before readonlyPaths make /proc/sys read-only (runc's order).
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     checkSysctl(spec, key);
     const file = '/proc/sys/' + key.replace(/\./g, '/');
     o.add('WRITE_FILE', [file, value, Buffer.byteLength(value)], `linux.sysctl.${key}`, `set sysctl ${key}`);
   }
-  if (!mountNs.path) {
-    if (spec.root?.readonly) o.add('READONLY', ['/', 1], 'root.readonly', 'remount / read-only');
-    (spec.linux?.readonlyPaths ?? []).forEach((p, i) => o.add('READONLY', [p, 0], `linux.readonlyPaths[${i}]`, `make ${p} read-only`));
-    (spec.linux?.maskedPaths ?? []).forEach((p, i) => o.add('MASK', [p], `linux.maskedPaths[${i}]`, `mask ${p} with /dev/null (must be the 1:3 device)`));
-  }
+  if (spec.root?.readonly) o.add('READONLY', ['/', 1], 'root.readonly', 'remount / read-only');
+  (spec.linux?.readonlyPaths ?? []).forEach((p, i) => o.add('READONLY', [p, 0], `linux.readonlyPaths[${i}]`, `make ${p} read-only`));
+  (spec.linux?.maskedPaths ?? []).forEach((p, i) => o.add('MASK', [p], `linux.maskedPaths[${i}]`, `mask ${p} with /dev/null (must be the 1:3 device)`));
+  // Last: readonlyPaths bind-mount, which an unbindable / would refuse.
+  const prop = spec.linux?.rootfsPropagation;
+  if (prop && ownMountNs) o.add('MOUNT', [null, '/', null, propagationFlag(prop)!, null], 'linux.rootfsPropagation', `make / ${prop}`);
 
   if (spec.hostname !== undefined) o.add('SETHOSTNAME', [spec.hostname], 'hostname', `set hostname ${spec.hostname}`);
   if (spec.domainname !== undefined) o.add('SETDOMAINNAME', [spec.domainname], 'domainname', `set domainname ${spec.domainname}`);
@@ -285,6 +284,8 @@ export interface ExecContext {
   seccomp?: LinuxSeccomp;
   lsm?: Lsm;
   cgroupJoinFds?: number[];
+  /** The container's rootfs, when it has no mount namespace of its own: the process is chrooted there as the init was. */
+  chroot?: string;
 }
 
 function addConsole(o: Ops, p: Process, fd: number | undefined): void {
@@ -305,6 +306,7 @@ export function buildExecPlan(ctx: ExecContext): Plan {
   o.add('SYNC', [SyncTag.SETUP], 'linux', 'wait for cgroup placement');
   o.add('SETSID', [], 'process', 'start a new session');
   o.add('PRCTL', [PR.SET_DUMPABLE, 0, 0, 0, 0], 'process', 'stay non-dumpable until exec');
+  if (ctx.chroot !== undefined) o.add('CHROOT', [ctx.chroot], 'linux.namespaces', 'chroot into the container (no mount namespace of its own)');
   o.add('STDIO', [...(ctx.stdio ?? INHERIT_STDIO)], 'process', 'install stdio');
   if (ctx.process.terminal) addConsole(o, ctx.process, ctx.consoleFd);
   buildProcess(o, ctx.process, { preserveFds: ctx.preserveFds, inUserNs: ctx.nsFds.has('user'), ...(ctx.seccomp ? { seccomp: ctx.seccomp } : {}), ...(ctx.lsm ? { lsm: ctx.lsm } : {}) });
@@ -329,16 +331,21 @@ function checkSysctl(spec: Spec, key: string): void {
   }
 }
 
-function buildRootfs(ctx: PlanContext, o: Ops, inUserNs: boolean): void {
+function buildRootfs(ctx: PlanContext, o: Ops, inUserNs: boolean, ownMountNs: boolean): void {
   const { spec, rootfs } = ctx;
   const prop = spec.linux?.rootfsPropagation;
-  // Nothing the container mounts may reach the host: "/" becomes rslave unless asked otherwise.
-  const rootProp = prop ? propagationFlag(prop)! : MS.SLAVE | MS.REC;
-  o.add('MOUNT', [null, '/', null, rootProp | MS.REC, null], 'linux.rootfsPropagation', 'set propagation of /');
-  if (ctx.rootParentMount && prop && /shared/.test(prop)) {
-    o.add('MOUNT', [null, ctx.rootParentMount, null, MS.PRIVATE, null], 'linux.rootfsPropagation', `make ${ctx.rootParentMount} private for pivot_root`);
+  if (ownMountNs) {
+    // Nothing the container mounts may reach the host: "/" becomes rslave unless asked otherwise. An
+    // unbindable "/" could not be bound onto itself: it is rslave until the requested propagation after pivot_root.
+    const rootProp = prop && !/unbindable/.test(prop) ? propagationFlag(prop)! : MS.SLAVE;
+    o.add('MOUNT', [null, '/', null, rootProp | MS.REC, null], 'linux.rootfsPropagation', 'set propagation of /');
+    if (ctx.rootParentMount && prop && /shared/.test(prop)) {
+      o.add('MOUNT', [null, ctx.rootParentMount, null, MS.PRIVATE, null], 'linux.rootfsPropagation', `make ${ctx.rootParentMount} private for pivot_root`);
+    }
   }
   o.add('MOUNT', [rootfs, rootfs, null, MS.BIND | MS.REC, null], 'root.path', `bind ${rootfs} onto itself`);
+  // In the runtime's own mount namespace, what is mounted under the rootfs stays there: delete detaches this bind and all of it.
+  if (!ownMountNs) o.add('MOUNT', [null, rootfs, null, MS.PRIVATE | MS.REC, null], 'root.path', `make ${rootfs} private`);
   o.add('OPEN_ROOT', [rootfs], 'root.path', `open ${rootfs}`);
 
   const mounts = spec.mounts ?? [];
