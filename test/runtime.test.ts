@@ -205,7 +205,7 @@ t.test('hooks run in order with the state on stdin', async (t) => {
   t.equal(r.code, 0, r.stderr);
   const lines = readFileSync(log, 'utf8').trim().split('\n');
   t.same(lines.filter((l) => l !== 'main').map((l) => l.split(' ')[0]), kinds, 'the six hooks ran in the spec order');
-  t.match(lines.join('\n'), /prestart "status":"creating"/);
+  t.match(lines.join('\n'), /prestart "status":"created"/);
   t.match(lines.join('\n'), /poststop "status":"stopped"/);
 });
 
