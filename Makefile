@@ -9,7 +9,7 @@ CC ?= cc
 CFLAGS ?= -O2 -Wall -Wextra -Werror -fPIC -fno-strict-aliasing
 APT_PKGS := busybox-static
 
-.PHONY: all deps build bindings ts bins sea install test test-unit soak test-integration conformance conformance-report test-engines demo demo-supervisor bench clean
+.PHONY: all deps build bindings ts bins sea install test test-unit soak test-integration conformance conformance-report test-engines test-corpus demo demo-supervisor bench clean
 
 all: build
 
@@ -151,11 +151,19 @@ conformance-report: build
 # podman, containerd and docker (Debian's docker.io unpacked, not installed)
 # drive RUNTIME (RUNTIME=/usr/sbin/runc to compare), each as a private daemon.
 # tini -s reaps what the engines orphan (conmon, shims): this PID 1 never does.
+CORPUS_DIR := $(ROOT)/test/engines/.corpus
 ENGINE_PKGS := podman conmon containerd uidmap slirp4netns golang-github-containers-common runc tini busybox-static util-linux
 test-engines: build
 	@missing=""; for p in $(ENGINE_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
-	RUNTIME=$${RUNTIME:-$(ROOT)/bin/runts} tini -s -- $(TAP) test/engines/*.test.ts
+	@rm -rf $(CORPUS_DIR) && mkdir -p $(CORPUS_DIR)
+	RUNTIME=$${RUNTIME:-$(ROOT)/bin/runts} ENGINE_KEEP_TRACE=$(CORPUS_DIR) tini -s -- $(TAP) test/engines/*.test.ts
+
+# Every config.json the engines wrote in test-engines (plus runc spec, crun spec and
+# variants), run by runts and by runc side by side.
+test-corpus: build
+	@dpkg -s runc crun >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc crun)
+	CORPUS_DIR=$(CORPUS_DIR) $(TAP) test/corpus.test.ts
 
 demo: build
 	@sh test/demo.sh
