@@ -3,9 +3,9 @@
 // `make soak` runs it with LEAK_CYCLES=1000.
 import t from 'tap';
 import { execSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Env, baseConfig, cgroupsOf, processesWith, reapOrphans } from './lib/harness';
+import { Env, baseConfig, cgroupsOf, ownMounts, processesWith, reapOrphans } from './lib/harness';
 
 const CYCLES = Number(process.env['LEAK_CYCLES'] ?? 100);
 const EXEC_CYCLES = Math.max(1, Math.round(CYCLES / 5));
@@ -16,8 +16,6 @@ const zombiesOfOurs = () =>
     .toString()
     .split('\n')
     .filter((l) => l.trim().startsWith('Z') && Number(l.trim().split(/\s+/)[1]) === process.pid);
-
-const mountCount = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length;
 
 function waitStopped(env: Env, id: string): string {
   let status = '';
@@ -36,7 +34,7 @@ t.test(`${CYCLES} create/start/kill/delete cycles and ${EXEC_CYCLES} with exec l
   cfg.process.env.push(marker);
   const bundle = env.bundle(cfg);
   reapOrphans();
-  const mountsBefore = mountCount();
+  const mountsBefore = ownMounts(env);
   const failures: string[] = [];
   const check = (ok: boolean, what: string) => ok || failures.push(what);
 
@@ -65,6 +63,6 @@ t.test(`${CYCLES} create/start/kill/delete cycles and ${EXEC_CYCLES} with exec l
   const orphans = reapOrphans();
   t.ok(orphans <= CYCLES, `only the ${CYCLES} inits were left to reap (${orphans}): no hook, exec or stage process besides`);
   t.same(zombiesOfOurs(), [], 'no zombie left');
-  t.equal(mountCount(), mountsBefore, 'no mount left');
+  t.same(ownMounts(env), mountsBefore, 'no mount left under the test\'s dirs and rootfs');
   t.same(readdirSync(env.root), [], 'no state dir left');
 });

@@ -156,6 +156,16 @@ export class Env {
 }
 
 /** The container's cgroup dirs left under the default /runts parent, in any hierarchy. */
+/** Mount points under this test's own dirs (its Env dirs and the shared rootfs):
+ * another job's mounts elsewhere on the host are not this test's to count. */
+export function ownMounts(...envs: Env[]): string[] {
+  const dirs = [...envs.map((e) => e.dir), ...(sharedRootfs ? [join(sharedRootfs, '..')] : [])];
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4]?.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) ?? '')
+    .filter((p) => dirs.some((d) => p === d || p.startsWith(`${d}/`)));
+}
+
 export function cgroupsOf(id: string): string[] {
   return readdirSync('/sys/fs/cgroup')
     .map((c) => join('/sys/fs/cgroup', c, 'runts', id))
