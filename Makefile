@@ -92,7 +92,16 @@ SEA_NAMES := runts-shim runtsd runtsctl
 SEA_JS := runts $(SEA_NAMES) typebox
 # The resident processes' heap limits (RESIDENT_FLAGS) for every name: they cost the CLI nothing measurable.
 RESIDENT_ARGV := $(subst $(eval) ,$(comma),$(foreach f,$(RESIDENT_FLAGS),\"$(f)\"))
-sea: deps bindings ts
+sea: deps bindings ts dist/runts
+
+# The short commit the builds carry: rewritten only when HEAD moves, so the
+# single executable is rebuilt once per commit, or when its inputs change.
+dist/.commit: FORCE
+	@mkdir -p dist; c=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown); [ "$$(cat $@ 2>/dev/null)" = "$$c" ] || printf %s "$$c" > $@
+.PHONY: FORCE
+SEA_INPUTS := $(shell find packages/*/src packages/*/scripts -name '*.ts' -o -name '*.mts' 2>/dev/null) $(wildcard packages/*/package.json) \
+  package-lock.json Makefile $(SEA_ASSETS) dist/.commit
+dist/runts: $(SEA_INPUTS)
 	@mkdir -p dist/sea
 	@bundle() { in=$$1 out=$$2; shift 2; $(ESBUILD) $$in --bundle --platform=node --target=node24 --format=cjs --external:koffi --external:@sinclair/typebox \
 	    --log-level=warning --log-override:require-resolve-not-external=silent --outfile=dist/sea/$$out.js "$$@"; }; \
@@ -105,7 +114,7 @@ sea: deps bindings ts
 	@$(NODE) packages/runtime/scripts/code-cache.mts --eager dist/sea/runts.js dist/sea/runtsctl.js
 	@$(NODE) packages/runtime/scripts/code-cache.mts --out .lazy.cache dist/sea/runts.js
 	@$(NODE) packages/runtime/scripts/code-cache.mts dist/sea/runts-shim.js dist/sea/runtsd.js dist/sea/typebox.js
-	@printf %s "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" > dist/sea/commit
+	@cp dist/.commit dist/sea/commit
 	@set -e; sums=""; assets='"commit":"dist/sea/commit","sha256":"dist/sea/sha256.json"'; \
 	for n in $(SEA_JS); do assets="$$assets,\"$$n.js\":\"dist/sea/$$n.js\",\"$$n.js.cache\":\"dist/sea/$$n.js.cache\""; done; \
 	assets="$$assets,\"runts.js.lazy.cache\":\"dist/sea/runts.js.lazy.cache\""; \
