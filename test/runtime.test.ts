@@ -1,7 +1,7 @@
 // Integration tests: real busybox containers run by bin/runts (needs root).
 import t from 'tap';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync, chmodSync } from 'node:fs';
-import { execSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { execSync, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Env, baseConfig } from './lib/harness';
@@ -152,6 +152,50 @@ t.test('lifecycle: create, start, state, kill, delete', async (t) => {
   t.equal(env.runts(['delete', id]).code, 0);
   t.not(env.runts(['state', id]).code, 0, 'state of a deleted container fails');
   t.notOk(existsSync(join(env.root, id)));
+});
+
+// Engines match some of these words (packages/runtime/src/wording.ts): containerd's
+// CRI sends one more kill after an exit, and takes only "container not running"
+// or "no such process" for "already gone".
+t.test("errors in runc's words, side by side with runc", async (t) => {
+  const env = new Env(t);
+  const runcRoot = join(env.dir, 'runc');
+  type Run = (args: string[], stdio?: 'pipe' | 'ignore') => { code: number; stdout: string; stderr: string };
+  const runc: Run = (args, stdio = 'pipe') => {
+    const r = spawnSync('/usr/sbin/runc', ['--root', runcRoot, ...args], { stdio: ['ignore', stdio, stdio], encoding: 'utf8', timeout: 30000 });
+    return { code: r.status ?? 137, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  };
+  t.teardown(() => {
+    for (const id of existsSync(runcRoot) ? readdirSync(runcRoot) : []) runc(['delete', '--force', id]);
+  });
+  // The message alone: runc prints `time=… level=error msg="…"`, runts `runts: …`.
+  const words = (stderr: string) => /msg="([^"]*)"/.exec(stderr)?.[1] ?? stderr.replace(/^runts: /, '').trim();
+  const steps = (run: Run, id: string, b: string) => {
+    const out: string[] = [];
+    const say = (args: string[]) => {
+      const r = run(args);
+      out.push(`${args[0]}: ${r.code === 0 ? 'ok' : words(r.stderr).replace(id, 'ID')}`);
+    };
+    say(['kill', `${id}-missing`, 'KILL']);
+    t.equal(run(['run', '-d', '--bundle', b, id], 'ignore').code, 0, 'run -d');
+    say(['start', id]);
+    say(['delete', id]);
+    say(['resume', id]);
+    t.equal(run(['exec', id, 'kill', '-USR1', '1'], 'ignore').code, 0, 'exec tells the init to exit');
+    for (let i = 0; i < 500 && !/"stopped"/.test(run(['state', id]).stdout); i++) execSync('sleep 0.01');
+    say(['kill', id, 'KILL']);
+    say(['pause', id]);
+    say(['start', id]);
+    say(['delete', id]);
+    return out;
+  };
+  // The init exits on its own, as a CRI container does before the plugin's last kill.
+  const b = env.bundle(sh('trap "exit 0" USR1; while :; do sleep 0.1; done'));
+  const ours = steps((args) => env.runts(args), env.id(), b);
+  const theirs = steps(runc, env.id('runc'), b);
+  t.same(ours, theirs, 'runts says what runc says');
+  t.match(ours[4], /^kill: .*container not running/, 'kill after the exit: containerd takes it as already gone');
+  t.same(ours, ['kill: container does not exist', 'start: cannot start an already running container', 'delete: cannot delete container ID that is not stopped: running', 'resume: container not paused', 'kill: container not running', 'pause: container not running', 'start: cannot start a container that has stopped', 'delete: ok']);
 });
 
 t.test('exec: joins the container, passes its own flags, returns its exit code', async (t) => {

@@ -18,6 +18,7 @@ import { cgroupsWritable, wantsLimits, writeIdMaps, type Caller } from './rootle
 import { attachTerminal } from './tty';
 import { StateStore, type ContainerRecord, type Status } from './state';
 import { createQueries, ociState, statusOf } from './query';
+import { NOT_PAUSED, NOT_RUNNING, NO_SUCH_PROCESS, START_RUNNING, START_STOPPED, deleteNotStopped } from './wording';
 
 /** node:os when a command first needs it (~0.5 ms to load): state and list never do. */
 const os = (): typeof import('node:os') => require('node:os') as typeof import('node:os');
@@ -546,7 +547,7 @@ export class Runtime implements RuntimeApi {
   async start(id: string): Promise<void> {
     const rec = this.store.load(id);
     const status = statusOf(this.store, rec);
-    if (status !== 'created') throw new RuntsError('ERR_BAD_STATE', `cannot start a container that is ${status}`);
+    if (status !== 'created') throw new RuntsError('ERR_BAD_STATE', status === 'stopped' ? START_STOPPED : START_RUNNING);
     const fifo = this.store.fifo(id);
     const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
     try {
@@ -614,7 +615,7 @@ export class Runtime implements RuntimeApi {
   kill(id: string, signal: number, opts: { all?: boolean }): void {
     const rec = this.store.load(id);
     const status = statusOf(this.store, rec);
-    if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not running`);
+    if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', NOT_RUNNING);
     // Without cgroups (rootless) only the init can be found; a pid namespace's processes die with it.
     if ((opts.all || rec.sharedPidNs) && Object.keys(rec.cgroupPaths).length > 0) {
       this.signalAll(rec, signal);
@@ -692,7 +693,7 @@ export class Runtime implements RuntimeApi {
   pause(id: string): void {
     const rec = this.store.load(id);
     const status = statusOf(this.store, rec);
-    if (status !== 'running' && status !== 'created') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not running: ${status}`);
+    if (status !== 'running' && status !== 'created') throw new RuntsError('ERR_BAD_STATE', NOT_RUNNING);
     if (Object.keys(rec.cgroupPaths).length === 0) throw new RuntsError('ERR_CGROUP', `cannot pause container "${id}": it has no cgroup of its own (rootless, no cgroup delegated)`);
     this.cgroup(rec).freeze();
   }
@@ -700,7 +701,7 @@ export class Runtime implements RuntimeApi {
   resume(id: string): void {
     const rec = this.store.load(id);
     const status = statusOf(this.store, rec);
-    if (status !== 'paused') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not paused: ${status}`);
+    if (status !== 'paused') throw new RuntsError('ERR_BAD_STATE', NOT_PAUSED);
     this.cgroup(rec).thaw();
   }
 
@@ -747,10 +748,20 @@ export class Runtime implements RuntimeApi {
     return watchOom(newManager({ paths: this.store.load(id).cgroupPaths }), this.sys);
   }
 
+  /** An init that exits between the status check and the signal is reported
+   * in the words engines take for "already gone". */
   private signalInit(rec: ContainerRecord, signal: number): void {
-    const pidfd = this.sys.pidfdOpen(rec.pid);
+    let pidfd: number;
     try {
-      if (isAlive(rec.pid, rec.startTime)) this.sys.pidfdSendSignal(pidfd, signal);
+      pidfd = this.sys.pidfdOpen(rec.pid);
+    } catch (e) {
+      throw isRuntsError(e) && e.detail.errno === 'ESRCH' ? new RuntsError('ERR_BAD_STATE', NOT_RUNNING) : e;
+    }
+    try {
+      if (!isAlive(rec.pid, rec.startTime)) throw new RuntsError('ERR_BAD_STATE', NOT_RUNNING);
+      this.sys.pidfdSendSignal(pidfd, signal);
+    } catch (e) {
+      throw isRuntsError(e) && e.detail.errno === 'ESRCH' ? new RuntsError('ERR_BAD_STATE', `${e.detail.syscall ?? 'kill'}: ${NO_SUCH_PROCESS}`) : e;
     } finally {
       this.safeClose(pidfd);
     }
@@ -769,7 +780,7 @@ export class Runtime implements RuntimeApi {
     }
     const status = statusOf(this.store, rec);
     if ((status === 'running' || status === 'paused') && !opts.force) {
-      throw new RuntsError('ERR_BAD_STATE', `cannot delete container "${id}" that is not stopped: ${status}`);
+      throw new RuntsError('ERR_BAD_STATE', deleteNotStopped(id, status));
     }
     const cg = newManager({ paths: rec.cgroupPaths });
     if (status !== 'stopped') {
