@@ -146,6 +146,16 @@ t.test('usage errors are one line, exit 1, no runtime call', async (t) => {
   }
 });
 
+t.test('run takes --no-subreaper, as runc does, and says so in its help', async (t) => {
+  t.equal((await cli(['run', '--no-subreaper', '-d', 'c1'])).code, 7);
+  t.match((await cli(['help', 'run'])).out, /--no-subreaper\s+accepted for runc compatibility/);
+});
+
+t.test("an unknown flag: runc's shape, with the help to read", async (t) => {
+  const r = await cli(['run', '--bogus', 'c1']);
+  t.same([r.code, r.err], [1, 'runts: unknown flag --bogus (see runts run --help)\n']);
+});
+
 t.test('runtime errors: one line on stderr, one JSON line in --log', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'runts-cli-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -156,6 +156,9 @@ export function commands(rt: () => RuntimeApi, io: Io, q: () => Queries = rt): C
         ...CREATE_FLAGS,
         detach: { type: 'boolean', short: 'd', default: false, describe: 'do not wait for the container' },
         keep: { type: 'boolean', default: false, describe: 'keep the container after it exits' },
+        // runc reaps orphans of a container without a pid namespace; runts' foreground
+        // run only waits for its init, so there is nothing to turn off.
+        'no-subreaper': { type: 'boolean', default: false, describe: 'accepted for runc compatibility (runts is never a subreaper)' },
       },
       run: (f, a) => rt().run(str(a['id']), { ...createOpts(f), detach: f.detach, keep: f.keep }),
     }),

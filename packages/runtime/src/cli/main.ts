@@ -40,7 +40,7 @@ export async function main(
   queries?: (g: GlobalOptions) => Queries,
 ): Promise<number> {
   if (argv[0] === '--version' || argv[0] === '-v') {
-    io.out(`runts version ${VERSION}\ncommit: ${commit}\nspec: ${SPEC_VERSION}\n`);
+    io.out(versionText(commit));
     return 0;
   }
   let log: Logger | undefined;
@@ -50,6 +50,10 @@ export async function main(
     const rt = () => (runtime ??= factory(g!, (m) => log!.warn(m)));
     const table = commands(rt, io, queries ? () => queries(g!) : rt);
     const p = parse(argv, GLOBAL_FLAGS, table);
+    if (p.version) {
+      io.out(versionText(commit));
+      return 0;
+    }
     if (p.help !== undefined) {
       io.out(p.help);
       return 0;
@@ -65,6 +69,8 @@ export async function main(
     return 1;
   }
 }
+
+const versionText = (commit: string) => `runts version ${VERSION}\ncommit: ${commit}\nspec: ${SPEC_VERSION}\n`;
 
 /** An unexpected error still gets one line: its message, never its stack. */
 function errorLine(e: unknown): string {
