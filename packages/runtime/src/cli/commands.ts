@@ -4,6 +4,7 @@ import type { Process, State } from '@runts/oci';
 import type { UpdateFlags } from '@runts/cgroups';
 import type { Queries, RuntimeApi } from './api';
 import { command, type Command, type Flags } from './args';
+import { toJson } from './json';
 
 export interface Io {
   out: (s: string) => void;
@@ -312,7 +313,7 @@ export function commands(rt: () => RuntimeApi, io: Io, q: () => Queries = rt): C
         stats: { type: 'boolean', default: false, describe: 'print the stats once and exit' },
         interval: { type: 'string', default: '5s', describe: 'how often to print stats' },
       },
-      run: (f, a) => rt().events(str(a['id']), { stats: f.stats, intervalMs: parseDuration(f.interval) }, (e) => io.out(JSON.stringify(e) + '\n')),
+      run: (f, a) => rt().events(str(a['id']), { stats: f.stats, intervalMs: parseDuration(f.interval) }, (e) => io.out(toJson(e) + '\n')),
     }),
   ];
 }
