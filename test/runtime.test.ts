@@ -1,6 +1,6 @@
 // Integration tests: real busybox containers run by bin/runts (needs root).
 import t from 'tap';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync, chmodSync, chownSync, symlinkSync, utimesSync } from 'node:fs';
 import { execSync, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -91,6 +91,44 @@ t.test('root.readonly and bind mounts with options', async (t) => {
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stdout, 'hi\ndata-rw\nro-ok\nroot-ro\n');
   t.ok(existsSync(join(host, 'new')), 'write through the bind mount reached the host');
+});
+
+// podman run --read-only mounts /tmp, /var/tmp and /run this way.
+t.test("tmpcopyup: a tmpfs over a directory starts with the directory's contents", async (t) => {
+  const env = new Env(t);
+  const host = join(env.dir, 'tree');
+  mkdirSync(join(host, 'sub', 'deeper'), { recursive: true });
+  writeFileSync(join(host, 'file'), 'content\n');
+  chmodSync(join(host, 'file'), 0o640);
+  chownSync(join(host, 'file'), 0, 1001);
+  chownSync(join(host, 'sub'), 1000, 1001);
+  writeFileSync(join(host, 'sub', 'deeper', 'x'), 'deep\n');
+  chmodSync(join(host, 'sub'), 0o711);
+  symlinkSync('/etc/passwd', join(host, 'link'));
+  execSync(`mkfifo ${join(host, 'fifo')}`);
+  utimesSync(join(host, 'file'), 1000000, 1000000);
+  const cfg = sh([
+    'grep " /data " /proc/self/mounts | tail -n 1 | cut -d" " -f3',
+    'cd /data && stat -c "%n %a %u:%g %F" file sub link fifo && stat -c %Y file',
+    'cat file sub/deeper/x; readlink link',
+    'echo new > /data/file && cat /data/file',
+    'touch /ro/y 2>/dev/null || echo ro-ok; cat /ro/file',
+  ].join('; '));
+  cfg.mounts.push({ destination: '/data', type: 'bind', source: host, options: ['rbind', 'ro'] });
+  cfg.mounts.push({ destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'nosuid', 'mode=755'] });
+  cfg.mounts.push({ destination: '/ro', type: 'bind', source: host, options: ['rbind', 'ro'] });
+  cfg.mounts.push({ destination: '/ro', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'ro'] });
+  const r = env.run(cfg);
+  t.equal(r.code, 0, r.stderr);
+  t.same(r.stdout.trim().split('\n'), [
+    'tmpfs',
+    'file 640 0:1001 regular file', 'sub 711 1000:1001 directory', 'link 777 0:0 symbolic link', 'fifo 644 0:0 fifo',
+    '1000000',
+    'content', 'deep', '/etc/passwd',
+    'new',
+    'ro-ok', 'content',
+  ]);
+  t.equal(readFileSync(join(host, 'file'), 'utf8'), 'content\n', 'the writes stayed in the tmpfs');
 });
 
 t.test('process: env, cwd, user, groups, umask, rlimits', async (t) => {
