@@ -345,3 +345,22 @@ t.test('--log --log-format json writes exactly one JSON line per failure', async
   t.match(rec.msg, /process\.args/);
   t.ok(!Number.isNaN(Date.parse(rec.time)));
 });
+
+t.test('--debug: the log gets each setup step with its time, one JSON line each', async (t) => {
+  const env = new Env(t);
+  const logFile = join(env.dir, 'debug.json');
+  const id = env.id();
+  const r = env.runts(['--log', logFile, '--log-format', 'json', '--debug', 'run', '--bundle', env.bundle(sh('true')), id]);
+  t.same([r.code, r.stderr], [0, ''], 'with --log, stderr stays quiet');
+  const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  t.ok(lines.every((l) => l.level === 'debug' && typeof l.ms === 'number' && typeof l.msg === 'string'), 'level, msg and ms on every line');
+  t.ok(lines.every((l, i) => i === 0 || l.ms >= lines[i - 1].ms), 'ms grows');
+  const msgs = lines.map((l) => l.msg as string);
+  for (const step of [/^runts /, /config\.json read/, /cgroups .* ready/, /plan op \d+: mount proc on \/proc \(mounts\[0\]\)/, /init cloned, pid \d+/, /init at plan op \d+\/\d+ .*: sync/, /created; init \d+ waits/, /init took the go/, /the process runs/, /^delete /, /^run: done, exit status 0$/]) {
+    t.ok(msgs.some((m) => step.test(m)), `a line for ${step}`);
+  }
+  // Without --debug a run that succeeds writes nothing.
+  const quiet = join(env.dir, 'quiet.json');
+  t.equal(env.runts(['--log', quiet, 'run', '--bundle', env.bundle(sh('true')), env.id()]).code, 0);
+  t.notOk(existsSync(quiet));
+});

@@ -36,6 +36,8 @@ export interface RuntimeOptions {
   systemdCgroup?: boolean;
   sys?: Sys;
   warn?: (msg: string) => void;
+  /** --debug: one line per setup step. Without it, no line is even built. */
+  debug?: (msg: string) => void;
 }
 
 // Room for the state JSON that hooks get on stdin, sent by the parent at a SYNC.
@@ -73,6 +75,7 @@ export class Runtime implements RuntimeApi {
   private readonly queries: Queries;
   private readonly sys: Sys;
   private readonly warn: (msg: string) => void;
+  private readonly debug: ((msg: string) => void) | undefined;
   private readonly systemd: boolean;
   /** pidfds of inits this process created, for run's wait. */
   private readonly pidfds = new Map<string, number>();
@@ -82,6 +85,7 @@ export class Runtime implements RuntimeApi {
     this.queries = createQueries(this.store);
     this.sys = opts.sys ?? new LinuxSys();
     this.warn = opts.warn ?? ((m) => process.stderr.write(`runts: warning: ${m}\n`));
+    this.debug = opts.debug;
     this.systemd = opts.systemdCgroup ?? false;
   }
 
@@ -146,6 +150,7 @@ export class Runtime implements RuntimeApi {
       throw new RuntsError('ERR_NOT_FOUND', `config.json: cannot read ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: configPath });
     }
     const spec = parseConfig(text);
+    this.debug?.(`create ${id}: ${configPath} read and valid (${text.length} bytes)`);
     // exec and delete need the config as it was at create, whatever the bundle holds later.
     writeFileSync(join(dir, 'config.json'), text, { mode: 0o600 });
     if (!spec.root?.path) throw configError('root.path', 'is required');
@@ -177,6 +182,7 @@ export class Runtime implements RuntimeApi {
     };
     this.store.save(rec);
     fault('saved');
+    this.debug?.(`create ${id}: state saved in ${dir}`);
 
     if (this.systemd) checkSystemdPath(spec.linux?.cgroupsPath, realFs);
     const cgroup = newManager({ id, bpf: this.sys, ...(spec.linux?.cgroupsPath ? { cgroupsPath: spec.linux.cgroupsPath } : {}) });
@@ -232,6 +238,7 @@ export class Runtime implements RuntimeApi {
       undo.push(() => cgroup.destroy(rec.cgroupCreated));
       this.store.save(rec);
       joinFds = openJoinFiles(cgroup, fds);
+      this.debug?.(`create ${id}: cgroups ${Object.values(rec.cgroupPaths).join(' ')} ready (${rec.cgroupCreated.length} made)`);
     }
 
     const propagation = spec.linux?.rootfsPropagation;
@@ -263,9 +270,11 @@ export class Runtime implements RuntimeApi {
     const stateJson = (status: Status) => JSON.stringify(ociState(rec, status));
     const scratch = SCRATCH_MIN + 2 * Buffer.byteLength(JSON.stringify(rec.annotations)) + 2 * bundle.length;
     const buf = encodePlan(plan.ops, childEnd, scratch, parentEnd);
+    if (this.debug) this.debugPlan(`create ${id}`, plan, buf.length);
 
     const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
     fault('cloned');
+    this.debug?.(`create ${id}: init cloned, pid ${pid}`);
     // A half-made init's mounts go with its mount namespace.
     undo.push(() => this.reap(pidfd));
     // Ends only the child uses: closed here so that the child's exit reads as EOF.
@@ -275,6 +284,7 @@ export class Runtime implements RuntimeApi {
 
     this.converse(parentEnd, plan, {
       [SyncTag.SETUP]: (joinErr) => {
+        this.debug?.(`create ${id}: init asks for id maps and cgroup placement`);
         writeIdMaps(pid, spec, caller);
         if (!noCgroups) {
           if (joinFds.length === 0 || joinErr !== 0) cgroup.enter(pid);
@@ -284,9 +294,11 @@ export class Runtime implements RuntimeApi {
         if (spec.process?.oomScoreAdj !== undefined) {
           writeProc(`/proc/${pid}/oom_score_adj`, String(spec.process.oomScoreAdj), 'process.oomScoreAdj');
         }
+        this.debug?.(`create ${id}: id maps, cgroups${spec.linux?.resources ? ', limits' : ''} done`);
         return '';
       },
       [SyncTag.HOOKS]: () => {
+        this.debug?.(`create ${id}: mounts done; prestart and createRuntime hooks (${(spec.hooks?.prestart?.length ?? 0) + (spec.hooks?.createRuntime?.length ?? 0)})`);
         const s = stateJson('creating');
         fault('hooks');
         runHooks(spec.hooks?.prestart, 'prestart', s);
@@ -302,6 +314,7 @@ export class Runtime implements RuntimeApi {
     this.store.save(rec);
     fault('created');
     if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
+    this.debug?.(`create ${id}: created; init ${pid} waits on the exec fifo`);
     fds.forEach((fd) => this.safeClose(fd));
     fds.length = 0;
     this.pidfds.set(id, pidfd);
@@ -336,6 +349,7 @@ export class Runtime implements RuntimeApi {
       const err = msg.readInt32LE(8);
       const arg = msg.readInt32LE(12);
       const op = plan.ops[index];
+      this.debug?.(`init at plan op ${index}/${plan.ops.length} (${op?.what ?? '?'}): ${kind === Msg.READY ? 'ready' : kind === Msg.SYNC ? 'sync' : kind === Msg.SECCOMP ? 'seccomp listener' : 'failed'}`);
       if (kind === Msg.READY) return;
       if (kind === Msg.SECCOMP) {
         try {
@@ -462,7 +476,9 @@ export class Runtime implements RuntimeApi {
         lsm: hostLsm(),
       });
       const buf = encodePlan(plan.ops, childEnd, 4096, parentEnd);
+      if (this.debug) this.debugPlan(`exec ${id}`, plan, buf.length);
       const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
+      this.debug?.(`exec ${id}: process cloned, pid ${pid}`);
       this.closeChildEnds(fds, [childEnd, consoleFd, ...joinFds]);
       let master: number | undefined;
       try {
@@ -481,6 +497,7 @@ export class Runtime implements RuntimeApi {
         throw e;
       }
       if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
+      this.debug?.(`exec ${id}: process ${pid} runs ${String(opts.process.args?.[0] ?? '')}`);
       return master !== undefined ? { pid, pidfd, master } : { pid, pidfd };
     } finally {
       fds.forEach((fd) => this.safeClose(fd));
@@ -533,6 +550,12 @@ export class Runtime implements RuntimeApi {
     }
   }
 
+  /** --debug: the steps the init will take, in order, before it takes them. */
+  private debugPlan(what: string, plan: Plan, bytes: number): void {
+    this.debug!(`${what}: plan of ${plan.ops.length} ops (${bytes} bytes)`);
+    plan.ops.forEach((o, i) => this.debug!(`${what}: plan op ${i}: ${o.what} (${o.path})`));
+  }
+
   /** Kills and reaps a child that failed its setup. */
   private reap(pidfd: number): void {
     try {
@@ -550,6 +573,7 @@ export class Runtime implements RuntimeApi {
     if (status !== 'created') throw new RuntsError('ERR_BAD_STATE', status === 'stopped' ? START_STOPPED : START_RUNNING);
     const fifo = this.store.fifo(id);
     const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    this.debug?.(`start ${id}: exec fifo of init ${rec.pid} opened`);
     try {
       const b = Buffer.alloc(1);
       // 1: the go; 0: EOF, no writer (yet, or any more); -1: a writer, nothing written.
@@ -570,6 +594,7 @@ export class Runtime implements RuntimeApi {
         // Woken by the init's write; a writer that left without one (hang-up) would wake us at once.
         if (!this.sys.pollIn(fd, START_POLL_MS)) sleepMs(1);
       }
+      this.debug?.(`start ${id}: init took the go; startContainer hooks, then exec`);
       // The init holds its end until it execs the process, after its startContainer
       // hooks; poststart comes after that (runtime-spec), so wait for the hang-up.
       while (read() !== 0 && isAlive(rec.pid, rec.startTime)) this.sys.pollIn(fd, START_POLL_MS);
@@ -581,6 +606,7 @@ export class Runtime implements RuntimeApi {
         /* a concurrent start removed it */
       }
     }
+    this.debug?.(`start ${id}: the process runs; poststart hooks (${rec.poststart.length})`);
     runHooksWarn(rec.poststart, 'poststart', JSON.stringify(ociState(rec, 'running')), this.warn);
   }
 
@@ -616,6 +642,7 @@ export class Runtime implements RuntimeApi {
     const rec = this.store.load(id);
     const status = statusOf(this.store, rec);
     if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', NOT_RUNNING);
+    this.debug?.(`kill ${id}: signal ${signal} to ${opts.all ? 'every process' : `init ${rec.pid}`} (${status})`);
     // Without cgroups (rootless) only the init can be found; a pid namespace's processes die with it.
     if ((opts.all || rec.sharedPidNs) && Object.keys(rec.cgroupPaths).length > 0) {
       this.signalAll(rec, signal);
@@ -779,6 +806,7 @@ export class Runtime implements RuntimeApi {
       throw e;
     }
     const status = statusOf(this.store, rec);
+    this.debug?.(`delete ${id}: ${status}${opts.force ? ', forced' : ''}`);
     if ((status === 'running' || status === 'paused') && !opts.force) {
       throw new RuntsError('ERR_BAD_STATE', deleteNotStopped(id, status));
     }
@@ -904,8 +932,8 @@ function writePidFile(file: string, pid: number): void {
   }
 }
 
-export function createRuntime(g: GlobalOptions, warn?: (msg: string) => void): RuntimeApi {
-  return new Runtime({ root: g.root, systemdCgroup: g.systemdCgroup, ...(warn ? { warn } : {}) });
+export function createRuntime(g: GlobalOptions, warn?: (msg: string) => void, debug?: (msg: string) => void): RuntimeApi {
+  return new Runtime({ root: g.root, systemdCgroup: g.systemdCgroup, ...(warn ? { warn } : {}), ...(debug ? { debug } : {}) });
 }
 
 /** Test hook: RUNTS_FAULT=<step> kills this process at that step of create,
