@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFi
 import { execSync, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Env, baseConfig } from './lib/harness';
+import { Env, RUNTS, baseConfig } from './lib/harness';
 
 const sh = (script: string) => baseConfig(['sh', '-c', script]);
 
@@ -363,4 +363,31 @@ t.test('--debug: the log gets each setup step with its time, one JSON line each'
   const quiet = join(env.dir, 'quiet.json');
   t.equal(env.runts(['--log', quiet, 'run', '--bundle', env.bundle(sh('true')), env.id()]).code, 0);
   t.notOk(existsSync(quiet));
+});
+
+// script(1) gives runts a real terminal; runts holds the container's pty and relays it, as runc.
+t.test('run -t and exec -t from a terminal: a pty of its size from the start, resized on SIGWINCH', async (t) => {
+  const env = new Env(t);
+  const onPty = (cmd: string) => spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 30000, stdio: ['pipe', 'pipe', 'pipe'], input: '' }).stdout;
+  const runts = `${RUNTS} --root ${env.root}`;
+  const tty = sh('stty size; tty; exit 3');
+  tty.process.terminal = true;
+  const out = onPty(`stty rows 33 cols 77; ${runts} run --bundle ${env.bundle(tty)} ${env.id()}; echo "rc=$?"`);
+  t.match(out, /^(?:\0|\^@)*33 77\r+\n/, "run -t: the terminal's size before the process starts");
+  t.match(out, /\/dev\/pts\/\d+\r+\n/, 'stdin is a tty');
+  t.match(out, /rc=3/, 'exit code');
+
+  const winch = { ...tty, process: { ...tty.process, args: ['sh', '-c', 'sleep 2; stty size'] } };
+  const w = onPty(`stty rows 33 cols 77; ${runts} run --bundle ${env.bundle(winch)} ${env.id()} & sleep 1; stty rows 40 cols 90; kill -WINCH $!; wait $!`);
+  t.match(w, /40 90/, 'resized on SIGWINCH');
+
+  const bg = env.id();
+  t.equal(env.runts(['run', '-d', '--bundle', env.bundle(sh('sleep 1000')), bg]).code, 0);
+  const ex = onPty(`stty rows 20 cols 60; ${runts} exec -t ${bg} sh -c 'stty size; tty; exit 6'; echo "rc=$?"`);
+  t.match(ex, /^(?:\0|\^@)*20 60\r+\n/, "exec -t without --console-socket: the terminal's size from the start");
+  t.match(ex, /\/dev\/pts\/\d+\r+\n/, 'exec -t: stdin is a tty');
+  t.match(ex, /rc=6/, 'exec -t: its exit code');
+  const detached = env.runts(['exec', '-t', '-d', bg, 'true']);
+  t.not(detached.code, 0);
+  t.match(detached.stderr, /console.socket/, 'a detached exec with a terminal still needs a console socket, as in runc');
 });

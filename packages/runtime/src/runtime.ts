@@ -15,7 +15,7 @@ import { isAlive, mountPointOf, ownStartTime, sleepMs, startTime } from './proc'
 import { openIdmapTrees } from './idmap';
 import { idmapMounts } from './plan/idmap';
 import { cgroupsWritable, wantsLimits, writeIdMaps, type Caller } from './rootless';
-import { attachTerminal } from './tty';
+import { attachTerminal, terminalSize } from './tty';
 import { StateStore, type ContainerRecord, type Status } from './state';
 import { createQueries, ociState, statusOf } from './query';
 import { NOT_PAUSED, NOT_RUNNING, NO_SUCH_PROCESS, START_RUNNING, START_STOPPED, deleteNotStopped } from './wording';
@@ -436,7 +436,13 @@ export class Runtime implements RuntimeApi {
 
   /** Runs another process in a running container; returns its exit code (0 when detached). */
   async exec(id: string, opts: ExecOptions): Promise<number> {
-    const { pidfd } = this.spawnExec(id, opts, false);
+    // In the foreground without a console socket, as runc: we hold the pty and relay it,
+    // and the pty has our terminal's size before the process runs.
+    const relay = opts.process.terminal === true && !opts.detach && !opts.consoleSocket;
+    const size = relay && opts.process.consoleSize === undefined ? terminalSize() : undefined;
+    const proc = size ? { ...opts.process, consoleSize: { height: size.rows, width: size.cols } } : opts.process;
+    const { pidfd, master } = this.spawnExec(id, { ...opts, process: proc }, relay);
+    if (master !== undefined) return await attachTerminal(this.sys, master, this.waitForwarding(pidfd, ['SIGWINCH']));
     if (!opts.detach) return await this.waitForwarding(pidfd);
     this.safeClose(pidfd);
     return 0;
@@ -462,7 +468,7 @@ export class Runtime implements RuntimeApi {
       }
       const [parentEnd, childEnd] = this.sys.socketpair();
       fds.push(parentEnd, childEnd);
-      const { consoleFd, attachEnd } = opts.process.terminal ? this.console(opts.consoleSocket, attach, fds, 'exec with a terminal needs --console-socket') : {};
+      const { consoleFd, attachEnd } = opts.process.terminal ? this.console(opts.consoleSocket, attach, fds, 'a detached exec with a terminal needs --console-socket') : {};
       const cgroup = newManager({ paths: rec.cgroupPaths });
       const joinFds = openJoinFiles(cgroup, fds);
       const plan = planBuilder().buildExecPlan({
@@ -613,6 +619,9 @@ export class Runtime implements RuntimeApi {
   async run(id: string, opts: RunOptions): Promise<number> {
     const { pidfd, master } = this.createSync(id, opts, !opts.detach);
     try {
+      // The init waits on the exec fifo: the pty gets our terminal's size before the process runs.
+      const size = master !== undefined ? terminalSize() : undefined;
+      if (size) this.sys.setWinsize(master!, size.rows, size.cols);
       await this.start(id);
     } catch (e) {
       await this.delete(id, { force: true }).catch(() => undefined);
