@@ -222,6 +222,7 @@ t.test("errors in runc's words, side by side with runc", async (t) => {
     t.equal(run(['exec', id, 'kill', '-USR1', '1'], 'ignore').code, 0, 'exec tells the init to exit');
     for (let i = 0; i < 500 && !/"stopped"/.test(run(['state', id]).stdout); i++) execSync('sleep 0.01');
     say(['kill', id, 'KILL']);
+    say(['kill', '--all', id, 'KILL']);
     say(['pause', id]);
     say(['start', id]);
     say(['delete', id]);
@@ -233,7 +234,7 @@ t.test("errors in runc's words, side by side with runc", async (t) => {
   const theirs = steps(runc, env.id('runc'), b);
   t.same(ours, theirs, 'runts says what runc says');
   t.match(ours[4], /^kill: .*container not running/, 'kill after the exit: containerd takes it as already gone');
-  t.same(ours, ['kill: container does not exist', 'start: cannot start an already running container', 'delete: cannot delete container ID that is not stopped: running', 'resume: container not paused', 'kill: container not running', 'pause: container not running', 'start: cannot start a container that has stopped', 'delete: ok']);
+  t.same(ours, ['kill: container does not exist', 'start: cannot start an already running container', 'delete: cannot delete container ID that is not stopped: running', 'resume: container not paused', 'kill: container not running', 'kill: ok', 'pause: container not running', 'start: cannot start a container that has stopped', 'delete: ok']);
 });
 
 t.test('exec: joins the container, passes its own flags, returns its exit code', async (t) => {

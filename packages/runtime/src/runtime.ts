@@ -650,6 +650,11 @@ export class Runtime implements RuntimeApi {
   kill(id: string, signal: number, opts: { all?: boolean }): void {
     const rec = this.store.load(id);
     const status = statusOf(this.store, rec);
+    // As runc's --all: whatever is left in the cgroup is signalled, even after the init's exit.
+    if (status === 'stopped' && opts.all) {
+      if (Object.keys(rec.cgroupPaths).length > 0) this.signalAll(rec, signal);
+      return;
+    }
     if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', NOT_RUNNING);
     this.debug?.(`kill ${id}: signal ${signal} to ${opts.all ? 'every process' : `init ${rec.pid}`} (${status})`);
     // Without cgroups (rootless) only the init can be found; a pid namespace's processes die with it.
