@@ -834,10 +834,13 @@ export class Runtime implements RuntimeApi {
           /* gone */
         }
       }
+      this.debug?.(`delete ${id}: killed; waiting for init ${rec.pid} to go`);
       this.waitGone(rec);
     }
+    this.debug?.(`delete ${id}: poststop hooks (${rec.creating ? 0 : rec.poststop.length})`);
     if (!rec.creating) runHooksWarn(rec.poststop, 'poststop', JSON.stringify(ociState(rec, 'stopped')), this.warn);
     cg.destroy(rec.cgroupCreated);
+    this.debug?.(`delete ${id}: cgroups removed`);
     this.store.remove(id);
   }
 
