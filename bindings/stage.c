@@ -685,6 +685,106 @@ static void do_cap_ambient(uint64_t raise)
 	}
 }
 
+/* runc's tmpcopyup. Copies the tree under dir `from` into dir `to`: files,
+ * directories, symlinks (as links, never followed) and special files, with
+ * owner, mode and times. Everything is reached by fd, never by path. */
+#define COPY_UP_DEPTH 64
+
+static void copy_attrs(int to, const char *name, const struct stat *st)
+{
+	const struct timespec times[2] = { st->st_atim, st->st_mtim };
+	check(fchownat(to, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW));
+	/* After the chown, which clears set-id bits; a symlink has no mode of its own. */
+	if (!S_ISLNK(st->st_mode))
+		check(fchmodat(to, name, st->st_mode & 07777, 0));
+	check(utimensat(to, name, times, AT_SYMLINK_NOFOLLOW));
+}
+
+static void copy_file(int from, int to, const char *name)
+{
+	static char buf[65536];
+	int in = openat(from, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	check(in);
+	int out = openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	check(out);
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		check(n);
+		if (n == 0)
+			break;
+		check(write_all(out, buf, (size_t)n));
+	}
+	close(in);
+	close(out);
+}
+
+static void copy_tree(int from, int to, int depth)
+{
+	char buf[4096];
+	if (depth > COPY_UP_DEPTH)
+		fail(ELOOP);
+	for (;;) {
+		long n = syscall(SYS_getdents64, from, buf, sizeof buf);
+		check(n);
+		if (n == 0)
+			return;
+		for (long off = 0; off < n;) {
+			struct dirent64_raw {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (struct dirent64_raw *)(buf + off);
+			off += d->reclen;
+			const char *name = d->name;
+			if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
+				continue;
+			struct stat st;
+			check(fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW));
+			if (S_ISDIR(st.st_mode)) {
+				check(mkdirat(to, name, 0700));
+				int sub_from = openat(from, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				check(sub_from);
+				int sub_to = openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				check(sub_to);
+				copy_tree(sub_from, sub_to, depth + 1);
+				close(sub_from);
+				close(sub_to);
+			} else if (S_ISREG(st.st_mode)) {
+				copy_file(from, to, name);
+			} else if (S_ISLNK(st.st_mode)) {
+				char target[4096];
+				ssize_t len = readlinkat(from, name, target, sizeof target - 1);
+				check(len);
+				target[len] = '\0';
+				check(symlinkat(target, to, name));
+			} else {
+				check(mknodat(to, name, st.st_mode & S_IFMT, st.st_rdev));
+			}
+			copy_attrs(to, name, &st);
+		}
+	}
+}
+
+static void copy_up_in_root(const char *rel, const char *src, const char *type, unsigned long flags,
+			    const char *data)
+{
+	/* The directory as it is before the tmpfs covers it; the fd keeps reaching it after. */
+	int from = open_in_root(rel, O_RDONLY | O_DIRECTORY);
+	check(from);
+	mount_in_root(rel, src, type, flags & ~MS_RDONLY, data);
+	int to = open_in_root(rel, O_RDONLY | O_DIRECTORY);
+	check(to);
+	copy_tree(from, to, 0);
+	close(from);
+	close(to);
+	if (flags & MS_RDONLY)
+		remount_in_root(rel, flags);
+}
+
 static void run_op(const struct runts_op *op)
 {
 	const int64_t *a = op->a;
@@ -851,6 +951,9 @@ static void run_op(const struct runts_op *op)
 		if (write((int)a[0], "0", 1) < 0 && join_err == 0)
 			join_err = errno;
 		close((int)a[0]);
+		break;
+	case OP_COPY_UP_IN_ROOT:
+		copy_up_in_root(str(a[0]), str(a[1]), str(a[2]), (unsigned long)a[3], str(a[4]));
 		break;
 	default:
 		fail(ENOSYS);

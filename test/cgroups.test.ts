@@ -203,11 +203,11 @@ t.test('pause and resume: status and freezer state; exec refused while paused', 
   const ex = env.runts(['exec', id, 'true']);
   t.equal(ex.code, 1);
   t.match(ex.stderr, /paused/);
-  t.match(env.runts(['pause', id]).stderr, /not running: paused/);
+  t.match(env.runts(['pause', id]).stderr, /^runts: container not running\n$/);
   t.equal(env.runts(['resume', id]).code, 0);
   t.equal(env.state(id).status, 'running');
   t.equal(read('freezer', path, 'freezer.state'), 'THAWED');
-  t.match(env.runts(['resume', id]).stderr, /not paused: running/);
+  t.match(env.runts(['resume', id]).stderr, /^runts: container not paused\n$/);
   t.equal(env.runts(['exec', id, 'true']).code, 0);
 });
 
@@ -286,6 +286,22 @@ t.test('events --stats: one JSON object in runc\'s shape', opts, async (t) => {
   if (code === 'timeout') events.kill('SIGKILL');
   t.equal(code, 0, 'events ends with the container');
   t.ok(out.trim().split('\n').every((l) => JSON.parse(l).type === 'stats' && JSON.parse(l).id === id), 'every line a stats event');
+});
+
+// A JS number rounds 9223372036854771712 (v1's "no limit") to 9223372036854772000.
+t.test('events --stats writes 64-bit counters with their exact digits', opts, async (t) => {
+  const env = new Env(t);
+  const path = cgPath(t);
+  const id = env.id();
+  t.equal(env.runts(['run', '-d', '--bundle', env.bundle(config(['sleep', '60'], path, { memory: { limit: 32 * MiB }, pids: { limit: 64 } })), id]).code, 0);
+  const r = env.runts(['events', '--stats', id]);
+  t.equal(r.code, 0, r.stderr);
+  const usage = /"usage":\{"limit":(\d+),/.exec(r.stdout)?.[1];
+  t.equal(usage, String(32 * MiB), 'the limit set');
+  const kernel = read('memory', path, 'memory.kmem.limit_in_bytes');
+  t.ok(BigInt(kernel) > BigInt(Number.MAX_SAFE_INTEGER), `kmem has no limit: ${kernel}`);
+  t.equal(/"kernel":\{"limit":(\d+),/.exec(r.stdout)?.[1], kernel, 'an unlimited limit, digit for digit');
+  t.match(r.stdout, /"hierarchical_memory_limit":33554432\b/);
 });
 
 const unified = '/sys/fs/cgroup/unified';

@@ -1,10 +1,10 @@
 // Integration tests: real busybox containers run by bin/runts (needs root).
 import t from 'tap';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync, chmodSync } from 'node:fs';
-import { execSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync, chmodSync, chownSync, symlinkSync, utimesSync } from 'node:fs';
+import { execSync, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Env, baseConfig } from './lib/harness';
+import { Env, RUNTS, baseConfig } from './lib/harness';
 
 const sh = (script: string) => baseConfig(['sh', '-c', script]);
 
@@ -93,6 +93,44 @@ t.test('root.readonly and bind mounts with options', async (t) => {
   t.ok(existsSync(join(host, 'new')), 'write through the bind mount reached the host');
 });
 
+// podman run --read-only mounts /tmp, /var/tmp and /run this way.
+t.test("tmpcopyup: a tmpfs over a directory starts with the directory's contents", async (t) => {
+  const env = new Env(t);
+  const host = join(env.dir, 'tree');
+  mkdirSync(join(host, 'sub', 'deeper'), { recursive: true });
+  writeFileSync(join(host, 'file'), 'content\n');
+  chmodSync(join(host, 'file'), 0o640);
+  chownSync(join(host, 'file'), 0, 1001);
+  chownSync(join(host, 'sub'), 1000, 1001);
+  writeFileSync(join(host, 'sub', 'deeper', 'x'), 'deep\n');
+  chmodSync(join(host, 'sub'), 0o711);
+  symlinkSync('/etc/passwd', join(host, 'link'));
+  execSync(`mkfifo ${join(host, 'fifo')}`);
+  utimesSync(join(host, 'file'), 1000000, 1000000);
+  const cfg = sh([
+    'grep " /data " /proc/self/mounts | tail -n 1 | cut -d" " -f3',
+    'cd /data && stat -c "%n %a %u:%g %F" file sub link fifo && stat -c %Y file',
+    'cat file sub/deeper/x; readlink link',
+    'echo new > /data/file && cat /data/file',
+    'touch /ro/y 2>/dev/null || echo ro-ok; cat /ro/file',
+  ].join('; '));
+  cfg.mounts.push({ destination: '/data', type: 'bind', source: host, options: ['rbind', 'ro'] });
+  cfg.mounts.push({ destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'nosuid', 'mode=755'] });
+  cfg.mounts.push({ destination: '/ro', type: 'bind', source: host, options: ['rbind', 'ro'] });
+  cfg.mounts.push({ destination: '/ro', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'ro'] });
+  const r = env.run(cfg);
+  t.equal(r.code, 0, r.stderr);
+  t.same(r.stdout.trim().split('\n'), [
+    'tmpfs',
+    'file 640 0:1001 regular file', 'sub 711 1000:1001 directory', 'link 777 0:0 symbolic link', 'fifo 644 0:0 fifo',
+    '1000000',
+    'content', 'deep', '/etc/passwd',
+    'new',
+    'ro-ok', 'content',
+  ]);
+  t.equal(readFileSync(join(host, 'file'), 'utf8'), 'content\n', 'the writes stayed in the tmpfs');
+});
+
 t.test('process: env, cwd, user, groups, umask, rlimits', async (t) => {
   const env = new Env(t);
   const cfg = sh('echo $GREETING; pwd; id -u; id -g; id -G; umask; ulimit -n');
@@ -152,6 +190,51 @@ t.test('lifecycle: create, start, state, kill, delete', async (t) => {
   t.equal(env.runts(['delete', id]).code, 0);
   t.not(env.runts(['state', id]).code, 0, 'state of a deleted container fails');
   t.notOk(existsSync(join(env.root, id)));
+});
+
+// Engines match some of these words (packages/runtime/src/wording.ts): containerd's
+// CRI sends one more kill after an exit, and takes only "container not running"
+// or "no such process" for "already gone".
+t.test("errors in runc's words, side by side with runc", async (t) => {
+  const env = new Env(t);
+  const runcRoot = join(env.dir, 'runc');
+  type Run = (args: string[], stdio?: 'pipe' | 'ignore') => { code: number; stdout: string; stderr: string };
+  const runc: Run = (args, stdio = 'pipe') => {
+    const r = spawnSync('/usr/sbin/runc', ['--root', runcRoot, ...args], { stdio: ['ignore', stdio, stdio], encoding: 'utf8', timeout: 30000 });
+    return { code: r.status ?? 137, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  };
+  t.teardown(() => {
+    for (const id of existsSync(runcRoot) ? readdirSync(runcRoot) : []) runc(['delete', '--force', id]);
+  });
+  // The message alone: runc prints `time=… level=error msg="…"`, runts `runts: …`.
+  const words = (stderr: string) => /msg="([^"]*)"/.exec(stderr)?.[1] ?? stderr.replace(/^runts: /, '').trim();
+  const steps = (run: Run, id: string, b: string) => {
+    const out: string[] = [];
+    const say = (args: string[]) => {
+      const r = run(args);
+      out.push(`${args[0]}: ${r.code === 0 ? 'ok' : words(r.stderr).replace(id, 'ID')}`);
+    };
+    say(['kill', `${id}-missing`, 'KILL']);
+    t.equal(run(['run', '-d', '--bundle', b, id], 'ignore').code, 0, 'run -d');
+    say(['start', id]);
+    say(['delete', id]);
+    say(['resume', id]);
+    t.equal(run(['exec', id, 'kill', '-USR1', '1'], 'ignore').code, 0, 'exec tells the init to exit');
+    for (let i = 0; i < 500 && !/"stopped"/.test(run(['state', id]).stdout); i++) execSync('sleep 0.01');
+    say(['kill', id, 'KILL']);
+    say(['kill', '--all', id, 'KILL']);
+    say(['pause', id]);
+    say(['start', id]);
+    say(['delete', id]);
+    return out;
+  };
+  // The init exits on its own, as a CRI container does before the plugin's last kill.
+  const b = env.bundle(sh('trap "exit 0" USR1; while :; do sleep 0.1; done'));
+  const ours = steps((args) => env.runts(args), env.id(), b);
+  const theirs = steps(runc, env.id('runc'), b);
+  t.same(ours, theirs, 'runts says what runc says');
+  t.match(ours[4], /^kill: .*container not running/, 'kill after the exit: containerd takes it as already gone');
+  t.same(ours, ['kill: container does not exist', 'start: cannot start an already running container', 'delete: cannot delete container ID that is not stopped: running', 'resume: container not paused', 'kill: container not running', 'kill: ok', 'pause: container not running', 'start: cannot start a container that has stopped', 'delete: ok']);
 });
 
 t.test('exec: joins the container, passes its own flags, returns its exit code', async (t) => {
@@ -262,4 +345,50 @@ t.test('--log --log-format json writes exactly one JSON line per failure', async
   t.equal(rec.level, 'error');
   t.match(rec.msg, /process\.args/);
   t.ok(!Number.isNaN(Date.parse(rec.time)));
+});
+
+t.test('--debug: the log gets each setup step with its time, one JSON line each', async (t) => {
+  const env = new Env(t);
+  const logFile = join(env.dir, 'debug.json');
+  const id = env.id();
+  const r = env.runts(['--log', logFile, '--log-format', 'json', '--debug', 'run', '--bundle', env.bundle(sh('true')), id]);
+  t.same([r.code, r.stderr], [0, ''], 'with --log, stderr stays quiet');
+  const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  t.ok(lines.every((l) => l.level === 'debug' && typeof l.ms === 'number' && typeof l.msg === 'string'), 'level, msg and ms on every line');
+  t.ok(lines.every((l, i) => i === 0 || l.ms >= lines[i - 1].ms), 'ms grows');
+  const msgs = lines.map((l) => l.msg as string);
+  for (const step of [/^runts /, /config\.json read/, /cgroups .* ready/, /plan op \d+: mount proc on \/proc \(mounts\[0\]\)/, /init cloned, pid \d+/, /init at plan op \d+\/\d+ .*: sync/, /created; init \d+ waits/, /init took the go/, /the process runs/, /^delete /, /^run: done, exit status 0$/]) {
+    t.ok(msgs.some((m) => step.test(m)), `a line for ${step}`);
+  }
+  // Without --debug a run that succeeds writes nothing.
+  const quiet = join(env.dir, 'quiet.json');
+  t.equal(env.runts(['--log', quiet, 'run', '--bundle', env.bundle(sh('true')), env.id()]).code, 0);
+  t.notOk(existsSync(quiet));
+});
+
+// script(1) gives runts a real terminal; runts holds the container's pty and relays it, as runc.
+t.test('run -t and exec -t from a terminal: a pty of its size from the start, resized on SIGWINCH', async (t) => {
+  const env = new Env(t);
+  const onPty = (cmd: string) => spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 30000, stdio: ['pipe', 'pipe', 'pipe'], input: '' }).stdout;
+  const runts = `${RUNTS} --root ${env.root}`;
+  const tty = sh('stty size; tty; exit 3');
+  tty.process.terminal = true;
+  const out = onPty(`stty rows 33 cols 77; ${runts} run --bundle ${env.bundle(tty)} ${env.id()}; echo "rc=$?"`);
+  t.match(out, /^(?:\0|\^@)*33 77\r+\n/, "run -t: the terminal's size before the process starts");
+  t.match(out, /\/dev\/pts\/\d+\r+\n/, 'stdin is a tty');
+  t.match(out, /rc=3/, 'exit code');
+
+  const winch = { ...tty, process: { ...tty.process, args: ['sh', '-c', 'sleep 2; stty size'] } };
+  const w = onPty(`stty rows 33 cols 77; ${runts} run --bundle ${env.bundle(winch)} ${env.id()} & sleep 1; stty rows 40 cols 90; kill -WINCH $!; wait $!`);
+  t.match(w, /40 90/, 'resized on SIGWINCH');
+
+  const bg = env.id();
+  t.equal(env.runts(['run', '-d', '--bundle', env.bundle(sh('sleep 1000')), bg]).code, 0);
+  const ex = onPty(`stty rows 20 cols 60; ${runts} exec -t ${bg} sh -c 'stty size; tty; exit 6'; echo "rc=$?"`);
+  t.match(ex, /^(?:\0|\^@)*20 60\r+\n/, "exec -t without --console-socket: the terminal's size from the start");
+  t.match(ex, /\/dev\/pts\/\d+\r+\n/, 'exec -t: stdin is a tty');
+  t.match(ex, /rc=6/, 'exec -t: its exit code');
+  const detached = env.runts(['exec', '-t', '-d', bg, 'true']);
+  t.not(detached.code, 0);
+  t.match(detached.stderr, /console.socket/, 'a detached exec with a terminal still needs a console socket, as in runc');
 });

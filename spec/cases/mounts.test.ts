@@ -45,6 +45,22 @@ test('tmpfs with size, mode, nosuid, nodev, noexec', async (t) => {
   t.equal(m.rest[0], '1750', 'the mount point has mode 1750');
 });
 
+// Not in config.md: runc's own option, which podman sends (run --read-only); crun takes it too.
+test('tmpcopyup: the tmpfs starts with what the directory held', async (t) => {
+  const rt = new Runtime(t);
+  const host = join(rt.dir, 'seed');
+  mkdirSync(join(host, 'sub'), { recursive: true });
+  writeFileSync(join(host, 'f'), 'seeded\n');
+  writeFileSync(join(host, 'sub', 'g'), 'deeper\n');
+  chmodSync(join(host, 'f'), 0o640);
+  const cfg = config(['sh', '-c', 'cat /s/f /s/sub/g; stat -c %a /s/f; echo new > /s/f && cat /s/f']);
+  cfg.mounts.push({ destination: '/s', type: 'bind', source: host, options: ['rbind', 'ro'] });
+  cfg.mounts.push({ destination: '/s', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'nosuid'] });
+  const m = mountIn(t, rt, cfg, '/s');
+  t.equal(m.type, 'tmpfs', 'a tmpfs on top');
+  t.same(m.rest, ['seeded', 'deeper', '640', 'new'], 'files and directories copied in, with their mode; the copy is writable');
+});
+
 test('bind with ro', async (t) => {
   const rt = new Runtime(t);
   const host = join(rt.dir, 'host');

@@ -38,6 +38,12 @@ export function dockerLikeCases(t: Test, c: DockerLike): void {
     t.equal(r.code, 3, 'exit code', why(r));
   });
 
+  t.test('run --read-only: the root is read-only, /dev/shm stays writable', async (t) => {
+    const r = run('--rm', '--read-only', c.image, 'sh', '-c', 'touch /x 2>/dev/null && echo rw || echo ro; echo shm > /dev/shm/f && cat /dev/shm/f');
+    t.equal(r.code, 0, 'exit code', why(r));
+    t.equal(r.stdout, 'ro\nshm\n', 'output', why(r));
+  });
+
   // The engines map the runtime's error text to 127 and 126.
   t.test('run: the runtime\'s error for a nonexistent command', async (t) => {
     const r = run('--rm', c.image, '/nonexistent');

@@ -72,6 +72,21 @@ function main(): void {
     t.same(lines.filter((l) => !/^Error: /.test(l)), [], 'nothing but podman\'s Error: line', why(r));
   });
 
+  // podman's --read-only mounts tmpfs on /tmp, /var/tmp and /run with runc's tmpcopyup.
+  t.test('run --read-only: /tmp, /var/tmp and /run are writable tmpfs, /tmp with what the image had there', async (t) => {
+    const seeded = `localhost/${e.tag}-seeded:latest`;
+    const prep = podman('run', '--name', name('seed'), ...runArgs, IMG, 'sh', '-c', 'echo seed > /tmp/seed');
+    t.equal(prep.code, 0, 'seed the image', why(prep));
+    const commit = podman('commit', name('seed'), seeded);
+    t.equal(commit.code, 0, 'commit', why(commit));
+    podman('rm', '-f', name('seed'));
+    const script = 'cat /tmp/seed; for d in /tmp /var/tmp /run; do echo x > $d/f && grep " $d " /proc/self/mounts | cut -d" " -f3; done; touch /etc/x 2>/dev/null || echo etc-ro';
+    const r = podman('run', '--rm', '--read-only', ...runArgs, seeded, 'sh', '-c', script);
+    t.equal(r.code, 0, 'exit code', why(r));
+    t.equal(r.stdout, 'seed\ntmpfs\ntmpfs\ntmpfs\netc-ro\n', 'output', why(r));
+    podman('rmi', '-f', seeded);
+  });
+
   t.test('runtime under test', async (t) => {
     t.pass(`RUNTIME=${RUNTIME}`);
   });

@@ -112,8 +112,8 @@ t.test('freeze, thaw, pids, stats', async (t) => {
   fs.files.set('/sys/fs/cgroup/memory/x/memory.usage_in_bytes', '4096');
   fs.files.set('/sys/fs/cgroup/pids/x/pids.current', '3');
   const s = m.stats();
-  t.equal(s.memory.usage.usage, 4096);
-  t.equal(s.pids.current, 3);
+  t.equal(s.memory.usage.usage, 4096n);
+  t.equal(s.pids.current, 3n);
 });
 
 t.test('v2: conversions and files', async (t) => {

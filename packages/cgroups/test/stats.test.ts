@@ -28,14 +28,25 @@ t.test('v1 stats: runc shape, values from the files', async (t) => {
   fs.files.set('/sys/fs/cgroup/blkio/s/blkio.throttle.io_service_bytes_recursive', '8:0 Read 100\n8:0 Write 200\nTotal 300\n');
   const s = m.stats();
   t.same(keys(s), ['blkio', 'cpu', 'hugetlb', 'memory', 'pids']);
-  t.same(s.cpu, { usage: { total: 5000, percpu: [2000, 3000], kernel: 10_000_000, user: 30_000_000 }, throttling: { periods: 10, throttledPeriods: 4, throttledTime: 777 } });
-  t.same(s.memory.usage, { limit: 33554432, usage: 4096, max: 8192, failcnt: 2 });
+  t.same(s.cpu, { usage: { total: 5000n, percpu: [2000n, 3000n], kernel: 10_000_000n, user: 30_000_000n }, throttling: { periods: 10n, throttledPeriods: 4n, throttledTime: 777n } });
+  t.same(s.memory.usage, { limit: 33554432n, usage: 4096n, max: 8192n, failcnt: 2n });
   t.same(keys(s.memory), ['cache', 'kernel', 'kernelTCP', 'raw', 'swap', 'usage']);
-  t.equal(s.memory.swap.usage, 5000, 'v1 reports memsw as swap, like runc');
-  t.equal(s.memory.cache, 56);
-  t.same(s.memory.raw, { cache: 12, rss: 34, total_cache: 56 });
-  t.same(s.pids, { current: 3, limit: 0 }, 'max reads as 0, like runc');
-  t.same(s.blkio.ioServiceBytesRecursive, [{ major: 8, minor: 0, op: 'Read', value: 100 }, { major: 8, minor: 0, op: 'Write', value: 200 }]);
+  t.equal(s.memory.swap.usage, 5000n, 'v1 reports memsw as swap, like runc');
+  t.equal(s.memory.cache, 56n);
+  t.same(s.memory.raw, { cache: 12n, rss: 34n, total_cache: 56n });
+  t.same(s.pids, { current: 3n, limit: 0n }, 'max reads as 0, like runc');
+  t.same(s.blkio.ioServiceBytesRecursive, [{ major: 8, minor: 0, op: 'Read', value: 100n }, { major: 8, minor: 0, op: 'Write', value: 200n }]);
+});
+
+t.test('64-bit counters are exact: the unlimited v1 memory limit is not rounded', async (t) => {
+  const fs = v1fs();
+  const m = newManager({ cgroupsPath: '/s', id: 'c', fs, mountinfo: MOUNTINFO, ownCgroup: OWN });
+  m.apply(1);
+  fs.files.set('/sys/fs/cgroup/memory/s/memory.limit_in_bytes', '9223372036854771712\n');
+  fs.files.set('/sys/fs/cgroup/memory/s/memory.stat', 'hierarchical_memory_limit 9223372036854771712\n');
+  const s = m.stats();
+  t.equal(s.memory.usage.limit, 9223372036854771712n);
+  t.equal(s.memory.raw['hierarchical_memory_limit'], 9223372036854771712n);
 });
 
 t.test('v2 stats: ns from usec, io.stat split into ops', async (t) => {
@@ -49,11 +60,11 @@ t.test('v2 stats: ns from usec, io.stat split into ops', async (t) => {
   set('memory.events', 'low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\n');
   set('io.stat', '8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n');
   const s = m.stats();
-  t.same(s.cpu.usage, { total: 10_000, percpu: [], kernel: 4000, user: 6000 });
-  t.same(s.cpu.throttling, { periods: 2, throttledPeriods: 1, throttledTime: 3000 });
-  t.same(s.memory.usage, { usage: 100, max: 0, limit: 0, failcnt: 7 });
-  t.same(s.blkio.ioServiceBytesRecursive, [{ major: 8, minor: 0, op: 'Read', value: 10 }, { major: 8, minor: 0, op: 'Write', value: 20 }]);
-  t.same(s.blkio.ioServicedRecursive.map((e) => e.value), [1, 2]);
+  t.same(s.cpu.usage, { total: 10_000n, percpu: [], kernel: 4000n, user: 6000n });
+  t.same(s.cpu.throttling, { periods: 2n, throttledPeriods: 1n, throttledTime: 3000n });
+  t.same(s.memory.usage, { usage: 100n, max: 0n, limit: 0n, failcnt: 7n });
+  t.same(s.blkio.ioServiceBytesRecursive, [{ major: 8, minor: 0, op: 'Read', value: 10n }, { major: 8, minor: 0, op: 'Write', value: 20n }]);
+  t.same(s.blkio.ioServicedRecursive.map((e) => e.value), [1n, 2n]);
 });
 
 t.test('OOM watch v2: counts oom_kill increases since the watch began', async (t) => {

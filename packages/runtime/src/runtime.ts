@@ -15,9 +15,10 @@ import { isAlive, mountPointOf, ownStartTime, sleepMs, startTime, topMountAt } f
 import { openIdmapTrees } from './idmap';
 import { idmapMounts } from './plan/idmap';
 import { cgroupsWritable, wantsLimits, writeIdMaps, type Caller } from './rootless';
-import { attachTerminal } from './tty';
+import { attachTerminal, terminalSize } from './tty';
 import { StateStore, type ContainerRecord, type Status } from './state';
 import { createQueries, ociState, statusOf } from './query';
+import { NOT_PAUSED, NOT_RUNNING, NO_SUCH_PROCESS, START_RUNNING, START_STOPPED, deleteNotStopped } from './wording';
 
 /** node:os when a command first needs it (~0.5 ms to load): state and list never do. */
 const os = (): typeof import('node:os') => require('node:os') as typeof import('node:os');
@@ -35,6 +36,8 @@ export interface RuntimeOptions {
   systemdCgroup?: boolean;
   sys?: Sys;
   warn?: (msg: string) => void;
+  /** --debug: one line per setup step. Without it, no line is even built. */
+  debug?: (msg: string) => void;
 }
 
 // Room for the state JSON that hooks get on stdin, sent by the parent at a SYNC.
@@ -72,6 +75,7 @@ export class Runtime implements RuntimeApi {
   private readonly queries: Queries;
   private readonly sys: Sys;
   private readonly warn: (msg: string) => void;
+  private readonly debug: ((msg: string) => void) | undefined;
   private readonly systemd: boolean;
   /** pidfds of inits this process created, for run's wait. */
   private readonly pidfds = new Map<string, number>();
@@ -81,6 +85,7 @@ export class Runtime implements RuntimeApi {
     this.queries = createQueries(this.store);
     this.sys = opts.sys ?? new LinuxSys();
     this.warn = opts.warn ?? ((m) => process.stderr.write(`runts: warning: ${m}\n`));
+    this.debug = opts.debug;
     this.systemd = opts.systemdCgroup ?? false;
   }
 
@@ -145,6 +150,7 @@ export class Runtime implements RuntimeApi {
       throw new RuntsError('ERR_NOT_FOUND', `config.json: cannot read ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file: configPath });
     }
     const spec = parseConfig(text);
+    this.debug?.(`create ${id}: ${configPath} read and valid (${text.length} bytes)`);
     // exec and delete need the config as it was at create, whatever the bundle holds later.
     writeFileSync(join(dir, 'config.json'), text, { mode: 0o600 });
     if (!spec.root?.path) throw configError('root.path', 'is required');
@@ -176,6 +182,7 @@ export class Runtime implements RuntimeApi {
     };
     this.store.save(rec);
     fault('saved');
+    this.debug?.(`create ${id}: state saved in ${dir}`);
 
     if (this.systemd) checkSystemdPath(spec.linux?.cgroupsPath, realFs);
     const cgroup = newManager({ id, bpf: this.sys, ...(spec.linux?.cgroupsPath ? { cgroupsPath: spec.linux.cgroupsPath } : {}) });
@@ -231,6 +238,7 @@ export class Runtime implements RuntimeApi {
       undo.push(() => cgroup.destroy(rec.cgroupCreated));
       this.store.save(rec);
       joinFds = openJoinFiles(cgroup, fds);
+      this.debug?.(`create ${id}: cgroups ${Object.values(rec.cgroupPaths).join(' ')} ready (${rec.cgroupCreated.length} made)`);
     }
 
     const propagation = spec.linux?.rootfsPropagation;
@@ -262,6 +270,7 @@ export class Runtime implements RuntimeApi {
     const stateJson = (status: Status) => JSON.stringify(ociState(rec, status));
     const scratch = SCRATCH_MIN + 2 * Buffer.byteLength(JSON.stringify(rec.annotations)) + 2 * bundle.length;
     const buf = encodePlan(plan.ops, childEnd, scratch, parentEnd);
+    if (this.debug) this.debugPlan(`create ${id}`, plan, buf.length);
 
     if (!ownsMountNs(spec)) {
       rec.rootMountBase = topMountAt(realRootfs);
@@ -270,6 +279,7 @@ export class Runtime implements RuntimeApi {
     }
     const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
     fault('cloned');
+    this.debug?.(`create ${id}: init cloned, pid ${pid}`);
     // A half-made init's mounts go with its mount namespace.
     undo.push(() => this.reap(pidfd));
     // Ends only the child uses: closed here so that the child's exit reads as EOF.
@@ -279,6 +289,7 @@ export class Runtime implements RuntimeApi {
 
     this.converse(parentEnd, plan, {
       [SyncTag.SETUP]: (joinErr) => {
+        this.debug?.(`create ${id}: init asks for id maps and cgroup placement`);
         writeIdMaps(pid, spec, caller);
         if (!noCgroups) {
           if (joinFds.length === 0 || joinErr !== 0) cgroup.enter(pid);
@@ -288,9 +299,11 @@ export class Runtime implements RuntimeApi {
         if (spec.process?.oomScoreAdj !== undefined) {
           writeProc(`/proc/${pid}/oom_score_adj`, String(spec.process.oomScoreAdj), 'process.oomScoreAdj');
         }
+        this.debug?.(`create ${id}: id maps, cgroups${spec.linux?.resources ? ', limits' : ''} done`);
         return '';
       },
       [SyncTag.HOOKS]: () => {
+        this.debug?.(`create ${id}: mounts done; prestart and createRuntime hooks (${(spec.hooks?.prestart?.length ?? 0) + (spec.hooks?.createRuntime?.length ?? 0)})`);
         // The runtime-spec's state doc: "created" once the environment is made (step 2 of the
         // lifecycle); these hooks are steps 3-5 (crun agrees; runc sends "creating").
         const s = stateJson('created');
@@ -308,6 +321,7 @@ export class Runtime implements RuntimeApi {
     this.store.save(rec);
     fault('created');
     if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
+    this.debug?.(`create ${id}: created; init ${pid} waits on the exec fifo`);
     fds.forEach((fd) => this.safeClose(fd));
     fds.length = 0;
     this.pidfds.set(id, pidfd);
@@ -342,6 +356,7 @@ export class Runtime implements RuntimeApi {
       const err = msg.readInt32LE(8);
       const arg = msg.readInt32LE(12);
       const op = plan.ops[index];
+      this.debug?.(`init at plan op ${index}/${plan.ops.length} (${op?.what ?? '?'}): ${kind === Msg.READY ? 'ready' : kind === Msg.SYNC ? 'sync' : kind === Msg.SECCOMP ? 'seccomp listener' : 'failed'}`);
       if (kind === Msg.READY) return;
       if (kind === Msg.SECCOMP) {
         try {
@@ -428,7 +443,13 @@ export class Runtime implements RuntimeApi {
 
   /** Runs another process in a running container; returns its exit code (0 when detached). */
   async exec(id: string, opts: ExecOptions): Promise<number> {
-    const { pidfd } = this.spawnExec(id, opts, false);
+    // In the foreground without a console socket, as runc: we hold the pty and relay it,
+    // and the pty has our terminal's size before the process runs.
+    const relay = opts.process.terminal === true && !opts.detach && !opts.consoleSocket;
+    const size = relay && opts.process.consoleSize === undefined ? terminalSize() : undefined;
+    const proc = size ? { ...opts.process, consoleSize: { height: size.rows, width: size.cols } } : opts.process;
+    const { pidfd, master } = this.spawnExec(id, { ...opts, process: proc }, relay);
+    if (master !== undefined) return await attachTerminal(this.sys, master, this.waitForwarding(pidfd, ['SIGWINCH']));
     if (!opts.detach) return await this.waitForwarding(pidfd);
     this.safeClose(pidfd);
     return 0;
@@ -454,7 +475,7 @@ export class Runtime implements RuntimeApi {
       }
       const [parentEnd, childEnd] = this.sys.socketpair();
       fds.push(parentEnd, childEnd);
-      const { consoleFd, attachEnd } = opts.process.terminal ? this.console(opts.consoleSocket, attach, fds, 'exec with a terminal needs --console-socket') : {};
+      const { consoleFd, attachEnd } = opts.process.terminal ? this.console(opts.consoleSocket, attach, fds, 'a detached exec with a terminal needs --console-socket') : {};
       const cgroup = newManager({ paths: rec.cgroupPaths });
       const joinFds = openJoinFiles(cgroup, fds);
       const plan = planBuilder().buildExecPlan({
@@ -469,7 +490,9 @@ export class Runtime implements RuntimeApi {
         lsm: hostLsm(),
       });
       const buf = encodePlan(plan.ops, childEnd, 4096, parentEnd);
+      if (this.debug) this.debugPlan(`exec ${id}`, plan, buf.length);
       const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
+      this.debug?.(`exec ${id}: process cloned, pid ${pid}`);
       this.closeChildEnds(fds, [childEnd, consoleFd, ...joinFds]);
       let master: number | undefined;
       try {
@@ -488,6 +511,7 @@ export class Runtime implements RuntimeApi {
         throw e;
       }
       if (opts.pidFile) writePidFile(resolve(opts.pidFile), pid);
+      this.debug?.(`exec ${id}: process ${pid} runs ${String(opts.process.args?.[0] ?? '')}`);
       return master !== undefined ? { pid, pidfd, master } : { pid, pidfd };
     } finally {
       fds.forEach((fd) => this.safeClose(fd));
@@ -540,6 +564,12 @@ export class Runtime implements RuntimeApi {
     }
   }
 
+  /** --debug: the steps the init will take, in order, before it takes them. */
+  private debugPlan(what: string, plan: Plan, bytes: number): void {
+    this.debug!(`${what}: plan of ${plan.ops.length} ops (${bytes} bytes)`);
+    plan.ops.forEach((o, i) => this.debug!(`${what}: plan op ${i}: ${o.what} (${o.path})`));
+  }
+
   /** Kills and reaps a child that failed its setup. */
   private reap(pidfd: number): void {
     try {
@@ -554,9 +584,10 @@ export class Runtime implements RuntimeApi {
   async start(id: string): Promise<void> {
     const rec = this.store.load(id);
     const status = statusOf(this.store, rec);
-    if (status !== 'created') throw new RuntsError('ERR_BAD_STATE', `cannot start a container that is ${status}`);
+    if (status !== 'created') throw new RuntsError('ERR_BAD_STATE', status === 'stopped' ? START_STOPPED : START_RUNNING);
     const fifo = this.store.fifo(id);
     const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    this.debug?.(`start ${id}: exec fifo of init ${rec.pid} opened`);
     try {
       const b = Buffer.alloc(1);
       // 1: the go; 0: EOF, no writer (yet, or any more); -1: a writer, nothing written.
@@ -577,6 +608,7 @@ export class Runtime implements RuntimeApi {
         // Woken by the init's write; a writer that left without one (hang-up) would wake us at once.
         if (!this.sys.pollIn(fd, START_POLL_MS)) sleepMs(1);
       }
+      this.debug?.(`start ${id}: init took the go; startContainer hooks, then exec`);
       // The init holds its end until it execs the process, after its startContainer
       // hooks; poststart comes after that (runtime-spec), so wait for the hang-up.
       while (read() !== 0 && isAlive(rec.pid, rec.startTime)) this.sys.pollIn(fd, START_POLL_MS);
@@ -588,12 +620,16 @@ export class Runtime implements RuntimeApi {
         /* a concurrent start removed it */
       }
     }
+    this.debug?.(`start ${id}: the process runs; poststart hooks (${rec.poststart.length})`);
     runHooksWarn(rec.poststart, 'poststart', JSON.stringify(ociState(rec, 'running')), this.warn);
   }
 
   async run(id: string, opts: RunOptions): Promise<number> {
     const { pidfd, master } = this.createSync(id, opts, !opts.detach);
     try {
+      // The init waits on the exec fifo: the pty gets our terminal's size before the process runs.
+      const size = master !== undefined ? terminalSize() : undefined;
+      if (size) this.sys.setWinsize(master!, size.rows, size.cols);
       await this.start(id);
     } catch (e) {
       await this.delete(id, { force: true }).catch(() => undefined);
@@ -622,7 +658,13 @@ export class Runtime implements RuntimeApi {
   kill(id: string, signal: number, opts: { all?: boolean }): void {
     const rec = this.store.load(id);
     const status = statusOf(this.store, rec);
-    if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not running`);
+    // As runc's --all: whatever is left in the cgroup is signalled, even after the init's exit.
+    if (status === 'stopped' && opts.all) {
+      if (Object.keys(rec.cgroupPaths).length > 0) this.signalAll(rec, signal);
+      return;
+    }
+    if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', NOT_RUNNING);
+    this.debug?.(`kill ${id}: signal ${signal} to ${opts.all ? 'every process' : `init ${rec.pid}`} (${status})`);
     // Without cgroups (rootless) only the init can be found; a pid namespace's processes die with it.
     if ((opts.all || rec.sharedPidNs) && Object.keys(rec.cgroupPaths).length > 0) {
       this.signalAll(rec, signal);
@@ -700,7 +742,7 @@ export class Runtime implements RuntimeApi {
   pause(id: string): void {
     const rec = this.store.load(id);
     const status = statusOf(this.store, rec);
-    if (status !== 'running' && status !== 'created') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not running: ${status}`);
+    if (status !== 'running' && status !== 'created') throw new RuntsError('ERR_BAD_STATE', NOT_RUNNING);
     if (Object.keys(rec.cgroupPaths).length === 0) throw new RuntsError('ERR_CGROUP', `cannot pause container "${id}": it has no cgroup of its own (rootless, no cgroup delegated)`);
     this.cgroup(rec).freeze();
   }
@@ -708,7 +750,7 @@ export class Runtime implements RuntimeApi {
   resume(id: string): void {
     const rec = this.store.load(id);
     const status = statusOf(this.store, rec);
-    if (status !== 'paused') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not paused: ${status}`);
+    if (status !== 'paused') throw new RuntsError('ERR_BAD_STATE', NOT_PAUSED);
     this.cgroup(rec).thaw();
   }
 
@@ -755,10 +797,20 @@ export class Runtime implements RuntimeApi {
     return watchOom(newManager({ paths: this.store.load(id).cgroupPaths }), this.sys);
   }
 
+  /** An init that exits between the status check and the signal is reported
+   * in the words engines take for "already gone". */
   private signalInit(rec: ContainerRecord, signal: number): void {
-    const pidfd = this.sys.pidfdOpen(rec.pid);
+    let pidfd: number;
     try {
-      if (isAlive(rec.pid, rec.startTime)) this.sys.pidfdSendSignal(pidfd, signal);
+      pidfd = this.sys.pidfdOpen(rec.pid);
+    } catch (e) {
+      throw isRuntsError(e) && e.detail.errno === 'ESRCH' ? new RuntsError('ERR_BAD_STATE', NOT_RUNNING) : e;
+    }
+    try {
+      if (!isAlive(rec.pid, rec.startTime)) throw new RuntsError('ERR_BAD_STATE', NOT_RUNNING);
+      this.sys.pidfdSendSignal(pidfd, signal);
+    } catch (e) {
+      throw isRuntsError(e) && e.detail.errno === 'ESRCH' ? new RuntsError('ERR_BAD_STATE', `${e.detail.syscall ?? 'kill'}: ${NO_SUCH_PROCESS}`) : e;
     } finally {
       this.safeClose(pidfd);
     }
@@ -776,8 +828,9 @@ export class Runtime implements RuntimeApi {
       throw e;
     }
     const status = statusOf(this.store, rec);
+    this.debug?.(`delete ${id}: ${status}${opts.force ? ', forced' : ''}`);
     if ((status === 'running' || status === 'paused') && !opts.force) {
-      throw new RuntsError('ERR_BAD_STATE', `cannot delete container "${id}" that is not stopped: ${status}`);
+      throw new RuntsError('ERR_BAD_STATE', deleteNotStopped(id, status));
     }
     const cg = newManager({ paths: rec.cgroupPaths });
     if (status !== 'stopped') {
@@ -789,10 +842,13 @@ export class Runtime implements RuntimeApi {
           /* gone */
         }
       }
+      this.debug?.(`delete ${id}: killed; waiting for init ${rec.pid} to go`);
       this.waitGone(rec);
     }
+    this.debug?.(`delete ${id}: poststop hooks (${rec.creating ? 0 : rec.poststop.length})`);
     if (!rec.creating) runHooksWarn(rec.poststop, 'poststop', JSON.stringify(ociState(rec, 'stopped')), this.warn);
     cg.destroy(rec.cgroupCreated);
+    this.debug?.(`delete ${id}: cgroups removed`);
     this.detachRoot(rec);
     this.store.remove(id);
   }
@@ -911,8 +967,8 @@ function writePidFile(file: string, pid: number): void {
   }
 }
 
-export function createRuntime(g: GlobalOptions, warn?: (msg: string) => void): RuntimeApi {
-  return new Runtime({ root: g.root, systemdCgroup: g.systemdCgroup, ...(warn ? { warn } : {}) });
+export function createRuntime(g: GlobalOptions, warn?: (msg: string) => void, debug?: (msg: string) => void): RuntimeApi {
+  return new Runtime({ root: g.root, systemdCgroup: g.systemdCgroup, ...(warn ? { warn } : {}), ...(debug ? { debug } : {}) });
 }
 
 /** Test hook: RUNTS_FAULT=<step> kills this process at that step of create,

@@ -2,6 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSyn
 import { join } from 'node:path';
 import type { Hook, Spec, State } from '@runts/oci';
 import { RuntsError } from '@runts/errors';
+import { NOT_EXIST } from './wording';
 
 export type Status = State['status'];
 
@@ -89,7 +90,7 @@ export class StateStore {
     try {
       text = readFileSync(this.file(id), 'utf8');
     } catch {
-      throw new RuntsError('ERR_NOT_FOUND', `container "${id}" does not exist`);
+      throw new RuntsError('ERR_NOT_FOUND', NOT_EXIST);
     }
     const lines = text.split('\n');
     for (let i = lines.length - 1; i >= 0; i--) {

@@ -1,6 +1,12 @@
 import { closeSync, createReadStream, createWriteStream } from 'node:fs';
 import type { Sys } from '@runts/sys';
 
+/** The size of the user's terminal (stdout), if it is one. */
+export function terminalSize(): { rows: number; cols: number } | undefined {
+  const out = process.stdout;
+  return out.isTTY && out.rows > 0 && out.columns > 0 ? { rows: out.rows, cols: out.columns } : undefined;
+}
+
 /** Connects the user's terminal to a container's pty master until `done`
  * settles: raw mode, window size kept in step, terminal restored after. */
 export async function attachTerminal(sys: Sys, master: number, done: Promise<number>): Promise<number> {

@@ -88,8 +88,9 @@ t.test('usage errors name what is wrong, in one line', async (t) => {
     [['create', 'a', 'b'], /"create" requires exactly 1 argument\(s\), got 2/],
     [['kill', 'a', 'b', 'c'], /"kill" requires 1 to 2 argument\(s\), got 3/],
     [['exec'], /"exec" requires at least 1 argument\(s\), got 0/],
-    [['create', '--bogus', 'c1'], /Unknown option '--bogus'/],
-    [['--bogus', 'create', 'c1'], /Unknown option '--bogus'/],
+    [['create', '--bogus', 'c1'], /^unknown flag --bogus \(see runts create --help\)$/],
+    [['--bogus', 'create', 'c1'], /^unknown flag --bogus \(see runts --help\)$/],
+    [['kill', '-x', 'c1'], /^unknown flag -x \(see runts kill --help\)$/],
     [['create', '--preserve-fds', 'x', 'c1'], /--preserve-fds: "x" is not an integer/],
     [['--log-format', 'yaml', 'create', 'c1'], /--log-format: "yaml" is not one of text, json/],
     [['create', 'c1', '--pid-file'], /--pid-file/],
@@ -111,4 +112,15 @@ t.test('help: global and per command', async (t) => {
   t.notMatch(top, /--rootless/, 'hidden flags stay hidden');
   t.match(p(['create', '--help']).help!, /^usage: runts create \[command options\] <id>\n[\s\S]*-b, --bundle value/);
   t.equal(p(['exec', 'c1', 'ls', '-h']).help, undefined, 'exec passes -h to the command');
+});
+
+t.test("runc's help command, --version in the help", async (t) => {
+  t.equal(p(['help']).help, p(['--help']).help, '`help` is --help');
+  t.equal(p(['help', 'create']).help, p(['create', '--help']).help, '`help create` is create --help');
+  t.equal(p(['h', 'rm']).help, p(['delete', '--help']).help, 'aliases both ways');
+  t.match(p(['--help']).help!, /\n\s+help, h\s+show the commands/);
+  t.throws(() => p(['help', 'nope']), { code: 'ERR_USAGE', message: 'no help topic for "nope" (see runts --help)' });
+  t.match(p(['--help']).help!, /-v, --version\s+print the version/);
+  t.equal(p(['--root', '/r', '--version']).version, true, '--version after other global options');
+  t.throws(() => p(['create', '--version', 'c1']), { message: /^unknown flag --version/ }, 'a command does not take it, as in runc');
 });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RuntsError } from '@runts/errors';
@@ -146,6 +146,16 @@ t.test('usage errors are one line, exit 1, no runtime call', async (t) => {
   }
 });
 
+t.test('run takes --no-subreaper, as runc does, and says so in its help', async (t) => {
+  t.equal((await cli(['run', '--no-subreaper', '-d', 'c1'])).code, 7);
+  t.match((await cli(['help', 'run'])).out, /--no-subreaper\s+accepted for runc compatibility/);
+});
+
+t.test("an unknown flag: runc's shape, with the help to read", async (t) => {
+  const r = await cli(['run', '--bogus', 'c1']);
+  t.same([r.code, r.err], [1, 'runts: unknown flag --bogus (see runts run --help)\n']);
+});
+
 t.test('runtime errors: one line on stderr, one JSON line in --log', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'runts-cli-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -161,6 +171,34 @@ t.test('runtime errors: one line on stderr, one JSON line in --log', async (t) =
   const lines = readFileSync(log, 'utf8').trim().split('\n');
   t.equal(lines.length, 1);
   t.match(JSON.parse(lines[0]!), { level: 'error', msg: 'container "c1" does not exist', time: /^\d{4}-\d\d-\d\dT/ });
+});
+
+t.test('--debug: steps with ms since start, to --log only (JSON lines), else to stderr; nothing without it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'runts-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  let debug: ((m: string) => void) | undefined;
+  const f = fake({ start: async () => debug?.('start c1: a step') });
+  const factory = f.factory;
+  f.factory = (g: GlobalOptions, _warn?: (m: string) => void, d?: (m: string) => void) => ((debug = d), factory(g));
+
+  const log = join(dir, 'log.json');
+  const r = await cli(['--log', log, '--log-format', 'json', '--debug', 'start', 'c1'], f);
+  t.same([r.code, r.err], [0, ''], 'with --log, nothing on stderr');
+  const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  t.match(lines, [
+    { level: 'debug', msg: `runts --log ${log} --log-format json --debug start c1`, ms: Number, time: /^\d{4}-/ },
+    { level: 'debug', msg: 'start c1: a step', ms: Number },
+    { level: 'debug', msg: 'start: done' },
+  ]);
+  t.ok(lines.every((l, i) => i === 0 || l.ms >= lines[i - 1].ms), 'ms grows');
+
+  const text = await cli(['--debug', 'start', 'c1'], f);
+  t.match(text.err, /^time="[^"]+" level=debug msg="runts --debug start c1" ms=[\d.]+\ntime="[^"]+" level=debug msg="start c1: a step" ms=[\d.]+\n/, 'without --log, on stderr');
+
+  debug = undefined;
+  const quiet = await cli(['--log', join(dir, 'quiet.json'), 'start', 'c1'], f);
+  t.same([quiet.code, quiet.err, debug], [0, '', undefined], 'without --debug the runtime gets no debug function');
+  t.notOk(existsSync(join(dir, 'quiet.json')), 'and no log file is made');
 });
 
 t.test('an unexpected exception still gives one line, no stack', async (t) => {

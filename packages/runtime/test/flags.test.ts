@@ -35,14 +35,14 @@ t.test('-- ends the options; a lone dash is an argument', async (t) => {
 
 t.test('what is not allowed is named in one line', async (t) => {
   const cases: [string[], RegExp][] = [
-    [['--nope'], /^Unknown option '--nope'$/],
-    [['-x'], /^Unknown option '-x'$/],
-    [['-dx'], /^Unknown option '-x'$/],
-    [['--rm=yes'], /^Option '--rm' does not take an argument$/],
-    [['--bundle'], /^Option '--bundle <value>' argument missing$/],
-    [['-ds'], /^Option '-s, --signal <value>' argument missing$/],
-    [['--__proto__'], /^Unknown option '--__proto__'$/],
-    [['--toString'], /^Unknown option '--toString'$/],
+    [['--nope'], /^unknown flag --nope$/],
+    [['-x'], /^unknown flag -x$/],
+    [['-dx'], /^unknown flag -x$/],
+    [['--rm=yes'], /^flag --rm takes no value$/],
+    [['--bundle'], /^flag needs an argument: --bundle$/],
+    [['-ds'], /^flag needs an argument: -s$/],
+    [['--__proto__'], /^unknown flag --__proto__$/],
+    [['--toString'], /^unknown flag --toString$/],
   ];
   for (const [argv, re] of cases) t.throws(() => parseFlags(argv, specs), Object.assign(new FlagError(''), { message: re }), argv.join(' '));
 });

@@ -153,6 +153,21 @@ t.test('mount options', async (t) => {
   t.same(o.data, ['mode=755', 'size=1k']);
 });
 
+t.test("runc's mount options the kernel does not take: tmpcopyup, acl, iversion, symfollow", async (t) => {
+  const o = parseMountOptions(['tmpcopyup', 'nosuid', 'mode=1777', 'acl', 'iversion', 'nosymfollow', 'symfollow']);
+  t.same([o.copyUp, o.flags, o.data], [true, MS.NOSUID | MS.POSIXACL | MS.I_VERSION, ['mode=1777']], 'none of them reaches the kernel as data');
+  t.equal(parseMountOptions(['acl', 'noacl', 'noiversion']).flags, 0);
+  const ops = buildPlan(ctx((s) => {
+    s.mounts = [
+      { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'nosuid', 'mode=1777'] },
+      { destination: '/data', type: 'bind', source: '/d', options: ['rbind', 'tmpcopyup'] },
+    ];
+  })).ops;
+  const tmp = ops.filter((x) => x.path === 'mounts[0]');
+  t.same(tmp.map((x) => [x.op, x.args]), [['COPY_UP_IN_ROOT', ['/tmp', 'tmpfs', 'tmpfs', MS.NOSUID, 'mode=1777']]]);
+  t.notOk(ops.some((x) => x.path.startsWith('mounts[1]') && x.op === 'COPY_UP_IN_ROOT'), 'on a bind it means nothing, as in runc');
+});
+
 t.test('encoding: header, ops and strings', async (t) => {
   const buf = encodePlan([{ op: 'SETHOSTNAME', args: ['abc'], path: 'hostname', what: 'x' }, { op: 'EXEC', args: [['sh', '-c'], []], path: 'p', what: 'y' }], 7, 64);
   t.equal(buf.readUInt32LE(0), PLAN_MAGIC);

@@ -43,5 +43,5 @@ t.test('a state file with no whole record is one error naming it', async (t) => 
   s.claim('c3');
   writeFileSync(s.file('c3'), '{"id":"c3",');
   t.throws(() => s.load('c3'), { code: 'ERR_IO', message: 'container "c3": state file is damaged' });
-  t.throws(() => s.load('nope'), { code: 'ERR_NOT_FOUND', message: 'container "nope" does not exist' });
+  t.throws(() => s.load('nope'), { code: 'ERR_NOT_FOUND', message: 'container does not exist' });
 });

@@ -6,6 +6,7 @@ import { validateConfig, type Process } from '@runts/oci';
 import { StatusError, grpc, type shim } from '@runts/proto';
 import type { Runtime } from '@runts/runtime';
 import type { Sys, WaitStatus } from '@runts/sys';
+import { toJson } from '@runts/runtime/dist/cli/json';
 import { ProcessIO, type Output } from './io';
 import type { EventBody, Outbox } from './outbox';
 import type { Reaper } from './reaper';
@@ -202,7 +203,7 @@ export class Tasks {
     const c = this.get(id);
     let data: unknown;
     await this.rt.events(c.id, { stats: true, intervalMs: 1 }, (e) => (data = (e as { data?: unknown }).data));
-    return JSON.stringify(data ?? {});
+    return toJson(data ?? {});
   }
 
   resize(r: shim.ResizePtyRequest__Output): void {

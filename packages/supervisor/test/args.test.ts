@@ -13,7 +13,7 @@ t.test('global --address before the command, default otherwise', async (t) => {
   t.same(parseCtlArgs([]).command, { name: 'help' });
   t.same(parseCtlArgs(['--help']).command, { name: 'help' });
   t.throws(() => parseCtlArgs(['--address']), UsageError);
-  t.throws(() => parseCtlArgs(['--bogus', 'ps']), UsageError);
+  t.throws(() => parseCtlArgs(['--bogus', 'ps']), { name: 'UsageError', message: 'unknown flag --bogus' });
   t.throws(() => parseCtlArgs(['frobnicate']), /unknown command frobnicate/);
 });
 
@@ -23,7 +23,7 @@ t.test('run', async (t) => {
   t.match(c, { name: 'run', tty: true, interactive: true, id: '', detach: false });
   t.match(parseCtlArgs(['run', 'rel']).command, { bundle: `${process.cwd()}/rel` }, 'bundle made absolute');
   t.throws(() => parseCtlArgs(['run']), /BUNDLE/);
-  t.throws(() => parseCtlArgs(['run', '/b', '--nope']), UsageError);
+  t.throws(() => parseCtlArgs(['run', '/b', '--nope']), { name: 'UsageError', message: 'unknown flag --nope' });
 });
 
 t.test('exec: options end at the id, the command keeps its own flags', async (t) => {

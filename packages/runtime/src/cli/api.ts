@@ -76,7 +76,8 @@ export interface GlobalOptions {
   debug: boolean;
 }
 
-export type RuntimeFactory = (g: GlobalOptions, warn: (msg: string) => void) => RuntimeApi;
+/** debug is given only with --debug: call sites skip building their lines without it. */
+export type RuntimeFactory = (g: GlobalOptions, warn: (msg: string) => void, debug?: (msg: string) => void) => RuntimeApi;
 
 /** state and list, which need only the state dir (../query.ts). */
 export type Queries = Pick<RuntimeApi, 'state' | 'list'>;

@@ -44,12 +44,18 @@ export interface Parsed {
   command?: Command;
   flags: Values<Flags>;
   args: Record<string, string | string[] | undefined>;
-  /** --help: the text to print instead of running anything. */
+  /** --help or `help [command]`: the text to print instead of running anything. */
   help?: string;
+  /** --version anywhere among the global options. */
+  version?: boolean;
 }
 
 const usage = (msg: string) => new RuntsError('ERR_USAGE', msg);
-const HELP: Flags = { help: { type: 'boolean', short: 'h', describe: 'show help' } };
+const HELP: Flags = {
+  help: { type: 'boolean', short: 'h', describe: 'show help' },
+  version: { type: 'boolean', short: 'v', describe: 'print the version' },
+};
+const HELP_COMMAND = ['help', 'h'];
 
 function lookup(flags: Flags, token: string): [string, Flag] | undefined {
   const name = token.replace(/^--?/, '').split('=')[0]!;
@@ -100,11 +106,12 @@ function values(flags: Flags, raw: Record<string, unknown>): Record<string, unkn
   return out;
 }
 
-function parseFlags(argv: string[], flags: Flags) {
+/** `help` names the help that lists the flags: `runts run --help`. */
+function parseFlags(argv: string[], flags: Flags, help: string) {
   try {
     return tokenize(argv, options(flags));
   } catch (e) {
-    if (e instanceof FlagError) throw usage(e.message);
+    if (e instanceof FlagError) throw usage(`${e.message} (see ${help})`);
     throw e;
   }
 }
@@ -129,17 +136,25 @@ function bindArgs(c: Command, given: string[]): Record<string, string | string[]
 export function parse(argv: string[], global: Flags, commands: Command[]): Parsed {
   const globalFlags = { ...global, ...HELP };
   const at = firstArg(argv, globalFlags);
-  const pre = parseFlags(argv.slice(0, at), globalFlags);
+  const pre = parseFlags(argv.slice(0, at), globalFlags, 'runts --help');
   const name = argv[at];
-  if (name === undefined || name === '--' || pre.values['help']) {
-    if (pre.values['help']) return { global: {}, flags: {}, args: {}, help: helpText(global, commands) };
-    throw usage('a command is required (see --help)');
+  if (pre.values['version']) return { global: {}, flags: {}, args: {}, version: true };
+  if (pre.values['help']) return { global: {}, flags: {}, args: {}, help: helpText(global, commands) };
+  if (name === undefined || name === '--') throw usage('a command is required (see runts --help)');
+  const find = (n: string) => commands.find((x) => x.names.includes(n));
+  if (HELP_COMMAND.includes(name)) {
+    // runc's `help [command]`.
+    const topic = argv[at + 1];
+    if (topic === undefined) return { global: {}, flags: {}, args: {}, help: helpText(global, commands) };
+    const about = find(topic);
+    if (!about) throw usage(`no help topic for "${topic}" (see runts --help)`);
+    return { global: {}, flags: {}, args: {}, help: commandHelp(about) };
   }
-  const c = commands.find((x) => x.names.includes(name));
-  if (!c) throw usage(`unknown command "${name}" (see --help)`);
+  const c = find(name);
+  if (!c) throw usage(`unknown command "${name}" (see runts --help)`);
 
   // Global options may also follow the command; the command's own win on a clash.
-  const all = { ...globalFlags, ...c.flags };
+  const all = { ...global, help: HELP['help']!, ...c.flags };
   let rest = argv.slice(at + 1);
   let tail: string[] = [];
   if (c.optionsEndAtArgs) {
@@ -148,7 +163,7 @@ export function parse(argv: string[], global: Flags, commands: Command[]): Parse
     tail = rest.slice(stop).filter((a, i) => i > 0 || a !== '--');
     rest = rest.slice(0, stop);
   }
-  const post = parseFlags(rest, all);
+  const post = parseFlags(rest, all, `runts ${c.names[0]} --help`);
   if (post.values['help']) return { global: {}, flags: {}, args: {}, help: commandHelp(c) };
   const fromPost = (flags: Flags, own: boolean) =>
     Object.fromEntries(Object.entries(post.values).filter(([k]) => k in flags && (own || !(k in c.flags))));
@@ -172,7 +187,9 @@ function flagLines(flags: Flags): string {
 }
 
 function helpText(global: Flags, commands: Command[]): string {
-  const cmds = commands.map((c) => `   ${c.names.join(', ').padEnd(16)} ${c.summary}`).join('\n');
+  const cmds = [...commands.map((c) => [c.names.join(', '), c.summary]), [HELP_COMMAND.join(', '), 'show the commands, or the help of one']]
+    .map(([names, summary]) => `   ${names!.padEnd(16)} ${summary}`)
+    .join('\n');
   return `usage: runts [global options] command [command options] [arguments...]\n\nCOMMANDS:\n${cmds}\n\nGLOBAL OPTIONS:\n${flagLines({ ...global, ...HELP })}\n`;
 }
 

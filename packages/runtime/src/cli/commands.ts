@@ -4,6 +4,7 @@ import type { Process, State } from '@runts/oci';
 import type { UpdateFlags } from '@runts/cgroups';
 import type { Queries, RuntimeApi } from './api';
 import { command, type Command, type Flags } from './args';
+import { toJson } from './json';
 
 export interface Io {
   out: (s: string) => void;
@@ -156,6 +157,9 @@ export function commands(rt: () => RuntimeApi, io: Io, q: () => Queries = rt): C
         ...CREATE_FLAGS,
         detach: { type: 'boolean', short: 'd', default: false, describe: 'do not wait for the container' },
         keep: { type: 'boolean', default: false, describe: 'keep the container after it exits' },
+        // runc reaps orphans of a container without a pid namespace; runts' foreground
+        // run only waits for its init, so there is nothing to turn off.
+        'no-subreaper': { type: 'boolean', default: false, describe: 'accepted for runc compatibility (runts is never a subreaper)' },
       },
       run: (f, a) => rt().run(str(a['id']), { ...createOpts(f), detach: f.detach, keep: f.keep }),
     }),
@@ -309,7 +313,7 @@ export function commands(rt: () => RuntimeApi, io: Io, q: () => Queries = rt): C
         stats: { type: 'boolean', default: false, describe: 'print the stats once and exit' },
         interval: { type: 'string', default: '5s', describe: 'how often to print stats' },
       },
-      run: (f, a) => rt().events(str(a['id']), { stats: f.stats, intervalMs: parseDuration(f.interval) }, (e) => io.out(JSON.stringify(e) + '\n')),
+      run: (f, a) => rt().events(str(a['id']), { stats: f.stats, intervalMs: parseDuration(f.interval) }, (e) => io.out(toJson(e) + '\n')),
     }),
   ];
 }

@@ -32,7 +32,7 @@ export function parseFlags(args: readonly string[], specs: FlagSpecs): ParsedFla
     else values[name] = v;
   };
   const valueOf = (i: number, shown: string): string => {
-    if (i >= args.length) throw new FlagError(`Option '${shown} <value>' argument missing`);
+    if (i >= args.length) throw new FlagError(`flag needs an argument: ${shown}`);
     return args[i]!;
   };
   for (let i = 0; i < args.length; i++) {
@@ -48,9 +48,9 @@ export function parseFlags(args: readonly string[], specs: FlagSpecs): ParsedFla
     if (a[1] === '-') {
       const eq = a.indexOf('=');
       const name = a.slice(2, eq < 0 ? undefined : eq);
-      if (!Object.hasOwn(specs, name)) throw new FlagError(`Unknown option '--${name}'`);
+      if (!Object.hasOwn(specs, name)) throw new FlagError(`unknown flag --${name}`);
       if (specs[name]!.type === 'boolean') {
-        if (eq >= 0) throw new FlagError(`Option '--${name}' does not take an argument`);
+        if (eq >= 0) throw new FlagError(`flag --${name} takes no value`);
         set(name, true);
       } else {
         set(name, eq >= 0 ? a.slice(eq + 1) : valueOf(++i, `--${name}`));
@@ -60,12 +60,12 @@ export function parseFlags(args: readonly string[], specs: FlagSpecs): ParsedFla
     // Short options: booleans may share a dash; a string one takes the rest of it, or the next argument.
     for (let j = 1; j < a.length; j++) {
       const name = Object.keys(specs).find((n) => specs[n]!.short === a[j]);
-      if (name === undefined) throw new FlagError(`Unknown option '-${a[j]}'`);
+      if (name === undefined) throw new FlagError(`unknown flag -${a[j]}`);
       if (specs[name]!.type === 'boolean') {
         set(name, true);
         continue;
       }
-      set(name, j + 1 < a.length ? a.slice(j + 1) : valueOf(++i, `-${a[j]}, --${name}`));
+      set(name, j + 1 < a.length ? a.slice(j + 1) : valueOf(++i, `-${a[j]}`));
       break;
     }
   }

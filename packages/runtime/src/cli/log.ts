@@ -16,7 +16,9 @@ export function writeAll(fd: number, s: string | Uint8Array): void {
 }
 
 /** Errors go to stderr once, and with --log also to the file: one line each,
- * JSON (`{"level","msg","time"}`, what containerd and conmon parse) or logrus-like text. */
+ * JSON (`{"level","msg","time"}`, what containerd and conmon parse) or logrus-like text.
+ * With --debug, debug lines go to the log (stderr without --log, as runc's), each
+ * with `ms`: milliseconds since this process started. */
 export class Logger {
   constructor(
     private readonly file: string | undefined,
@@ -37,18 +39,27 @@ export class Logger {
     this.toFile('warning', msg);
   }
 
-  debug(msg: string): void {
-    if (!this.debugOn) return;
-    this.stderr(`runts: debug: ${msg}\n`);
-    this.toFile('debug', msg);
+  get debugging(): boolean {
+    return this.debugOn;
   }
 
-  private toFile(level: string, msg: string): void {
-    if (!this.file) return;
+  debug(msg: string): void {
+    if (!this.debugOn) return;
+    const ms = Math.round(process.uptime() * 10_000) / 10;
+    if (this.file) this.toFile('debug', msg, ms);
+    else this.stderr(this.line('debug', msg, ms) + '\n');
+  }
+
+  private line(level: string, msg: string, ms?: number): string {
     const time = new Date().toISOString();
-    const line = this.format === 'json' ? JSON.stringify({ level, msg, time }) : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
+    if (this.format === 'json') return JSON.stringify(ms === undefined ? { level, msg, time } : { level, msg, ms, time });
+    return `time="${time}" level=${level} msg=${JSON.stringify(msg)}${ms === undefined ? '' : ` ms=${ms}`}`;
+  }
+
+  private toFile(level: string, msg: string, ms?: number): void {
+    if (!this.file) return;
     try {
-      appendFileSync(this.file, line + '\n');
+      appendFileSync(this.file, this.line(level, msg, ms) + '\n');
     } catch {
       // A log file we cannot write must not hide the error itself.
     }

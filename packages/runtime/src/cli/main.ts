@@ -40,23 +40,29 @@ export async function main(
   queries?: (g: GlobalOptions) => Queries,
 ): Promise<number> {
   if (argv[0] === '--version' || argv[0] === '-v') {
-    io.out(`runts version ${VERSION}\ncommit: ${commit}\nspec: ${SPEC_VERSION}\n`);
+    io.out(versionText(commit));
     return 0;
   }
   let log: Logger | undefined;
   try {
     let g: GlobalOptions | undefined;
     let runtime: RuntimeApi | undefined;
-    const rt = () => (runtime ??= factory(g!, (m) => log!.warn(m)));
+    const rt = () => (runtime ??= log!.debugging ? factory(g!, (m) => log!.warn(m), (m) => log!.debug(m)) : factory(g!, (m) => log!.warn(m)));
     const table = commands(rt, io, queries ? () => queries(g!) : rt);
     const p = parse(argv, GLOBAL_FLAGS, table);
+    if (p.version) {
+      io.out(versionText(commit));
+      return 0;
+    }
     if (p.help !== undefined) {
       io.out(p.help);
       return 0;
     }
     g = globals(p.global);
     log = new Logger(g.log, g.logFormat, g.debug, io.err);
+    if (log.debugging) log.debug(`runts ${argv.join(' ')}`);
     const code = await p.command!.run(p.flags, p.args);
+    if (log.debugging) log.debug(`${p.command!.names[0]}: done${typeof code === 'number' ? `, exit status ${code}` : ''}`);
     return typeof code === 'number' ? code : 0;
   } catch (e) {
     log ??= logFromArgv(argv, io.err);
@@ -65,6 +71,8 @@ export async function main(
     return 1;
   }
 }
+
+const versionText = (commit: string) => `runts version ${VERSION}\ncommit: ${commit}\nspec: ${SPEC_VERSION}\n`;
 
 /** An unexpected error still gets one line: its message, never its stack. */
 function errorLine(e: unknown): string {
@@ -75,7 +83,7 @@ function errorLine(e: unknown): string {
 /** The entry point of bin/runts; the build passes the git commit it was made from. */
 export function cli(commit?: string): void {
   // Loaded when a command first needs it: --version, help and spec never do.
-  const factory: RuntimeFactory = (g, warn) => (require('../runtime') as typeof import('../runtime')).createRuntime(g, warn);
+  const factory: RuntimeFactory = (g, warn, debug) => (require('../runtime') as typeof import('../runtime')).createRuntime(g, warn, debug);
   // state and list: engines poll them, and they need only the state dir.
   const queries = (g: GlobalOptions) => {
     const { createQueries } = require('../query') as typeof import('../query');

@@ -418,7 +418,10 @@ function buildMount(ctx: PlanContext, o: Ops, m: Mount, path: string, index: num
     if (rest !== 0) o.add('REMOUNT_IN_ROOT', [dest, rest], `${path}.options`, `remount ${dest} with its options`);
   } else {
     o.add('MKDIR_IN_ROOT', [dest, 0o755, 0], `${path}.destination`, `create ${dest}`);
-    o.add('MOUNT_IN_ROOT', [dest, m.source ?? m.type ?? 'none', m.type ?? null, opts.flags, data], path, `mount ${m.type ?? 'none'} on ${dest}`);
+    const mount = [dest, m.source ?? m.type ?? 'none', m.type ?? null, opts.flags, data];
+    // As in runc, tmpcopyup means nothing on other filesystem types.
+    if (opts.copyUp && m.type === 'tmpfs') o.add('COPY_UP_IN_ROOT', mount, path, `mount tmpfs on ${dest} and copy up what ${dest} held`);
+    else o.add('MOUNT_IN_ROOT', mount, path, `mount ${m.type ?? 'none'} on ${dest}`);
   }
   if (opts.recursive) o.add('SETATTR_IN_ROOT', [dest, opts.recursive.set, opts.recursive.clr, AT_RECURSIVE], `${path}.options`, `set recursive attributes of ${dest}`);
   for (const p of opts.propagation) o.add('MOUNT_IN_ROOT', [dest, null, null, p, null], `${path}.options`, `set propagation of ${dest}`);

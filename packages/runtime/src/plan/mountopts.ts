@@ -11,10 +11,13 @@ export interface MountOptions {
   recursive?: { set: number; clr: number };
   /** `idmap` / `ridmap`: an idmapped mount, of the top mount only or of every submount. */
   idmap?: { recursive: boolean };
+  /** runc's `tmpcopyup`: what the destination held is copied into the new tmpfs. */
+  copyUp?: boolean;
 }
 
 // Each option sets or clears flags; "rw" clears MS_RDONLY as runc does.
 const FLAGS: Record<string, { set?: number; clear?: number }> = {
+  acl: { set: MS.POSIXACL },
   async: { clear: MS.SYNCHRONOUS },
   atime: { clear: MS.NOATIME },
   bind: { set: MS.BIND },
@@ -23,10 +26,13 @@ const FLAGS: Record<string, { set?: number; clear?: number }> = {
   diratime: { clear: MS.NODIRATIME },
   dirsync: { set: MS.DIRSYNC },
   exec: { clear: MS.NOEXEC },
+  iversion: { set: MS.I_VERSION },
   mand: { set: MS.MANDLOCK },
+  noacl: { clear: MS.POSIXACL },
   noatime: { set: MS.NOATIME },
   nodev: { set: MS.NODEV },
   nodiratime: { set: MS.NODIRATIME },
+  noiversion: { clear: MS.I_VERSION },
   noexec: { set: MS.NOEXEC },
   nomand: { clear: MS.MANDLOCK },
   norelatime: { clear: MS.RELATIME },
@@ -41,6 +47,7 @@ const FLAGS: Record<string, { set?: number; clear?: number }> = {
   silent: { set: MS.SILENT },
   strictatime: { set: MS.STRICTATIME },
   suid: { clear: MS.NOSUID },
+  symfollow: { clear: MS.NOSYMFOLLOW },
   sync: { set: MS.SYNCHRONOUS },
   lazytime: { set: MS.LAZYTIME },
   nolazytime: { clear: MS.LAZYTIME },
@@ -72,6 +79,9 @@ const RECURSIVE: Record<string, { set?: number; clr?: number; atime?: number }> 
 
 const IDMAP: Record<string, boolean> = { idmap: false, ridmap: true };
 
+// runc's extensions: options that are neither flags nor filesystem data.
+const COPY_UP = 'tmpcopyup';
+
 const PROPAGATION: Record<string, number> = {
   private: MS.PRIVATE,
   rprivate: MS.PRIVATE | MS.REC,
@@ -89,7 +99,12 @@ export function parseMountOptions(options: readonly string[] = []): MountOptions
   const data: string[] = [];
   let recursive: { set: number; clr: number } | undefined;
   let idmap: { recursive: boolean } | undefined;
+  let copyUp = false;
   for (const o of options) {
+    if (o === COPY_UP) {
+      copyUp = true;
+      continue;
+    }
     const f = FLAGS[o];
     if (f) {
       if (f.clear) flags &= ~f.clear;
@@ -123,7 +138,7 @@ export function parseMountOptions(options: readonly string[] = []): MountOptions
     if (p !== undefined) propagation.push(p);
     else data.push(o);
   }
-  return { flags, propagation, data, ...(recursive ? { recursive } : {}), ...(idmap ? { idmap } : {}) };
+  return { flags, propagation, data, ...(recursive ? { recursive } : {}), ...(idmap ? { idmap } : {}), ...(copyUp ? { copyUp } : {}) };
 }
 
 export function propagationFlag(name: string): number | undefined {
@@ -131,4 +146,4 @@ export function propagationFlag(name: string): number | undefined {
 }
 
 /** Every option this runtime turns into flags (features reports them). */
-export const MOUNT_OPTIONS = [...Object.keys(FLAGS), ...Object.keys(PROPAGATION), ...Object.keys(RECURSIVE), ...Object.keys(IDMAP)];
+export const MOUNT_OPTIONS = [...Object.keys(FLAGS), ...Object.keys(PROPAGATION), ...Object.keys(RECURSIVE), ...Object.keys(IDMAP), COPY_UP];

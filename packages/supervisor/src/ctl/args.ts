@@ -95,7 +95,7 @@ export function parseCtlArgs(argv: string[]): Parsed {
       address = v;
     } else if (a.startsWith('--address=')) address = a.slice('--address='.length);
     else if (a === '-h' || a === '--help') return { address, command: { name: 'help' } };
-    else if (a.startsWith('-')) throw new UsageError(`unknown global option ${a}`);
+    else if (a.startsWith('-')) throw new UsageError(`unknown flag ${a.split('=')[0]}`);
     else break;
   }
   address = resolve(address);

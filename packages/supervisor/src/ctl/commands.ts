@@ -1,6 +1,7 @@
 // One function per runtsctl command; each returns the process exit code.
 import { EventEmitter } from 'node:events';
 import { writeAll } from '@runts/runtime/dist/cli/log';
+import { parseJson, toJson } from '@runts/runtime/dist/cli/json';
 import type { grpc, shim, supervisor } from '@runts/proto';
 import type { Command } from './args';
 import { call, type Client } from './client';
@@ -186,7 +187,7 @@ export async function runCommand(c: Client, cmd: Command): Promise<number> {
       });
     case 'stats': {
       const s = await call<shim.StatsResponse__Output>((cb) => c.Stats({ id: cmd.id }, cb));
-      print(JSON.stringify(JSON.parse(s.statsJson || '{}'), null, 2) + '\n');
+      print(toJson(parseJson(s.statsJson || '{}'), 2) + '\n');
       return 0;
     }
     case 'wait': {
