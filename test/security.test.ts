@@ -6,7 +6,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Env, baseConfig } from './lib/harness';
+import { Env, TEST_RUNTS, TOP, baseConfig } from './lib/harness';
+import { Supervisor } from './lib/supervisor';
 
 const sh = (script: string) => baseConfig(['sh', '-c', script]);
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
@@ -215,4 +216,45 @@ t.test('seccomp notify: the listener gets the fd and state, and answers mkdir fo
   t.match(out, /state runts-test creating\n/, 'state with listenerMetadata came with the fd');
   t.match(out, /nr (83|258)\n/, 'the notification was for mkdir or mkdirat');
   t.notOk(existsSync(join(env.dir, 'notified')));
+});
+
+t.test('installed builds ignore RUNTS_STAGE_EXE, RUNTS_STAGE_LIB and RUNTS_FAULT', async (t) => {
+  const env = new Env(t);
+  const marker = join(env.dir, 'stage-replaced');
+  const evil = join(env.dir, 'evil-stage');
+  writeFileSync(evil, `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+  const steer: Record<string, string> = { RUNTS_STAGE_EXE: evil, RUNTS_STAGE_LIB: evil, RUNTS_FAULT: 'claimed' };
+  const bundle = env.bundle(sh('echo ran'));
+  const bins = [join(TOP, 'bin', 'runts'), ...(existsSync(join(TOP, 'dist', 'runts')) ? [join(TOP, 'dist', 'runts')] : [])];
+  for (const bin of bins) {
+    for (const [name, value] of Object.entries(steer)) {
+      const r = spawnSync(bin, ['--root', env.root, 'run', '--bundle', bundle, env.id()], { encoding: 'utf8', env: { ...process.env, RUNTS_LIB_DIR: join(env.dir, 'lib'), [name]: value } });
+      t.equal(r.status, 0, `${bin} with ${name} set: ${r.stderr}`);
+      t.equal(r.stdout, 'ran\n', `${bin} with ${name} set runs the container`);
+    }
+  }
+  t.notOk(existsSync(marker), 'the program named by RUNTS_STAGE_EXE never ran');
+
+  // The shim, under a runtsd started with the same environment.
+  const sup = new Supervisor(t);
+  const saved = { ...process.env };
+  Object.assign(process.env, steer);
+  try {
+    await sup.start();
+  } finally {
+    for (const name of Object.keys(steer)) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+  }
+  const id = `steer-${process.pid}`;
+  sup.ids.add(id);
+  const r = sup.ctl(['run', '--rm', '--name', id, bundle]);
+  t.equal(r.code, 0, `runtsctl run through a shim started with them: ${r.stderr}`);
+  t.equal(r.stdout, 'ran\n');
+  t.notOk(existsSync(marker), 'nor did the shim run it');
+
+  // The tests' own build still obeys RUNTS_FAULT (test/faults.test.ts relies on it).
+  const f = spawnSync(TEST_RUNTS, ['--root', env.root, 'create', '--bundle', bundle, env.id()], { env: { ...process.env, RUNTS_FAULT: 'claimed' } });
+  t.equal(f.signal, 'SIGKILL', 'test/.bin/runts dies at the chosen step');
 });

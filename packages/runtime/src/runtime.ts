@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { defaultSpec, features as ociFeatures, parseConfig, OCI_VERSION, type LinuxResources, type Process, type Spec, type State } from '@runts/oci';
 import { checkSystemdPath, newManager, planUpdate, realFs, watchOom, type Manager, type OomWatch } from '@runts/cgroups';
 import { RuntsError, configError, isRuntsError } from '@runts/errors';
-import { LinuxSys, errnoName, strerror, type Sys } from '@runts/sys';
+import { LinuxSys, errnoName, strerror, testEnv, type Sys } from '@runts/sys';
 import type { CreateOptions, EventsOptions, ExecOptions, GlobalOptions, Queries, RunOptions, RuntimeApi, UpdateOptions } from './cli/api';
 import { runHooks, runHooksWarn } from './hooks';
 import type { Lsm, Plan } from './plan/build';
@@ -870,8 +870,8 @@ function planBuilder(): typeof import('./plan/build') {
  * cannot be opened (the parent then moves it, and reports what fails). */
 function openJoinFiles(cgroup: Manager, fds: number[]): number[] {
   const opened: number[] = [];
-  // RUNTS_FAULT=join (tests): opened read-only, the child's writes fail and the fallback runs.
-  const flags = process.env['RUNTS_FAULT'] === 'join' ? fsc.O_RDONLY : fsc.O_WRONLY;
+  // RUNTS_FAULT=join (test build): opened read-only, the child's writes fail and the fallback runs.
+  const flags = testEnv('RUNTS_FAULT') === 'join' ? fsc.O_RDONLY : fsc.O_WRONLY;
   try {
     for (const f of cgroup.selfJoinFiles()) opened.push(openSync(f, flags));
   } catch {
@@ -897,10 +897,10 @@ export function createRuntime(g: GlobalOptions, warn?: (msg: string) => void): R
   return new Runtime({ root: g.root, systemdCgroup: g.systemdCgroup, ...(warn ? { warn } : {}) });
 }
 
-/** Test hook: RUNTS_FAULT=<step> kills this process at that step of create,
- * as a `kill -9` from outside would, so that recovery can be tested. */
+/** Test hook (test build only): RUNTS_FAULT=<step> kills this process at that
+ * step of create, as a `kill -9` from outside would, so that recovery can be tested. */
 function fault(step: string): void {
-  if (process.env['RUNTS_FAULT'] === step) process.kill(process.pid, 'SIGKILL');
+  if (testEnv('RUNTS_FAULT') === step) process.kill(process.pid, 'SIGKILL');
 }
 
 /** The LSMs this host enables, tested the way runc's libraries do. */
