@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/keyctl.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
@@ -677,6 +678,42 @@ static void do_cap_ambient(uint64_t raise)
 	}
 }
 
+/* A session keyring of the container's own instead of the caller's, whose keys
+ * it could otherwise read. A kernel without keyrings has none to share. The
+ * bits added let the container's exec'd processes join it by name. */
+static void do_keyring(const char *name, uint32_t add)
+{
+	long id = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name, 0, 0, 0);
+	if (id < 0 && errno == ENOSYS)
+		return;
+	check(id);
+	if (add == 0)
+		return;
+	/* "type;uid;gid;perm;description", perm in hex; the kernel copies none of it
+	 * into a buffer too small (ids are at most 1024 bytes). */
+	char desc[2048];
+	long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, desc, sizeof desc - 1, 0);
+	check(n);
+	if ((size_t)n >= sizeof desc)
+		fail(ENAMETOOLONG);
+	desc[n] = 0;
+	const char *p = desc;
+	for (int semis = 0; semis < 3; p++) {
+		if (*p == 0)
+			fail(EINVAL);
+		if (*p == ';')
+			semis++;
+	}
+	uint32_t perm = 0;
+	for (; *p && *p != ';'; p++) {
+		int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+		if (d < 0)
+			fail(EINVAL);
+		perm = perm << 4 | (uint32_t)d;
+	}
+	check(syscall(SYS_keyctl, KEYCTL_SETPERM, id, perm | add, 0, 0));
+}
+
 static void run_op(const struct runts_op *op)
 {
 	const int64_t *a = op->a;
@@ -840,6 +877,9 @@ static void run_op(const struct runts_op *op)
 		if (write((int)a[0], "0", 1) < 0 && join_err == 0)
 			join_err = errno;
 		close((int)a[0]);
+		break;
+	case OP_KEYRING:
+		do_keyring(str(a[0]), (uint32_t)a[1]);
 		break;
 	default:
 		fail(ENOSYS);

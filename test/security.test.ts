@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Env, TEST_RUNTS, TOP, baseConfig } from './lib/harness';
+import { Env, RUNTS, TEST_RUNTS, TOP, baseConfig } from './lib/harness';
 import { Supervisor } from './lib/supervisor';
 
 const sh = (script: string) => baseConfig(['sh', '-c', script]);
@@ -257,4 +257,88 @@ t.test('installed builds ignore RUNTS_STAGE_EXE, RUNTS_STAGE_LIB and RUNTS_FAULT
   // The tests' own build still obeys RUNTS_FAULT (test/faults.test.ts relies on it).
   const f = spawnSync(TEST_RUNTS, ['--root', env.root, 'create', '--bundle', bundle, env.id()], { env: { ...process.env, RUNTS_FAULT: 'claimed' } });
   t.equal(f.signal, 'SIGKILL', 'test/.bin/runts dies at the chosen step');
+});
+
+// Reads the session keyring's description and searches it for the key "marker".
+const KEY_PROBE = `
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/keyctl.h>
+int main(void) {
+  char buf[512];
+  long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, KEY_SPEC_SESSION_KEYRING, buf, sizeof buf - 1);
+  if (n >= 0 && n < (long)sizeof buf) { buf[n] = 0; printf("session %s\\n", buf); }
+  long id = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_SESSION_KEYRING, "user", "marker", 0);
+  if (id < 0) { printf("no marker\\n"); return 0; }
+  n = syscall(SYS_keyctl, KEYCTL_READ, id, buf, sizeof buf - 1);
+  if (n >= 0 && n < (long)sizeof buf) { buf[n] = 0; printf("read %s\\n", buf); }
+  return 0;
+}
+`;
+
+/** A static key prober, and the command prefix that runs a program in a new session keyring holding a secret "marker". */
+function keyringSetup(env: Env): { probeCfg: (args?: string[]) => any; secret: string; inSession: string[] } {
+  const src = join(env.dir, 'keyprobe.c');
+  const probe = join(env.dir, 'keyprobe');
+  writeFileSync(src, KEY_PROBE);
+  const cc = spawnSync('cc', ['-static', '-O2', '-o', probe, src], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`cc: ${cc.stderr}`);
+  const secret = `secret-${process.pid}`;
+  const probeCfg = (args = ['/keyprobe']) => {
+    const cfg = baseConfig(args);
+    cfg.mounts.push({ destination: '/keyprobe', type: 'bind', source: probe, options: ['bind', 'ro'] });
+    return cfg;
+  };
+  const inSession = ['keyctl', 'session', '-', 'sh', '-c', `keyctl add user marker ${secret} @s >/dev/null && exec "$@"`, 'sh'];
+  return { probeCfg, secret, inSession };
+}
+
+t.test("a container gets its own session keyring: the caller's keys stay out (CLI)", async (t) => {
+  const env = new Env(t);
+  const { probeCfg, secret, inSession } = keyringSetup(env);
+  const run = (id: string, extra: string[]) => spawnSync(inSession[0]!, [...inSession.slice(1), RUNTS, '--root', env.root, 'run', ...extra, '--bundle', env.bundle(probeCfg()), id], { encoding: 'utf8' });
+
+  const id = env.id();
+  const r = run(id, []);
+  t.equal(r.status, 0, r.stderr);
+  t.notMatch(r.stdout, secret, "the caller's key is not readable inside");
+  t.match(r.stdout, new RegExp(`^session keyring;0;0;3f1b0000;_ses\\.${id}\\n`), 'its own keyring _ses.<id>: no permission for group or others, search for its owner');
+
+  const kept = run(env.id(), ['--no-new-keyring']);
+  t.equal(kept.status, 0, kept.stderr);
+  t.match(kept.stdout, `read ${secret}\n`, "--no-new-keyring keeps the caller's (so the probe above can see a key)");
+
+  // exec joins the container's keyring by name, or keeps the caller's with the container.
+  for (const extra of [[], ['--no-new-keyring']]) {
+    const xid = env.id();
+    // A detached container keeps its stdio: a file, not a pipe to wait on.
+    const errFile = join(env.dir, `${xid}.err`);
+    const errFd = openSync(errFile, 'w');
+    const c = spawnSync(inSession[0]!, [...inSession.slice(1), RUNTS, '--root', env.root, 'run', '-d', ...extra, '--bundle', env.bundle(probeCfg(['sleep', '60'])), xid], { stdio: ['ignore', 'ignore', errFd] });
+    closeSync(errFd);
+    t.equal(c.status, 0, readFileSync(errFile, 'utf8'));
+    const x = spawnSync(inSession[0]!, [...inSession.slice(1), RUNTS, '--root', env.root, 'exec', xid, '/keyprobe'], { encoding: 'utf8' });
+    t.equal(x.status, 0, x.stderr);
+    if (extra.length === 0) {
+      t.match(x.stdout, new RegExp(`^session keyring;0;0;3f1b0000;_ses\\.${xid}\\n`), "an exec joins the container's keyring");
+      t.notMatch(x.stdout, secret, "and cannot read the exec caller's key");
+    } else {
+      t.match(x.stdout, `read ${secret}\n`, "with --no-new-keyring an exec keeps its caller's keyring too");
+    }
+    env.runts(['delete', '--force', xid]);
+  }
+});
+
+t.test("a container gets its own session keyring: the shim's keys stay out (runtsd, runts-shim)", async (t) => {
+  const env = new Env(t);
+  const { probeCfg, secret, inSession } = keyringSetup(env);
+  const sup = new Supervisor(t);
+  await sup.start(inSession);
+  const id = `keys-${process.pid}`;
+  sup.ids.add(id);
+  const r = sup.ctl(['run', '--rm', '--name', id, env.bundle(probeCfg())]);
+  t.equal(r.code, 0, r.stderr);
+  t.notMatch(r.stdout, secret, "the shim's key is not readable inside");
+  t.match(r.stdout, new RegExp(`^session keyring;0;0;3f1b0000;_ses\\.${id}\\n`), 'its own keyring');
 });

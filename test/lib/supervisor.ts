@@ -33,9 +33,11 @@ export class Supervisor {
     t.teardown(() => this.cleanup());
   }
 
-  async start(): Promise<void> {
+  /** With a prefix, runtsd runs under that command (e.g. one that gives it a session keyring). */
+  async start(prefix: string[] = []): Promise<void> {
     const log = openSync(join(this.dir, 'runtsd.log'), 'a');
-    this.daemon = spawn(RUNTSD, ['--address', this.address, '--state-dir', this.state], { stdio: ['ignore', log, log] });
+    const [cmd, ...args] = [...prefix, RUNTSD, '--address', this.address, '--state-dir', this.state];
+    this.daemon = spawn(cmd!, args, { stdio: ['ignore', log, log] });
     closeSync(log);
     for (let i = 0; i < 200; i++) {
       if (existsSync(this.address) && this.ctl(['ps']).code === 0) return;

@@ -173,6 +173,7 @@ export class Runtime implements RuntimeApi {
       sharedPidNs: !(spec.linux?.namespaces ?? []).some((n) => n.type === 'pid' && !n.path),
       poststart: spec.hooks?.poststart ?? [],
       poststop: spec.hooks?.poststop ?? [],
+      ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
     };
     this.store.save(rec);
     fault('saved');
@@ -258,6 +259,7 @@ export class Runtime implements RuntimeApi {
       ...(opts.stdio ? { stdio: opts.stdio } : {}),
       lsm: hostLsm(),
       cgroupJoinFds: joinFds,
+      ...(opts.noNewKeyring ? {} : { sessionKeyring: sessionKeyring(id) }),
     });
     const stateJson = (status: Status) => JSON.stringify(ociState(rec, status));
     const scratch = SCRATCH_MIN + 2 * Buffer.byteLength(JSON.stringify(rec.annotations)) + 2 * bundle.length;
@@ -459,6 +461,7 @@ export class Runtime implements RuntimeApi {
         ...(opts.stdio ? { stdio: opts.stdio } : {}),
         ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
         lsm: hostLsm(),
+        ...(rec.noNewKeyring ? {} : { sessionKeyring: sessionKeyring(id) }),
       });
       const buf = encodePlan(plan.ops, childEnd, 4096, parentEnd);
       const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
@@ -859,6 +862,11 @@ function writeProc(file: string, value: string, path: string): void {
     const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
     throw new RuntsError('ERR_SYSCALL', `${path}: write ${file}: ${code}`, { path, file, errno: code });
   }
+}
+
+/** The container's own session keyring, which its exec'd processes join by name (runc's name). */
+function sessionKeyring(id: string): string {
+  return `_ses.${id}`;
 }
 
 /** The plan builder and the seccomp compiler under it, loaded only by create and exec (~2 ms at every start of the others). */

@@ -29,6 +29,8 @@ export interface ContainerRecord {
   sharedPidNs: boolean;
   poststart: Hook[];
   poststop: Hook[];
+  /** Created with --no-new-keyring: the init and its exec'd processes keep the caller's session keyring. */
+  noNewKeyring?: boolean;
 }
 
 const ID_RE = /^[\w+.-]+$/;
