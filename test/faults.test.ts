@@ -51,7 +51,7 @@ t.test('a full state disk: one line naming the file, nothing left', async (t) =>
   const root = join(env.dir, 'small');
   mkdirSync(root);
   // Room for the state dir itself, not for the config copy.
-  execSync(`mount -t tmpfs -o size=4k tmpfs ${root}`);
+  execSync(`mount -t tmpfs -o size=4k,mode=0700 tmpfs ${root}`);
   t.teardown(() => execSync(`umount -l ${root}`));
   const cfg = baseConfig(['true']);
   cfg.annotations = { big: 'x'.repeat(64 * 1024) };
