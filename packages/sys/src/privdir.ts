@@ -44,7 +44,9 @@ export function privateDir(path: string, what: string, { create = false } = {}):
     fd = openSync(target, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return refuse(abs, code === 'ELOOP' ? 'is a symlink' : code === 'ENOTDIR' ? 'is not a directory' : code === 'ENOENT' ? 'does not exist' : `cannot be opened: ${code}`);
+    // With O_DIRECTORY the kernel says ENOTDIR for a symlink too.
+    const link = code === 'ELOOP' || (code === 'ENOTDIR' && lstatSync(target, { throwIfNoEntry: false })?.isSymbolicLink());
+    return refuse(abs, link ? 'is a symlink' : code === 'ENOTDIR' ? 'is not a directory' : code === 'ENOENT' ? 'does not exist' : `cannot be opened: ${code}`);
   }
   try {
     const st = fstatSync(fd);
