@@ -65,13 +65,19 @@ ASCII_ONLY := ascii() { if LC_ALL=C grep -l '[^[:print:][:space:]]' "$$@"; then 
 # a 64 MiB old generation keeps V8 from growing a long-lived heap it does not need.
 # (env -S: a #! line passes its options as one argument.)
 RESIDENT_FLAGS := --max-semi-space-size=1 --max-old-space-size=64
+# What is installed never reads the variables that steer a test (packages/sys/src/testbuild.ts);
+# test/.bin/runts, the tests' own build, does.
+RELEASE := --define:RUNTS_TEST_BUILD=false
 bins:
 	@mkdir -p bin && install -d -m 0700 bin/.cache
+	@mkdir -p test/.bin
 	@bundle() { in=$$1 out=$$2; shift 2; $(ESBUILD) $$in --bundle --platform=node --target=node24 --format=cjs --external:koffi --external:@sinclair/typebox \
-	    --log-level=warning --log-override:require-resolve-not-external=silent --outfile=bin/$$out.js "$$@"; }; \
-	bundle packages/runtime/dist/cli/main.js runts $(CJS_WRAP) & bundle packages/shim/dist/main.js runts-shim & \
-	bundle packages/supervisor/dist/runtsd.js runtsd & bundle packages/supervisor/dist/runtsctl.js runtsctl $(CJS_WRAP) & wait
+	    --log-level=warning --log-override:require-resolve-not-external=silent --outfile=$$out.js "$$@"; }; \
+	bundle packages/runtime/dist/cli/main.js bin/runts $(CJS_WRAP) $(RELEASE) & bundle packages/shim/dist/main.js bin/runts-shim $(RELEASE) & \
+	bundle packages/supervisor/dist/runtsd.js bin/runtsd $(RELEASE) & bundle packages/supervisor/dist/runtsctl.js bin/runtsctl $(CJS_WRAP) $(RELEASE) & \
+	bundle packages/runtime/dist/cli/main.js test/.bin/runts $(CJS_WRAP) --define:RUNTS_TEST_BUILD=true & wait
 	@$(ASCII_ONLY) bin/*.js
+	@printf '#!%s\nrequire("%s").launch("%s", "test");\n' "$(NODE)" "$(ROOT)/packages/runtime/dist/cli/multicall.js" "$(ROOT)/test/.bin/runts.js" > test/.bin/runts; chmod 755 test/.bin/runts
 	@commit=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown); \
 	oneshot() { printf '#!%s\nrequire("%s").launch("%s", "%s");\n' \
 	    "$(NODE)" "$(ROOT)/packages/runtime/dist/cli/multicall.js" "$(ROOT)/bin/$$1.js" "$$commit" > bin/$$1; chmod 755 bin/$$1; }; \
@@ -104,7 +110,7 @@ SEA_INPUTS := $(shell find packages/*/src packages/*/scripts -name '*.ts' -o -na
 dist/runts: $(SEA_INPUTS)
 	@mkdir -p dist/sea
 	@bundle() { in=$$1 out=$$2; shift 2; $(ESBUILD) $$in --bundle --platform=node --target=node24 --format=cjs --external:koffi --external:@sinclair/typebox \
-	    --log-level=warning --log-override:require-resolve-not-external=silent --outfile=dist/sea/$$out.js "$$@"; }; \
+	    --log-level=warning --log-override:require-resolve-not-external=silent $(RELEASE) --outfile=dist/sea/$$out.js "$$@"; }; \
 	bundle packages/runtime/dist/cli/multicall.js main & bundle packages/runtime/dist/cli/main.js runts $(CJS_WRAP) & \
 	bundle packages/shim/dist/main.js runts-shim $(CJS_WRAP) & bundle packages/supervisor/dist/runtsd.js runtsd $(CJS_WRAP) & \
 	bundle packages/supervisor/dist/runtsctl.js runtsctl $(CJS_WRAP) & \
@@ -189,4 +195,4 @@ bench: build
 	-@$(NODE) bench/resident.mts
 
 clean:
-	rm -rf bin dist bindings/*.so bindings/runts-stage packages/*/dist packages/*/tsconfig.tsbuildinfo .tap
+	rm -rf bin test/.bin dist bindings/*.so bindings/runts-stage packages/*/dist packages/*/tsconfig.tsbuildinfo .tap

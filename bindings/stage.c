@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/keyctl.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
@@ -785,6 +786,42 @@ static void copy_up_in_root(const char *rel, const char *src, const char *type, 
 		remount_in_root(rel, flags);
 }
 
+/* A session keyring of the container's own instead of the caller's, whose keys
+ * it could otherwise read. A kernel without keyrings has none to share. The
+ * bits added let the container's exec'd processes join it by name. */
+static void do_keyring(const char *name, uint32_t add)
+{
+	long id = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name, 0, 0, 0);
+	if (id < 0 && errno == ENOSYS)
+		return;
+	check(id);
+	if (add == 0)
+		return;
+	/* "type;uid;gid;perm;description", perm in hex; the kernel copies none of it
+	 * into a buffer too small (ids are at most 1024 bytes). */
+	char desc[2048];
+	long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, desc, sizeof desc - 1, 0);
+	check(n);
+	if ((size_t)n >= sizeof desc)
+		fail(ENAMETOOLONG);
+	desc[n] = 0;
+	const char *p = desc;
+	for (int semis = 0; semis < 3; p++) {
+		if (*p == 0)
+			fail(EINVAL);
+		if (*p == ';')
+			semis++;
+	}
+	uint32_t perm = 0;
+	for (; *p && *p != ';'; p++) {
+		int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+		if (d < 0)
+			fail(EINVAL);
+		perm = perm << 4 | (uint32_t)d;
+	}
+	check(syscall(SYS_keyctl, KEYCTL_SETPERM, id, perm | add, 0, 0));
+}
+
 static void run_op(const struct runts_op *op)
 {
 	const int64_t *a = op->a;
@@ -954,6 +991,9 @@ static void run_op(const struct runts_op *op)
 		break;
 	case OP_COPY_UP_IN_ROOT:
 		copy_up_in_root(str(a[0]), str(a[1]), str(a[2]), (unsigned long)a[3], str(a[4]));
+		break;
+	case OP_KEYRING:
+		do_keyring(str(a[0]), (uint32_t)a[1]);
 		break;
 	default:
 		fail(ENOSYS);

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { detectMode, realFs, v1Hierarchies, deviceProgram, attachDeviceProgram } from '../packages/cgroups/src/index';
 import { LinuxSys } from '../packages/sys/src/index';
-import { Env, baseConfig } from './lib/harness';
+import { Env, TEST_RUNTS, baseConfig } from './lib/harness';
 
 const MODE = detectMode(realFs);
 const HIERARCHIES = MODE === 'v2' ? [] : v1Hierarchies(readFileSync('/proc/self/mountinfo', 'utf8'));
@@ -184,10 +184,10 @@ t.test('the init and an exec join every hierarchy, themselves, before they run',
   t.equal(env.runts(['delete', '--force', id]).code, 0);
 
   // When a self-join fails, the runtime moves the process itself.
-  const fallback = env.runts(['run', '-d', '--bundle', env.bundle(config(['sleep', '60'], path, {})), id], { env: { RUNTS_FAULT: 'join' } });
+  const fallback = env.runts(['run', '-d', '--bundle', env.bundle(config(['sleep', '60'], path, {})), id], { env: { RUNTS_FAULT: 'join' }, bin: TEST_RUNTS });
   t.equal(fallback.code, 0, fallback.stderr);
   t.same(inAll(env.state(id).pid), [], 'after a failed self-join the init is still in each hierarchy');
-  const ex2 = env.runts(['exec', id, 'cat', '/proc/self/cgroup'], { env: { RUNTS_FAULT: 'join' } });
+  const ex2 = env.runts(['exec', id, 'cat', '/proc/self/cgroup'], { env: { RUNTS_FAULT: 'join' }, bin: TEST_RUNTS });
   t.equal(ex2.code, 0, ex2.stderr);
   t.same(ex2.stdout.trim().split('\n').filter((l) => !l.startsWith('0::') && !l.endsWith(`:${path}`)), [], 'and so is the exec');
 });

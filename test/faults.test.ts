@@ -5,7 +5,7 @@ import t from 'tap';
 import { execSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Env, RUNTS, baseConfig, cgroupsOf, processesWith } from './lib/harness';
+import { Env, RUNTS, TEST_RUNTS, baseConfig, cgroupsOf, processesWith } from './lib/harness';
 
 
 const mountsUnder = (dir: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(dir));
@@ -27,7 +27,7 @@ t.test('runts create killed at each step: delete --force cleans up', async (t) =
   const bundle = env.bundle(cfg);
   for (const step of ['claimed', 'saved', 'cloned', 'cgroups', 'hooks', 'created']) {
     const id = env.id(step);
-    const r = spawnSync(RUNTS, ['--root', env.root, 'create', '--bundle', bundle, id], {
+    const r = spawnSync(TEST_RUNTS, ['--root', env.root, 'create', '--bundle', bundle, id], {
       stdio: ['ignore', 'ignore', 'pipe'],
       encoding: 'utf8',
       env: { ...process.env, RUNTS_FAULT: step, RUNTS_TEST_DIR: env.dir },
@@ -51,7 +51,7 @@ t.test('a full state disk: one line naming the file, nothing left', async (t) =>
   const root = join(env.dir, 'small');
   mkdirSync(root);
   // Room for the state dir itself, not for the config copy.
-  execSync(`mount -t tmpfs -o size=4k tmpfs ${root}`);
+  execSync(`mount -t tmpfs -o size=4k,mode=0700 tmpfs ${root}`);
   t.teardown(() => execSync(`umount -l ${root}`));
   const cfg = baseConfig(['true']);
   cfg.annotations = { big: 'x'.repeat(64 * 1024) };

@@ -4,9 +4,11 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Env, baseConfig } from './lib/harness';
+import { chmodSync, chownSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { Env, RUNTS, TEST_RUNTS, TOP, baseConfig } from './lib/harness';
+import { Supervisor } from './lib/supervisor';
 
 const sh = (script: string) => baseConfig(['sh', '-c', script]);
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
@@ -215,4 +217,244 @@ t.test('seccomp notify: the listener gets the fd and state, and answers mkdir fo
   t.match(out, /state runts-test creating\n/, 'state with listenerMetadata came with the fd');
   t.match(out, /nr (83|258)\n/, 'the notification was for mkdir or mkdirat');
   t.notOk(existsSync(join(env.dir, 'notified')));
+});
+
+t.test('installed builds ignore RUNTS_STAGE_EXE, RUNTS_STAGE_LIB and RUNTS_FAULT', async (t) => {
+  const env = new Env(t);
+  const marker = join(env.dir, 'stage-replaced');
+  const evil = join(env.dir, 'evil-stage');
+  writeFileSync(evil, `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+  const steer: Record<string, string> = { RUNTS_STAGE_EXE: evil, RUNTS_STAGE_LIB: evil, RUNTS_FAULT: 'claimed' };
+  const bundle = env.bundle(sh('echo ran'));
+  const bins = [join(TOP, 'bin', 'runts'), ...(existsSync(join(TOP, 'dist', 'runts')) ? [join(TOP, 'dist', 'runts')] : [])];
+  for (const bin of bins) {
+    for (const [name, value] of Object.entries(steer)) {
+      const r = spawnSync(bin, ['--root', env.root, 'run', '--bundle', bundle, env.id()], { encoding: 'utf8', env: { ...process.env, RUNTS_LIB_DIR: join(env.dir, 'lib'), [name]: value } });
+      t.equal(r.status, 0, `${bin} with ${name} set: ${r.stderr}`);
+      t.equal(r.stdout, 'ran\n', `${bin} with ${name} set runs the container`);
+    }
+  }
+  t.notOk(existsSync(marker), 'the program named by RUNTS_STAGE_EXE never ran');
+
+  // The shim, under a runtsd started with the same environment.
+  const sup = new Supervisor(t);
+  const saved = { ...process.env };
+  Object.assign(process.env, steer);
+  try {
+    await sup.start();
+  } finally {
+    for (const name of Object.keys(steer)) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+  }
+  const id = `steer-${process.pid}`;
+  sup.ids.add(id);
+  const r = sup.ctl(['run', '--rm', '--name', id, bundle]);
+  t.equal(r.code, 0, `runtsctl run through a shim started with them: ${r.stderr}`);
+  t.equal(r.stdout, 'ran\n');
+  t.notOk(existsSync(marker), 'nor did the shim run it');
+
+  // The tests' own build still obeys RUNTS_FAULT (test/faults.test.ts relies on it).
+  const f = spawnSync(TEST_RUNTS, ['--root', env.root, 'create', '--bundle', bundle, env.id()], { env: { ...process.env, RUNTS_FAULT: 'claimed' } });
+  t.equal(f.signal, 'SIGKILL', 'test/.bin/runts dies at the chosen step');
+});
+
+// Reads the session keyring's description and searches it for the key "marker".
+const KEY_PROBE = `
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/keyctl.h>
+int main(void) {
+  char buf[512];
+  long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, KEY_SPEC_SESSION_KEYRING, buf, sizeof buf - 1);
+  if (n >= 0 && n < (long)sizeof buf) { buf[n] = 0; printf("session %s\\n", buf); }
+  long id = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_SESSION_KEYRING, "user", "marker", 0);
+  if (id < 0) { printf("no marker\\n"); return 0; }
+  n = syscall(SYS_keyctl, KEYCTL_READ, id, buf, sizeof buf - 1);
+  if (n >= 0 && n < (long)sizeof buf) { buf[n] = 0; printf("read %s\\n", buf); }
+  return 0;
+}
+`;
+
+/** A static key prober, and the command prefix that runs a program in a new session keyring holding a secret "marker". */
+function keyringSetup(env: Env): { probeCfg: (args?: string[]) => any; secret: string; inSession: string[] } {
+  const src = join(env.dir, 'keyprobe.c');
+  const probe = join(env.dir, 'keyprobe');
+  writeFileSync(src, KEY_PROBE);
+  const cc = spawnSync('cc', ['-static', '-O2', '-o', probe, src], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`cc: ${cc.stderr}`);
+  const secret = `secret-${process.pid}`;
+  const probeCfg = (args = ['/keyprobe']) => {
+    const cfg = baseConfig(args);
+    cfg.mounts.push({ destination: '/keyprobe', type: 'bind', source: probe, options: ['bind', 'ro'] });
+    return cfg;
+  };
+  const inSession = ['keyctl', 'session', '-', 'sh', '-c', `keyctl add user marker ${secret} @s >/dev/null && exec "$@"`, 'sh'];
+  return { probeCfg, secret, inSession };
+}
+
+t.test("a container gets its own session keyring: the caller's keys stay out (CLI)", async (t) => {
+  const env = new Env(t);
+  const { probeCfg, secret, inSession } = keyringSetup(env);
+  const run = (id: string, extra: string[]) => spawnSync(inSession[0]!, [...inSession.slice(1), RUNTS, '--root', env.root, 'run', ...extra, '--bundle', env.bundle(probeCfg()), id], { encoding: 'utf8' });
+
+  const id = env.id();
+  const r = run(id, []);
+  t.equal(r.status, 0, r.stderr);
+  t.notMatch(r.stdout, secret, "the caller's key is not readable inside");
+  t.match(r.stdout, new RegExp(`^session keyring;0;0;3f1b0000;_ses\\.${id}\\n`), 'its own keyring _ses.<id>: no permission for group or others, search for its owner');
+
+  const kept = run(env.id(), ['--no-new-keyring']);
+  t.equal(kept.status, 0, kept.stderr);
+  t.match(kept.stdout, `read ${secret}\n`, "--no-new-keyring keeps the caller's (so the probe above can see a key)");
+
+  // exec joins the container's keyring by name, or keeps the caller's with the container.
+  for (const extra of [[], ['--no-new-keyring']]) {
+    const xid = env.id();
+    // A detached container keeps its stdio: a file, not a pipe to wait on.
+    const errFile = join(env.dir, `${xid}.err`);
+    const errFd = openSync(errFile, 'w');
+    const c = spawnSync(inSession[0]!, [...inSession.slice(1), RUNTS, '--root', env.root, 'run', '-d', ...extra, '--bundle', env.bundle(probeCfg(['sleep', '60'])), xid], { stdio: ['ignore', 'ignore', errFd] });
+    closeSync(errFd);
+    t.equal(c.status, 0, readFileSync(errFile, 'utf8'));
+    const x = spawnSync(inSession[0]!, [...inSession.slice(1), RUNTS, '--root', env.root, 'exec', xid, '/keyprobe'], { encoding: 'utf8' });
+    t.equal(x.status, 0, x.stderr);
+    if (extra.length === 0) {
+      t.match(x.stdout, new RegExp(`^session keyring;0;0;3f1b0000;_ses\\.${xid}\\n`), "an exec joins the container's keyring");
+      t.notMatch(x.stdout, secret, "and cannot read the exec caller's key");
+    } else {
+      t.match(x.stdout, `read ${secret}\n`, "with --no-new-keyring an exec keeps its caller's keyring too");
+    }
+    env.runts(['delete', '--force', xid]);
+  }
+});
+
+t.test("a container gets its own session keyring: the shim's keys stay out (runtsd, runts-shim)", async (t) => {
+  const env = new Env(t);
+  const { probeCfg, secret, inSession } = keyringSetup(env);
+  const sup = new Supervisor(t);
+  await sup.start(inSession);
+  const id = `keys-${process.pid}`;
+  sup.ids.add(id);
+  const r = sup.ctl(['run', '--rm', '--name', id, env.bundle(probeCfg())]);
+  t.equal(r.code, 0, r.stderr);
+  t.notMatch(r.stdout, secret, "the shim's key is not readable inside");
+  t.match(r.stdout, new RegExp(`^session keyring;0;0;3f1b0000;_ses\\.${id}\\n`), 'its own keyring');
+});
+
+// Directories another user owns (issue 27 item 4): the attacker is a uid no
+// account has, and owns a directory an operator pointed runtsd at.
+const ATTACKER = 64123;
+const asAttacker = (script: string) => spawnSync('setpriv', [`--reuid=${ATTACKER}`, `--regid=${ATTACKER}`, '--clear-groups', '/bin/sh', '-c', script], { encoding: 'utf8' });
+
+/** A dir the attacker owns, in a root-owned dir everyone may enter, and a root-owned sibling. */
+function attackerHome(t: { teardown(fn: () => void): void }): { base: string; home: string } {
+  const base = mkdtempSync(join(tmpdir(), 'runts-attack-'));
+  t.teardown(() => rmSync(base, { recursive: true, force: true }));
+  chmodSync(base, 0o755);
+  const home = join(base, 'home');
+  mkdirSync(home, { mode: 0o755 });
+  chownSync(home, ATTACKER, ATTACKER);
+  return { base, home };
+}
+
+const started = (sup: Supervisor) => sup.start().then(() => true, () => false);
+const REFUSED = (flag: string, dir: string) => new RegExp(`^runtsd: ${flag} ${dir}: [^\\n]*owned by uid ${ATTACKER}[^\\n]*\\n$`);
+
+t.test("another user's state dir is refused: a planted shims symlink cannot make runtsd delete its target", async (t) => {
+  const { base, home } = attackerHome(t);
+  const victim = join(base, 'victim');
+  mkdirSync(join(victim, 'dir'), { recursive: true });
+  writeFileSync(join(victim, 'precious'), 'root data\n');
+  const state = join(home, 'state');
+  const plant = asAttacker(`mkdir ${state} && ln -s ${victim} ${state}/shims`);
+  t.equal(plant.status, 0, plant.stderr);
+  const sup = new Supervisor(t, { state });
+  const up = await started(sup);
+  // What runtsd retires on start is removed in the background: give it time to.
+  if (up) await sup.until(() => readdirSync(victim).length === 0, 3000);
+  t.same(readdirSync(victim).sort(), ['dir', 'precious'], "the symlink's target is intact");
+  t.notOk(up, 'runtsd refuses the state dir');
+  t.match(sup.log(), REFUSED('--state-dir', state), 'in one line naming it and why');
+});
+
+t.test("another user's state dir is refused: a swapped shim dir cannot send a container's output into a root-owned file", async (t) => {
+  const env = new Env(t);
+  const { base, home } = attackerHome(t);
+  const victim = join(base, 'root-owned');
+  writeFileSync(victim, 'root data\n');
+  const state = join(home, 'state');
+  t.equal(asAttacker(`mkdir ${state}`).status, 0);
+  const sup = new Supervisor(t, { state });
+  const up = await started(sup);
+  if (up) {
+    // The warm shim's dir, swapped for the attacker's own, where the log of the next container is a symlink.
+    await sup.until(() => sup.allShimDirs().some((d) => existsSync(join(d, 'task.sock'))));
+    const warm = basename(sup.allShimDirs()[0]!);
+    const id = `swap-${process.pid}`;
+    sup.ids.add(id);
+    const swap = asAttacker(`cd ${state} && mv shims shims.old && mkdir -p shims/${warm}/logs && ln -s ../../shims.old/${warm}/task.sock shims/${warm}/task.sock && ln -s ${victim} shims/${warm}/logs/${id}.log`);
+    t.equal(swap.status, 0, swap.stderr);
+    sup.ctl(['run', '--rm', '--name', id, env.bundle(sh(`echo PWNED-${process.pid}`))]);
+  }
+  t.equal(readFileSync(victim, 'utf8'), 'root data\n', 'the root-owned file is unchanged');
+  t.notOk(up, 'runtsd refuses the state dir');
+  t.match(sup.log(), REFUSED('--state-dir', state), 'in one line naming it and why');
+});
+
+// Takes over the socket path and keeps the first bytes a client sends.
+const LISTENER = `
+import os, socket, sys
+addr, out = sys.argv[1], sys.argv[2]
+try:
+    os.unlink(addr)
+except FileNotFoundError:
+    pass
+s = socket.socket(socket.AF_UNIX)
+s.bind(addr)
+os.chmod(addr, 0o777)
+s.listen(1)
+print('ready', flush=True)
+s.settimeout(15)
+c, _ = s.accept()
+c.settimeout(3)
+open(out, 'wb').write(c.recv(4096))
+`;
+
+t.test("another user's socket dir is refused: a replaced socket never gets root's runtsctl handshake", async (t) => {
+  const { home } = attackerHome(t);
+  const address = join(home, 'runtsd.sock');
+  const got = join(home, 'got');
+  const sup = new Supervisor(t, { address });
+  const up = await started(sup);
+  const listener = spawn('setpriv', [`--reuid=${ATTACKER}`, `--regid=${ATTACKER}`, '--clear-groups', '/usr/bin/python3', '-c', LISTENER, address, got], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => listener.kill('SIGKILL'));
+  let out = '';
+  listener.stdout.on('data', (d) => (out += d));
+  await sup.until(() => out.includes('ready'), 5000);
+  const ctl = sup.ctl(['ps'], 10000);
+  listener.kill('SIGKILL');
+  t.notMatch(existsSync(got) ? readFileSync(got, 'latin1') : '', 'PRI * HTTP/2.0', "the attacker's listener got nothing from root's runtsctl");
+  t.match(ctl.stderr, new RegExp(`^runtsctl: --address ${home}: is owned by uid ${ATTACKER}, not by uid 0\\n$`), 'runtsctl refuses in one line');
+  t.notOk(up, 'runtsd refuses the socket dir');
+  t.match(sup.log(), REFUSED('--address', home), 'in one line naming it and why');
+});
+
+t.test("runts and runts-shim refuse another user's directories too, in one line", async (t) => {
+  const env = new Env(t);
+  const { home } = attackerHome(t);
+  const root = join(home, 'root');
+  t.equal(asAttacker(`mkdir ${root}`).status, 0);
+  const r = spawnSync(RUNTS, ['--root', root, 'run', '--bundle', env.bundle(sh('true')), env.id()], { encoding: 'utf8' });
+  t.equal(r.status, 1);
+  t.match(r.stderr, new RegExp(`^runts: --root ${root}: [^\\n]*owned by uid ${ATTACKER}[^\\n]*\\n$`));
+  t.same(readdirSync(root), [], 'nothing was written there');
+  const list = spawnSync(RUNTS, ['--root', root, 'list'], { encoding: 'utf8' });
+  t.match(list.stderr, /^runts: --root /, 'nor is state read from there');
+  const shim = spawnSync(join(TOP, 'bin', 'runts-shim'), ['--address', join(home, 'task.sock'), '--dir', root], { encoding: 'utf8', timeout: 10000 });
+  t.equal(shim.status, 1);
+  t.match(shim.stderr, new RegExp(`^runts-shim: --dir ${root}: [^\\n]*owned by uid ${ATTACKER}[^\\n]*\\n$`));
+  t.notOk(existsSync(join(home, 'task.sock')), 'the shim made no socket');
 });

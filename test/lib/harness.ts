@@ -7,6 +7,8 @@ import { join, resolve } from 'node:path';
 
 export const TOP = resolve(__dirname, '..', '..');
 export const RUNTS = process.env['RUNTS'] ?? join(TOP, 'bin', 'runts');
+/** The test build of runts: the only one that obeys RUNTS_FAULT (packages/sys/src/testbuild.ts). */
+export const TEST_RUNTS = join(TOP, 'test', '.bin', 'runts');
 
 interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
@@ -113,12 +115,12 @@ export class Env {
   }
 
   /** Output goes to files, not pipes: a detached container keeps its stdio open long after runts exits. */
-  runts(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Result {
+  runts(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; bin?: string } = {}): Result {
     const out = join(this.dir, `out-${++this.n}`);
     const err = join(this.dir, `err-${this.n}`);
     const fds = [openSync(out, 'w'), openSync(err, 'w')];
     try {
-      const r = spawnSync(RUNTS, ['--root', this.root, ...args], { stdio: ['ignore', fds[0], fds[1]], timeout: opts.timeoutMs ?? 30000, ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
+      const r = spawnSync(opts.bin ?? RUNTS, ['--root', this.root, ...args], { stdio: ['ignore', fds[0], fds[1]], timeout: opts.timeoutMs ?? 30000, ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
       return { code: r.status ?? 128 + 9, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
     } finally {
       fds.forEach((fd) => closeSync(fd));

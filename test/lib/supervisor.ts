@@ -23,22 +23,28 @@ export interface Ctr {
 /** One runtsd with a private state dir and socket; teardown removes all it started. */
 export class Supervisor {
   readonly dir = mkdtempSync(join(tmpdir(), 'runtsd-it-'));
-  readonly state = join(this.dir, 'state');
-  readonly address = join(this.dir, 'runtsd.sock');
+  readonly state: string;
+  readonly address: string;
   readonly ids = new Set<string>();
   private daemon: ChildProcess | undefined;
   private n = 0;
 
-  constructor(t: { teardown(fn: () => void | Promise<void>): void }) {
+  /** By default its state dir and socket are in a private temp dir. */
+  constructor(t: { teardown(fn: () => void | Promise<void>): void }, where: { state?: string; address?: string } = {}) {
+    this.state = where.state ?? join(this.dir, 'state');
+    this.address = where.address ?? join(this.dir, 'runtsd.sock');
     t.teardown(() => this.cleanup());
   }
 
-  async start(): Promise<void> {
+  /** With a prefix, runtsd runs under that command (e.g. one that gives it a session keyring). */
+  async start(prefix: string[] = []): Promise<void> {
     const log = openSync(join(this.dir, 'runtsd.log'), 'a');
-    this.daemon = spawn(RUNTSD, ['--address', this.address, '--state-dir', this.state], { stdio: ['ignore', log, log] });
+    const [cmd, ...args] = [...prefix, RUNTSD, '--address', this.address, '--state-dir', this.state];
+    this.daemon = spawn(cmd!, args, { stdio: ['ignore', log, log] });
     closeSync(log);
     for (let i = 0; i < 200; i++) {
       if (existsSync(this.address) && this.ctl(['ps']).code === 0) return;
+      if (this.daemon.exitCode !== null) break;
       await sleep(50);
     }
     throw new Error(`runtsd did not start: ${this.log()}`);

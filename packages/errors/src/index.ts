@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'ERR_UNSUPPORTED'
   | 'ERR_USAGE'
   | 'ERR_CGROUP'
+  | 'ERR_UNSAFE_DIR'
   | 'ERR_IO';
 
 export interface ErrorDetail {

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { defaultSpec, features as ociFeatures, parseConfig, OCI_VERSION, type LinuxResources, type Process, type Spec, type State } from '@runts/oci';
 import { checkSystemdPath, newManager, planUpdate, realFs, watchOom, type Manager, type OomWatch } from '@runts/cgroups';
 import { RuntsError, configError, isRuntsError } from '@runts/errors';
-import { LinuxSys, errnoName, strerror, type Sys } from '@runts/sys';
+import { LinuxSys, errnoName, strerror, testEnv, type Sys } from '@runts/sys';
 import type { CreateOptions, EventsOptions, ExecOptions, GlobalOptions, Queries, RunOptions, RuntimeApi, UpdateOptions } from './cli/api';
 import { runHooks, runHooksWarn } from './hooks';
 import type { Lsm, Plan } from './plan/build';
@@ -179,6 +179,7 @@ export class Runtime implements RuntimeApi {
       sharedPidNs: !(spec.linux?.namespaces ?? []).some((n) => n.type === 'pid' && !n.path),
       poststart: spec.hooks?.poststart ?? [],
       poststop: spec.hooks?.poststop ?? [],
+      ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
     };
     this.store.save(rec);
     fault('saved');
@@ -266,6 +267,7 @@ export class Runtime implements RuntimeApi {
       ...(opts.stdio ? { stdio: opts.stdio } : {}),
       lsm: hostLsm(),
       cgroupJoinFds: joinFds,
+      ...(opts.noNewKeyring ? {} : { sessionKeyring: sessionKeyring(id) }),
     });
     const stateJson = (status: Status) => JSON.stringify(ociState(rec, status));
     const scratch = SCRATCH_MIN + 2 * Buffer.byteLength(JSON.stringify(rec.annotations)) + 2 * bundle.length;
@@ -488,6 +490,7 @@ export class Runtime implements RuntimeApi {
         ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
         ...(ownsMountNs(spec) ? {} : { chroot: rec.rootfs }),
         lsm: hostLsm(),
+        ...(rec.noNewKeyring ? {} : { sessionKeyring: sessionKeyring(id) }),
       });
       const buf = encodePlan(plan.ops, childEnd, 4096, parentEnd);
       if (this.debug) this.debugPlan(`exec ${id}`, plan, buf.length);
@@ -935,6 +938,11 @@ function writeProc(file: string, value: string, path: string): void {
   }
 }
 
+/** The container's own session keyring, which its exec'd processes join by name (runc's name). */
+function sessionKeyring(id: string): string {
+  return `_ses.${id}`;
+}
+
 /** The plan builder and the seccomp compiler under it, loaded only by create and exec (~2 ms at every start of the others). */
 function planBuilder(): typeof import('./plan/build') {
   return require('./plan/build') as typeof import('./plan/build');
@@ -944,8 +952,8 @@ function planBuilder(): typeof import('./plan/build') {
  * cannot be opened (the parent then moves it, and reports what fails). */
 function openJoinFiles(cgroup: Manager, fds: number[]): number[] {
   const opened: number[] = [];
-  // RUNTS_FAULT=join (tests): opened read-only, the child's writes fail and the fallback runs.
-  const flags = process.env['RUNTS_FAULT'] === 'join' ? fsc.O_RDONLY : fsc.O_WRONLY;
+  // RUNTS_FAULT=join (test build): opened read-only, the child's writes fail and the fallback runs.
+  const flags = testEnv('RUNTS_FAULT') === 'join' ? fsc.O_RDONLY : fsc.O_WRONLY;
   try {
     for (const f of cgroup.selfJoinFiles()) opened.push(openSync(f, flags));
   } catch {
@@ -971,10 +979,10 @@ export function createRuntime(g: GlobalOptions, warn?: (msg: string) => void, de
   return new Runtime({ root: g.root, systemdCgroup: g.systemdCgroup, ...(warn ? { warn } : {}), ...(debug ? { debug } : {}) });
 }
 
-/** Test hook: RUNTS_FAULT=<step> kills this process at that step of create,
- * as a `kill -9` from outside would, so that recovery can be tested. */
+/** Test hook (test build only): RUNTS_FAULT=<step> kills this process at that
+ * step of create, as a `kill -9` from outside would, so that recovery can be tested. */
 function fault(step: string): void {
-  if (process.env['RUNTS_FAULT'] === step) process.kill(process.pid, 'SIGKILL');
+  if (testEnv('RUNTS_FAULT') === step) process.kill(process.pid, 'SIGKILL');
 }
 
 /** The LSMs this host enables, tested the way runc's libraries do. */

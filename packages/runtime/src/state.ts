@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Hook, Spec, State } from '@runts/oci';
 import { RuntsError } from '@runts/errors';
 import { NOT_EXIST } from './wording';
+import { privateDir } from '@runts/sys/dist/privdir';
 
 export type Status = State['status'];
 
@@ -33,6 +34,8 @@ export interface ContainerRecord {
   /** Without a mount namespace of its own, the container's mounts are in ours: the topmost
    * mount at rootfs before create (null: none), so delete detaches what create put over it. */
   rootMountBase?: number | null;
+  /** Created with --no-new-keyring: the init and its exec'd processes keep the caller's session keyring. */
+  noNewKeyring?: boolean;
 }
 
 const ID_RE = /^[\w+.-]+$/;
@@ -46,7 +49,19 @@ export function validateId(id: string): void {
 
 /** One directory per container under the runtime's --root, each 0700. */
 export class StateStore {
+  private trusted = false;
+
   constructor(readonly root: string) {}
+
+  /** Refuses a root another user could change (see privateDir); a create makes it.
+   * False when there is none yet. */
+  private trust(create: boolean): boolean {
+    if (this.trusted) return true;
+    if (!create && !existsSync(this.root)) return false;
+    privateDir(this.root, '--root', { create });
+    this.trusted = true;
+    return true;
+  }
 
   dir(id: string): string {
     return join(this.root, id);
@@ -64,7 +79,7 @@ export class StateStore {
   /** Claims the id: mkdir is atomic, so only one create wins. */
   claim(id: string): string {
     validateId(id);
-    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    this.trust(true);
     const dir = this.dir(id);
     try {
       mkdirSync(dir, { mode: 0o700 });
@@ -86,6 +101,7 @@ export class StateStore {
 
   load(id: string): ContainerRecord {
     validateId(id);
+    this.trust(false);
     let text: string;
     try {
       text = readFileSync(this.file(id), 'utf8');
@@ -112,11 +128,11 @@ export class StateStore {
   /** The id's dir exists but holds no state: its create died before saving any. */
   isBare(id: string): boolean {
     validateId(id);
-    return existsSync(this.dir(id)) && !existsSync(this.file(id));
+    return this.trust(false) && existsSync(this.dir(id)) && !existsSync(this.file(id));
   }
 
   ids(): string[] {
-    if (!existsSync(this.root)) return [];
+    if (!this.trust(false)) return [];
     return readdirSync(this.root, { withFileTypes: true })
       .filter((d) => d.isDirectory() && existsSync(this.file(d.name)))
       .map((d) => d.name)

@@ -227,3 +227,16 @@ t.test('LSM labels: applied at exec where the host enables the LSM, an error nam
   t.ok(order.lastIndexOf('WRITE_FILE') < order.lastIndexOf('EXEC'), 'before execve');
   t.same(names(ctx((s) => (s.linux.mountLabel = 'system_u:object_r:container_file_t:s0'))), names(ctx()), 'mountLabel is ignored without SELinux, as runc does');
 });
+
+t.test('a new session keyring is joined before the credentials change; an exec joins it by name', async (t) => {
+  const ops = buildPlan(ctx(() => {}, { sessionKeyring: '_ses.c1' })).ops;
+  const at = (op: string) => ops.findIndex((o) => o.op === op);
+  const keyring = ops[at('KEYRING')]!;
+  t.same(keyring.args, ['_ses.c1', 0x80000], 'with search permission for its owner');
+  t.ok(at('SETSID') < at('KEYRING') && at('KEYRING') < at('SETRESUID'), 'after the new session, before the process user');
+  const inUserNs = buildPlan(ctx((s) => s.linux.namespaces.push({ type: 'user' }), { sessionKeyring: '_ses.c1' })).ops;
+  t.same(inUserNs.find((o) => o.op === 'KEYRING')!.args, ['_ses.c1', 0x8], "in a user namespace, search for others (the namespace's root is not the host uid)");
+  t.notOk(names(ctx()).includes('KEYRING'), "without a name (--no-new-keyring) the caller's is kept");
+  const exec = buildExecPlan({ process: { ...defaultSpec().process!, terminal: false }, nsFds: new Map(), preserveFds: 0, sessionKeyring: '_ses.c1' }).ops;
+  t.same(exec.find((o) => o.op === 'KEYRING')!.args, ['_ses.c1', 0], 'an exec joins it, changing no permission');
+});

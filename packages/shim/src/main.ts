@@ -1,11 +1,11 @@
 // runts-shim: the parent of the containers it serves, their stdio and exit
 // statuses, and the Task service on a unix socket.
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { grpc, shimApi, warmCodecs } from '@runts/proto';
 import { Runtime } from '@runts/runtime';
-import { LinuxSys } from '@runts/sys';
+import { LinuxSys, privateDir } from '@runts/sys';
 import { Outbox } from './outbox';
 import { Reaper } from './reaper';
 import { taskHandlers } from './server';
@@ -24,7 +24,8 @@ async function main(commit: string): Promise<void> {
   const { values } = parseArgs({ options: { address: { type: 'string' }, dir: { type: 'string' } }, strict: true });
   if (!values.address || !values.dir) throw new Error(USAGE);
   const { address, dir } = values;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  privateDir(dir, '--dir', { create: true });
+  privateDir(dirname(address), '--address', { create: true });
   const sys = new LinuxSys();
   sys.setChildSubreaper();
   writeFileSync(join(dir, 'shim.pid'), String(process.pid));
@@ -54,8 +55,13 @@ async function main(commit: string): Promise<void> {
   const service = shimApi().Task.service;
   server.addService(service, taskHandlers(tasks, outbox, shutdown, commit));
   rmSync(address, { force: true });
-  await new Promise<void>((res, rej) => server.bindAsync(`unix://${address}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
-  chmodSync(address, 0o600);
+  // Made 0600: no moment when another user could connect.
+  const mask = process.umask(0o177);
+  try {
+    await new Promise<void>((res, rej) => server.bindAsync(`unix://${address}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
+  } finally {
+    process.umask(mask);
+  }
   // Booted ahead of need (a warm shim): the first create should find its code compiled.
   setImmediate(() => {
     try {

@@ -81,7 +81,7 @@ export class Tasks {
     const io = new ProcessIO(this.sys, join(this.logDir, `${r.id}.log`), r.terminal, r.stdin);
     let created;
     try {
-      created = this.rt.spawnInit(r.id, { bundle: r.bundle, ...(io.stdio ? { stdio: io.stdio } : {}) });
+      created = this.rt.spawnInit(r.id, { bundle: r.bundle, noNewKeyring: r.noNewKeyring, ...(io.stdio ? { stdio: io.stdio } : {}) });
     } catch (e) {
       io.close();
       throw e;

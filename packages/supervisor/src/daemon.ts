@@ -3,9 +3,10 @@
 // events they kept while runtsd was away are applied before anything else.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { StatusError, grpc, supervisorApi, unaryCall, type shim, type supervisor } from '@runts/proto';
+import { privateDir } from '@runts/sys/dist/privdir';
 import { containersService } from './service';
 import { applyEvent, eventContainer, isInitExit, RecordStore, writeAtomic, type ContainerRecord } from './records';
 import { deadline, probe, readOutbox, renice, ShimConn, shimClient, shimPaths, spawnShim, type ShimEvents, type ShimPaths } from './shims';
@@ -67,7 +68,7 @@ export class Daemon implements ShimEvents {
   private closed = false;
 
   constructor(private readonly opts: DaemonOptions) {
-    mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+    privateDir(opts.stateDir, '--state-dir', { create: true });
     this.store = new RecordStore(opts.stateDir);
   }
 
@@ -101,6 +102,8 @@ export class Daemon implements ShimEvents {
   /** Refuses to run beside another runtsd on the same socket or state dir; call before restore. */
   async claim(): Promise<void> {
     const { address, stateDir } = this.opts;
+    // Before asking whatever listens there: a socket another user could have put there.
+    privateDir(dirname(address), '--address', { create: true });
     if (existsSync(address) && (await this.answers(address))) throw new Error(`runtsd is already running at ${address}`);
     const pidFile = join(stateDir, 'runtsd.pid');
     const other = Number(readText(pidFile));
@@ -112,8 +115,7 @@ export class Daemon implements ShimEvents {
 
   async listen(): Promise<void> {
     const { address } = this.opts;
-    const parent = dirname(address);
-    if (!existsSync(parent)) mkdirSync(parent, { recursive: true, mode: 0o700 });
+    privateDir(dirname(address), '--address', { create: true });
     rmSync(address, { force: true });
     const server = new grpc.Server();
     server.addService(supervisorApi().Containers.service, containersService(this));
@@ -123,7 +125,6 @@ export class Daemon implements ShimEvents {
     } finally {
       process.umask(mask);
     }
-    chmodSync(address, 0o600);
     this.server = server;
   }
 

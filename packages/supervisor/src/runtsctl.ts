@@ -1,6 +1,9 @@
 // runtsctl's entry point: parse, run one command against runtsd, print any
 // error as one line (exit 1; a wrong command line exits 2).
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { writeAll } from '@runts/runtime/dist/cli/log';
+import { privateDir } from '@runts/sys/dist/privdir';
 import { parseCtlArgs, USAGE, UsageError } from './ctl/args';
 import { connect, errorLine } from './ctl/client';
 import { runCommand } from './ctl/commands';
@@ -17,6 +20,16 @@ export async function main(argv: string[]): Promise<number> {
   if (parsed.command.name === 'help') {
     writeAll(1, USAGE);
     return 0;
+  }
+  // Not a socket another user could have put there: it would get our requests.
+  const dir = dirname(parsed.address);
+  if (existsSync(dir)) {
+    try {
+      privateDir(dir, '--address');
+    } catch (e) {
+      writeAll(2, `runtsctl: ${(e as Error).message}\n`);
+      return 1;
+    }
   }
   const client = connect(parsed.address);
   try {

@@ -45,7 +45,14 @@ export function cli(commit: string): void {
     process.exitCode = 2;
     return;
   }
-  const daemon = new Daemon({ address: flags.address, stateDir: flags.stateDir, shimBin: flags.shim, runtsBin: resolve(dirname(flags.shim), 'runts'), log, warmShims: flags.warmShims });
+  let daemon: Daemon;
+  try {
+    daemon = new Daemon({ address: flags.address, stateDir: flags.stateDir, shimBin: flags.shim, runtsBin: resolve(dirname(flags.shim), 'runts'), log, warmShims: flags.warmShims });
+  } catch (e) {
+    log((e as Error).message);
+    process.exitCode = 1;
+    return;
+  }
   const quit = () => {
     daemon.close();
     process.exit(0);

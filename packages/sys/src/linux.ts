@@ -3,6 +3,7 @@ import { accessSync, closeSync, constants, readSync, writeSync } from 'node:fs';
 import { RuntsError } from '@runts/errors';
 import { errnoName, sysError } from './errno';
 import { seaAsset } from './sea';
+import { testEnv } from './testbuild';
 import type { MountAttr, Spawned, Sys, WaitStatus } from './sys';
 
 // koffi is loaded on first use: commands that make no syscall never pay for it.
@@ -58,17 +59,17 @@ let lib: Lib | undefined;
  * found from this package's place so that the bundled CLI finds it too; the
  * single executable carries it as an asset. */
 export function stagePath(): string {
-  return process.env['RUNTS_STAGE_LIB'] ?? seaAsset('libruntsstage.so') ?? bindingsFile('libruntsstage.so');
+  return testEnv('RUNTS_STAGE_LIB') ?? seaAsset('libruntsstage.so') ?? bindingsFile('libruntsstage.so');
 }
 
 let exe: string | null | undefined;
 
 /** The stage built as a static executable, which a container's first process
  * (or its intermediate) execs instead of being a fork of Node (bindings/stage.c,
- * spawn_exec). RUNTS_STAGE_EXE= (empty) forks Node instead. */
+ * spawn_exec). In the test build, RUNTS_STAGE_EXE= (empty) forks Node instead. */
 function stageExe(): string | null {
   if (exe === undefined) {
-    exe = process.env['RUNTS_STAGE_EXE'] ?? seaAsset('runts-stage') ?? bindingsFile('runts-stage');
+    exe = testEnv('RUNTS_STAGE_EXE') ?? seaAsset('runts-stage') ?? bindingsFile('runts-stage');
     // Checked here: a failed exec in the child would read as clone's error.
     if (exe) {
       try {

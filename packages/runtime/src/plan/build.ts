@@ -48,7 +48,14 @@ export interface PlanContext {
   mountTrees?: Map<number, number>;
   /** Open v1 `tasks` files the init writes "0" to, joining its cgroups itself. */
   cgroupJoinFds?: number[];
+  /** The name of a new session keyring for the container; absent: the caller's is kept (--no-new-keyring). */
+  sessionKeyring?: string;
 }
+
+// Search permission on the container's keyring, so that its exec'd processes can join it
+// by name: for its owner, or for anyone when the owner is a user namespace's root (runc's choice).
+const KEY_USR_SEARCH = 0x80000;
+const KEY_OTH_SEARCH = 0x8;
 
 /** The child joins its cgroups first, so that its own allocations are charged there. */
 function joinCgroups(o: Ops, fds: number[] | undefined): void {
@@ -162,6 +169,9 @@ export function buildPlan(ctx: PlanContext): Plan {
     o.add('SETGROUPS', [Buffer.alloc(0), 0, 1], 'linux.gidMappings', 'drop supplementary groups');
     o.add('SETRESGID', [0], 'linux.gidMappings', 'become gid 0 in the user namespace');
     o.add('SETRESUID', [0], 'linux.uidMappings', 'become uid 0 in the user namespace');
+  }
+  if (ctx.sessionKeyring !== undefined) {
+    o.add('KEYRING', [ctx.sessionKeyring, userNs ? KEY_OTH_SEARCH : KEY_USR_SEARCH], 'process', `join a new session keyring ${ctx.sessionKeyring}`);
   }
   o.add('PRCTL', [PR.SET_DUMPABLE, 0, 0, 0, 0], 'process', 'stay non-dumpable until exec');
 
@@ -286,6 +296,8 @@ export interface ExecContext {
   cgroupJoinFds?: number[];
   /** The container's rootfs, when it has no mount namespace of its own: the process is chrooted there as the init was. */
   chroot?: string;
+  /** The init's session keyring, joined by name; absent when it kept the caller's. */
+  sessionKeyring?: string;
 }
 
 function addConsole(o: Ops, p: Process, fd: number | undefined): void {
@@ -305,6 +317,7 @@ export function buildExecPlan(ctx: ExecContext): Plan {
   o.add('PRCTL', [PR.SET_PDEATHSIG, SIGKILL, 0, 0, 0], 'process', 'die with the runtime during setup');
   o.add('SYNC', [SyncTag.SETUP], 'linux', 'wait for cgroup placement');
   o.add('SETSID', [], 'process', 'start a new session');
+  if (ctx.sessionKeyring !== undefined) o.add('KEYRING', [ctx.sessionKeyring, 0], 'process', `join the container's session keyring ${ctx.sessionKeyring}`);
   o.add('PRCTL', [PR.SET_DUMPABLE, 0, 0, 0, 0], 'process', 'stay non-dumpable until exec');
   if (ctx.chroot !== undefined) o.add('CHROOT', [ctx.chroot], 'linux.namespaces', 'chroot into the container (no mount namespace of its own)');
   o.add('STDIO', [...(ctx.stdio ?? INHERIT_STDIO)], 'process', 'install stdio');

@@ -42,6 +42,7 @@ export const Op = {
   MOVE_MOUNT_IN_ROOT: 40,
   SETATTR_IN_ROOT: 41,
   JOIN_CGROUP: 42,
+  KEYRING: 43,
   COPY_UP_IN_ROOT: 50,
   CHROOT: 60,
 } as const;
