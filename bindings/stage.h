@@ -82,6 +82,7 @@ enum runts_opcode {
 	OP_MOVE_MOUNT_IN_ROOT = 40, /* relpath, fd of a detached mount (open_tree): attached there, then closed */
 	OP_SETATTR_IN_ROOT = 41,/* relpath, attr_set, attr_clr, AT_ flags (AT_RECURSIVE): mount_setattr */
 	OP_JOIN_CGROUP = 42,    /* fd of a v1 `tasks` file the runtime opened: write "0", close; a failure rides on the next SYNC's err */
+	OP_UNBLOCK_SIGNALS = 44,/* -: the stage runs with every signal blocked until just before the seccomp filter and execve */
 };
 
 /* Child -> parent messages. */

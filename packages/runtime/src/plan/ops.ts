@@ -42,6 +42,7 @@ export const Op = {
   MOVE_MOUNT_IN_ROOT: 40,
   SETATTR_IN_ROOT: 41,
   JOIN_CGROUP: 42,
+  UNBLOCK_SIGNALS: 44,
 } as const;
 export type OpName = keyof typeof Op;
 
