@@ -66,6 +66,8 @@ static uint32_t plan_len;
 static int sync_fd = -1;
 static int root_fd = -1;
 static uint32_t cur_op;
+/* The exec fifo's writer, once start has the go: it reads errors there until we exec. */
+static int late_fd = -1;
 /* errno of the first cgroup self-join that failed: the parent then moves us itself. */
 static int32_t join_err;
 static char exec_path[4096];
@@ -131,6 +133,8 @@ static int read_all(int fd, void *buf, size_t n)
 static void send_msg(uint32_t kind, int32_t err, int32_t arg)
 {
 	struct runts_msg m = { kind, cur_op, err, arg };
+	if (late_fd >= 0)
+		write_all(late_fd, &m, sizeof m);
 	if (sync_fd >= 0)
 		write_all(sync_fd, &m, sizeof m);
 }
@@ -519,6 +523,7 @@ static void do_exec_fifo(int fd)
 		fail(errno);
 	/* w stays open until the exec closes it, after the startContainer hooks:
 	 * start waits for that hang-up before it runs poststart. */
+	late_fd = w;
 	close(fd);
 }
 

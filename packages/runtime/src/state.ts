@@ -29,6 +29,8 @@ export interface ContainerRecord {
   sharedPidNs: boolean;
   poststart: Hook[];
   poststop: Hook[];
+  /** The init's steps after the exec fifo, from plan index `first`: one that fails reports to start through the fifo. */
+  lateSteps?: { first: number; steps: { op: string; path: string; what: string; name: string }[] };
 }
 
 const ID_RE = /^[\w+.-]+$/;
