@@ -55,6 +55,24 @@ for (const nnp of [true, false]) {
   });
 }
 
+// An exec'd process gets the container's profile too, set up the same way.
+for (const nnp of [true, false]) {
+  test(`exec under a profile denying close_range, getcwd and capset, noNewPrivileges ${nnp}`, async (t) => {
+    const rt = new Runtime(t);
+    const cfg = config(['sleep', '30']);
+    cfg.process.noNewPrivileges = nnp;
+    cfg.linux.seccomp = deny(['close_range', 'getcwd', 'capset']);
+    const id = rt.id();
+    const c = rt.run(['create', '--bundle', rt.bundle(cfg), id]);
+    t.equal(c.code, 0, `create${said(c)}`);
+    t.equal(rt.run(['start', id]).code, 0, 'start');
+    const e = rt.run(['exec', id, 'sh', '-c', 'grep "^Seccomp:" /proc/self/status']);
+    t.equal(e.code, 0, `exec exits 0${said(e)}`);
+    t.equal(e.stdout, 'Seccomp:\t2\n', 'under the filter');
+    rt.run(['kill', id, 'KILL']);
+  });
+}
+
 // Loading a filter without no_new_privs needs CAP_SYS_ADMIN; whatever the
 // runtime holds for that, execve recomputes the sets (capabilities(7)): root
 // gets bounding | inheritable, another uid only its ambient set.
