@@ -55,6 +55,21 @@ for (const nnp of [true, false]) {
   });
 }
 
+// In a user namespace the capability a filter needs is the namespace's own.
+for (const nnp of [true, false]) {
+  test(`user namespace, a profile denying close_range, getcwd and capset, noNewPrivileges ${nnp}`, async (t) => {
+    const cfg = config(['sh', '-c', 'grep -E "^(NoNewPrivs|Seccomp):" /proc/self/status']);
+    cfg.process.noNewPrivileges = nnp;
+    cfg.linux.namespaces.push({ type: 'user' });
+    cfg.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    cfg.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    cfg.linux.seccomp = deny(['close_range', 'getcwd', 'capset']);
+    const r = run(t, cfg);
+    t.equal(r.code, 0, `the runtime and the process exit 0${said(r)}`);
+    t.same(r.out, [`NoNewPrivs:\t${nnp ? 1 : 0}`, 'Seccomp:\t2'], 'under the filter');
+  });
+}
+
 // An exec'd process gets the container's profile too, set up the same way.
 for (const nnp of [true, false]) {
   test(`exec under a profile denying close_range, getcwd and capset, noNewPrivileges ${nnp}`, async (t) => {
