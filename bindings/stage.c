@@ -12,6 +12,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/keyctl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
@@ -31,6 +32,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -65,6 +67,8 @@ static uint32_t plan_len;
 static int sync_fd = -1;
 static int root_fd = -1;
 static uint32_t cur_op;
+/* The exec fifo's writer, once start has the go: it reads errors there until we exec. */
+static int late_fd = -1;
 /* errno of the first cgroup self-join that failed: the parent then moves us itself. */
 static int32_t join_err;
 static char exec_path[4096];
@@ -130,6 +134,8 @@ static int read_all(int fd, void *buf, size_t n)
 static void send_msg(uint32_t kind, int32_t err, int32_t arg)
 {
 	struct runts_msg m = { kind, cur_op, err, arg };
+	if (late_fd >= 0)
+		write_all(late_fd, &m, sizeof m);
 	if (sync_fd >= 0)
 		write_all(sync_fd, &m, sizeof m);
 }
@@ -475,11 +481,45 @@ static void do_stdio(const int64_t *a)
 		install_stdio(i, a[i] < 0 ? i : (int)a[i]);
 }
 
+/* Marks each fd >= first listed in /proc/self/fd close-on-exec, for kernels
+ * without close_range (5.9) or its CLOSE_RANGE_CLOEXEC (5.11), or a runtime
+ * itself under a profile that denies it. Only a real procfs lists them all. */
+static void cloexec_from_proc(int first)
+{
+	char buf[2048] __attribute__((aligned(8)));
+	struct statfs sf;
+	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	check(dir);
+	check(fstatfs(dir, &sf));
+	if (sf.f_type != PROC_SUPER_MAGIC)
+		fail(ENOTSUP);
+	for (;;) {
+		long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+		check(n);
+		if (n == 0)
+			break;
+		for (long off = 0; off < n;) {
+			/* struct linux_dirent64: ino, off, reclen, type, name */
+			unsigned short reclen;
+			memcpy(&reclen, buf + off + 16, sizeof reclen);
+			const char *name = buf + off + 19;
+			off += reclen;
+			long fd = name[0] ? 0 : -1; /* "." and ".." end up -1 */
+			for (const char *c = name; *c && fd >= 0; c++)
+				fd = *c >= '0' && *c <= '9' && fd < INT_MAX / 10 ? fd * 10 + (*c - '0') : -1;
+			if (fd >= first && fd != dir)
+				check(fcntl((int)fd, F_SETFD, FD_CLOEXEC));
+		}
+	}
+	close(dir);
+}
+
 static void do_close_fds(int first)
 {
 	for (int fd = 3; fd < first; fd++)
 		check(fcntl(fd, F_SETFD, 0));
-	check(syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC));
+	if (syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		cloexec_from_proc(first);
 }
 
 static void do_exec_fifo(int fd)
@@ -492,6 +532,7 @@ static void do_exec_fifo(int fd)
 		fail(errno);
 	/* w stays open until the exec closes it, after the startContainer hooks:
 	 * start waits for that hang-up before it runs poststart. */
+	late_fd = w;
 	close(fd);
 }
 
@@ -927,7 +968,6 @@ static void run_op(const struct runts_op *op)
 	case OP_EXEC: {
 		char **argv = strv(a[0]);
 		char **envp = strv(a[1]);
-		unblock_signals();
 		execve(exec_path, argv, envp);
 		send_msg(MSG_ERROR, errno, 0);
 		quit(127);
@@ -949,8 +989,15 @@ static void run_op(const struct runts_op *op)
 		}
 		break;
 	}
-	case OP_READY:
-		send_msg(MSG_READY, 0, 0);
+	case OP_READY: {
+		/* A runtime gone before READY leaves nobody to start us. */
+		struct runts_msg m = { MSG_READY, cur_op, 0, 0 };
+		if (write_all(sync_fd, &m, sizeof m) < 0)
+			quit(1);
+		break;
+	}
+	case OP_UNBLOCK_SIGNALS:
+		unblock_signals();
 		break;
 	case OP_CAP_AMBIENT:
 		do_cap_ambient((uint64_t)a[0]);

@@ -83,6 +83,7 @@ enum runts_opcode {
 	OP_SETATTR_IN_ROOT = 41,/* relpath, attr_set, attr_clr, AT_ flags (AT_RECURSIVE): mount_setattr */
 	OP_JOIN_CGROUP = 42,    /* fd of a v1 `tasks` file the runtime opened: write "0", close; a failure rides on the next SYNC's err */
 	OP_KEYRING = 43,        /* name, permission bits to add: join (or create) that session keyring; ENOSYS: none to share */
+	OP_UNBLOCK_SIGNALS = 44,/* -: the stage runs with every signal blocked until just before the seccomp filter and execve */
 	OP_COPY_UP_IN_ROOT = 50,/* as OP_MOUNT_IN_ROOT (a tmpfs), then what the directory held is copied into it (runc's tmpcopyup) */
 	OP_CHROOT = 60,         /* path: chdir + chroot, for a container without a mount namespace of its own */
 };

@@ -303,6 +303,31 @@ t.test('a failing hook fails create and leaves nothing behind', async (t) => {
   t.notOk(existsSync(join(env.root, id)), 'no state dir');
 });
 
+// The seccomp filter and startContainer hooks come after create has returned:
+// start (or exec) reports their failure, naming the step, and the init is gone.
+t.test('a step after the exec fifo that fails is reported by start and by exec', async (t) => {
+  const env = new Env(t);
+  const cfg = sh('sleep 10');
+  cfg.process.noNewPrivileges = false;
+  // The kernel refuses this flag without a listener: EINVAL from seccomp().
+  cfg.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'], syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] };
+  const id = env.id();
+  t.equal(env.runts(['create', '--bundle', env.bundle(cfg), id]).code, 0, 'create succeeds: the filter is not loaded yet');
+  const exec = env.runts(['exec', id, 'true']);
+  t.equal(exec.code, 1);
+  t.equal(exec.stderr, 'runts: linux.seccomp: load the seccomp filter: EINVAL (invalid argument)\n', 'exec says which step failed');
+  const start = env.runts(['start', id]);
+  t.equal(start.code, 1);
+  t.equal(start.stderr, 'runts: linux.seccomp: load the seccomp filter: EINVAL (invalid argument)\n', 'start says which step failed');
+  t.equal(env.state(id).status, 'stopped');
+
+  const hooked = sh('true');
+  hooked.hooks = { startContainer: [{ path: '/bin/false' }] };
+  const run = env.run(hooked);
+  t.equal(run.code, 1);
+  t.equal(run.stderr, 'runts: hooks.startContainer[0]: hook /bin/false exited with status 1\n', 'a failed startContainer hook fails start (runtime.md "start")');
+});
+
 t.test('bad configs: one line naming the JSON path, nothing left behind', async (t) => {
   const env = new Env(t);
   const cases: [string, (c: any) => void, RegExp][] = [

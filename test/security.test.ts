@@ -101,6 +101,43 @@ t.test('CVE-2024-21626 class: no host fd reaches the process, and cwd cannot lea
   }
 });
 
+// Runs argv under a seccomp filter that fails close_range with ENOSYS, as a
+// kernel before 5.9 would, with /dev/null leaked as fd 9 (not close-on-exec).
+const NO_CLOSE_RANGE = `
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+ins = lambda code, jt, jf, k: struct.pack('HBBI', code, jt, jf, k)
+prog = (ins(0x20, 0, 0, 0)              # ld nr
+        + ins(0x15, 0, 1, 436)          # jeq close_range
+        + ins(0x06, 0, 0, 0x00050000 | 38)  # ret ERRNO(ENOSYS)
+        + ins(0x06, 0, 0, 0x7fff0000))  # ret ALLOW
+buf = ctypes.create_string_buffer(prog)
+fprog = struct.pack('HxxxxxxQ', len(prog) // 8, ctypes.addressof(buf))
+if libc.prctl(38, 1, 0, 0, 0) or libc.prctl(22, 2, ctypes.c_char_p(fprog), 0, 0):
+    sys.exit('seccomp: ' + os.strerror(ctypes.get_errno()))
+os.dup2(os.open('/dev/null', os.O_RDONLY), 9)
+os.execv(sys.argv[1], sys.argv[1:])
+`;
+
+t.test('without close_range, fds are marked close-on-exec through /proc/self/fd', async (t) => {
+  const env = new Env(t);
+  const cfg = sh('ls /proc/self/fd; grep ^Seccomp: /proc/self/status');
+  const r = spawnSync('python3', ['-c', NO_CLOSE_RANGE, RUNTS, '--root', env.root, 'run', '--bundle', env.bundle(cfg), env.id()], { encoding: 'utf8', timeout: 30000 });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, '0\n1\n2\n3\nSeccomp:\t2\n', 'only stdio (and the fd ls opens), under the inherited filter: neither fd 9 nor the runtime\'s');
+
+  // Without a proc mount, the image's own /proc/self/fd would list nothing to mark.
+  const rootfs = ownRootfs(env);
+  mkdirSync(join(rootfs, 'proc', 'self', 'fd'), { recursive: true });
+  const fake = sh('ls /proc/self/fd');
+  fake.mounts = fake.mounts.filter((m: any) => m.destination !== '/proc');
+  fake.linux.maskedPaths = [];
+  fake.linux.readonlyPaths = [];
+  const f = spawnSync('python3', ['-c', NO_CLOSE_RANGE, RUNTS, '--root', env.root, 'run', '--bundle', bundleWith(env, fake, rootfs), env.id()], { encoding: 'utf8', timeout: 30000 });
+  t.equal(f.status, 1, `refused: ${f.stdout}`);
+  t.match(f.stderr, /^runts: process: close inherited fds on exec: ENOTSUP[^\n]*\n$/, 'a /proc/self/fd that is not procfs is not trusted');
+});
+
 t.test('CVE-2024-21626 class: a directory fd passed with --preserve-fds cannot carry cwd out of the root', async (t) => {
   const env = new Env(t);
   const host = join(env.dir, 'host-dir');

@@ -115,7 +115,7 @@ export class Runtime {
     const err = join(this.dir, `err-${serial}`);
     const fds = [openSync(out, 'w'), openSync(err, 'w')];
     try {
-      const r = spawnSync(RUNTIME, ['--root', this.root, ...args], { stdio: ['ignore', fds[0], fds[1]], timeout: 30000 });
+      const r = spawnSync(RUNTIME, ['--root', this.root, ...args], { stdio: ['ignore', fds[0], fds[1]], timeout: 30000, killSignal: 'SIGKILL' });
       return { code: r.status ?? 128 + 9, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
     } finally {
       fds.forEach((fd) => closeSync(fd));

@@ -8,7 +8,7 @@ import type { CreateOptions, EventsOptions, ExecOptions, GlobalOptions, Queries,
 import { runHooks, runHooksWarn } from './hooks';
 import type { Lsm, Plan } from './plan/build';
 import { NS_PROC_NAME } from './plan/flags';
-import { encodePlan } from './plan/encode';
+import { encodePlan, type PlanOp } from './plan/encode';
 import { MSG_SIZE, Msg, SyncTag } from './plan/ops';
 import { MOUNT_OPTIONS } from './plan/mountopts';
 import { isAlive, mountPointOf, ownStartTime, sleepMs, startTime, topMountAt } from './proc';
@@ -50,6 +50,34 @@ const CREATE_WAIT_MS = 30_000;
 const EVENTS_POLL_MS = 100;
 // How often start looks whether an init that has not given the go still lives.
 const START_POLL_MS = 10;
+
+/** What an error report from the stage needs of the step that failed. */
+type Step = NonNullable<ContainerRecord['lateSteps']>['steps'][number];
+
+function stepOf(o: PlanOp): Step {
+  return { op: o.op, path: o.path, what: o.what, name: typeof o.args[0] === 'string' ? o.args[0] : '' };
+}
+
+/** The stage's report of a failed step ({kind, index, errno, arg}) as the error the user sees. */
+function stageError(step: Step | undefined, index: number, kind: number, err: number, arg: number): RuntsError {
+  if (!step) return new RuntsError('ERR_SYSCALL', `container init failed at unknown step ${index}`);
+  if (kind === Msg.HOOK) {
+    const how = errnoName(err) === 'ETIMEDOUT' ? 'timed out' : arg >= 128 ? `was killed by signal ${arg - 128}` : `exited with status ${arg}`;
+    return new RuntsError('ERR_HOOK', `${step.path}: hook ${step.name} ${how}`, { path: step.path });
+  }
+  const name = errnoName(err);
+  if (step.op === 'LOOKUP' && (name === 'ENOENT' || name === 'EACCES')) {
+    // Engines read these words: docker maps "not found"/"no such file" to 127, "permission denied" to 126.
+    const file = step.name;
+    const why = name === 'EACCES' ? 'permission denied' : file.includes('/') ? 'no such file or directory' : 'executable file not found in $PATH';
+    return new RuntsError('ERR_CONFIG_INVALID', `${step.path}: exec "${file}": ${why}`, { path: step.path, errno: name });
+  }
+  return new RuntsError('ERR_SYSCALL', `${step.path}: ${step.what}: ${name} (${strerror(err)})`, {
+    path: step.path,
+    syscall: step.op.toLowerCase(),
+    errno: name,
+  });
+}
 const SIGNALS_FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 
 /** Undo steps of a create, run in reverse if it fails. */
@@ -319,6 +347,8 @@ export class Runtime implements RuntimeApi {
 
     const master = attachEnd !== undefined ? this.sys.recvMsg(attachEnd, 64).fd : undefined;
     if (master === -1) throw new RuntsError('ERR_SYSCALL', 'process.terminal: the container sent no terminal');
+    const fifoAt = plan.ops.findIndex((o) => o.op === 'EXEC_FIFO');
+    rec.lateSteps = { first: fifoAt + 1, steps: plan.ops.slice(fifoAt + 1).map(stepOf) };
     rec.creating = false;
     this.store.save(rec);
     fault('created');
@@ -385,24 +415,18 @@ export class Runtime implements RuntimeApi {
         this.reply(fd, 0, payload);
         continue;
       }
-      if (!op) throw new RuntsError('ERR_SYSCALL', `container init failed at unknown step ${index}`);
-      if (kind === Msg.HOOK) {
-        const how = errnoName(err) === 'ETIMEDOUT' ? 'timed out' : arg >= 128 ? `was killed by signal ${arg - 128}` : `exited with status ${arg}`;
-        throw new RuntsError('ERR_HOOK', `${op.path}: hook ${String(op.args[0])} ${how}`, { path: op.path });
-      }
-      const name = errnoName(err);
-      if (op.op === 'LOOKUP' && (name === 'ENOENT' || name === 'EACCES')) {
-        // Engines read these words: docker maps "not found"/"no such file" to 127, "permission denied" to 126.
-        const file = String(op.args[0]);
-        const why = name === 'EACCES' ? 'permission denied' : file.includes('/') ? 'no such file or directory' : 'executable file not found in $PATH';
-        throw new RuntsError('ERR_CONFIG_INVALID', `${op.path}: exec "${file}": ${why}`, { path: op.path, errno: name });
-      }
-      throw new RuntsError('ERR_SYSCALL', `${op.path}: ${op.what}: ${name} (${strerror(err)})`, {
-        path: op.path,
-        syscall: op.op.toLowerCase(),
-        errno: name,
-      });
+      throw stageError(op && stepOf(op), index, kind, err, arg);
     }
+  }
+
+  /** After READY an exec'd process only unblocks signals, loads its filter and
+   * execs: the exec closes its end (EOF), or it reports why it could not. */
+  private awaitExec(fd: number, plan: Plan): void {
+    const msg = this.sys.recvMsg(fd, MSG_SIZE).data;
+    if (msg.length < MSG_SIZE) return;
+    const index = msg.readUInt32LE(4);
+    const op = plan.ops[index];
+    throw stageError(op && stepOf(op), index, msg.readUInt32LE(0), msg.readInt32LE(8), msg.readInt32LE(12));
   }
 
   /** Hands the seccomp listener to the agent at linux.seccomp.listenerPath, as the runtime-spec says. */
@@ -505,6 +529,7 @@ export class Runtime implements RuntimeApi {
             return '';
           },
         }, (listener) => this.sendListener(spec, listener, ociState(rec, status)));
+        this.awaitExec(parentEnd, plan);
         if (attachEnd !== undefined) {
           master = this.sys.recvMsg(attachEnd, 64).fd;
           if (master === -1) throw new RuntsError('ERR_SYSCALL', 'process.terminal: the exec sent no terminal');
@@ -592,20 +617,20 @@ export class Runtime implements RuntimeApi {
     const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
     this.debug?.(`start ${id}: exec fifo of init ${rec.pid} opened`);
     try {
-      const b = Buffer.alloc(1);
-      // 1: the go; 0: EOF, no writer (yet, or any more); -1: a writer, nothing written.
-      const read = () => {
+      const b = Buffer.alloc(MSG_SIZE);
+      // n > 0: bytes; 0: EOF, no writer (yet, or any more); -1: a writer, nothing written.
+      const read = (n: number) => {
         try {
-          return readSync(fd, b, 0, 1, null);
+          return readSync(fd, b, 0, n, null);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
           return -1;
         }
       };
-      while (read() !== 1) {
+      while (read(1) !== 1) {
         if (!isAlive(rec.pid, rec.startTime)) {
           // A short process may have taken the go, run and exited between our two looks.
-          if (read() === 1) break;
+          if (read(1) === 1) break;
           throw new RuntsError('ERR_BAD_STATE', `container "${id}" init exited before start`);
         }
         // Woken by the init's write; a writer that left without one (hang-up) would wake us at once.
@@ -613,8 +638,22 @@ export class Runtime implements RuntimeApi {
       }
       this.debug?.(`start ${id}: init took the go; startContainer hooks, then exec`);
       // The init holds its end until it execs the process, after its startContainer
-      // hooks; poststart comes after that (runtime-spec), so wait for the hang-up.
-      while (read() !== 0 && isAlive(rec.pid, rec.startTime)) this.sys.pollIn(fd, START_POLL_MS);
+      // hooks and seccomp filter; poststart comes after that (runtime-spec), so wait
+      // for the hang-up. A step that fails before it writes its report here.
+      let report = Buffer.alloc(0);
+      const take = (n: number) => (report = Buffer.concat([report, b.subarray(0, n)]));
+      for (;;) {
+        const n = read(MSG_SIZE);
+        if (n > 0) take(n);
+        else if (n === 0 || !isAlive(rec.pid, rec.startTime)) break;
+        else this.sys.pollIn(fd, START_POLL_MS);
+      }
+      if (report.length >= MSG_SIZE) {
+        const late = rec.lateSteps;
+        const index = report.readUInt32LE(4);
+        const step = late && index >= late.first ? late.steps[index - late.first] : undefined;
+        throw stageError(step, index, report.readUInt32LE(0), report.readInt32LE(8), report.readInt32LE(12));
+      }
     } finally {
       closeSync(fd);
       try {

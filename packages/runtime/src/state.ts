@@ -36,6 +36,8 @@ export interface ContainerRecord {
   rootMountBase?: number | null;
   /** Created with --no-new-keyring: the init and its exec'd processes keep the caller's session keyring. */
   noNewKeyring?: boolean;
+  /** The init's steps after the exec fifo, from plan index `first`: one that fails reports to start through the fifo. */
+  lateSteps?: { first: number; steps: { op: string; path: string; what: string; name: string }[] };
 }
 
 const ID_RE = /^[\w+.-]+$/;

@@ -240,3 +240,62 @@ t.test('a new session keyring is joined before the credentials change; an exec j
   const exec = buildExecPlan({ process: { ...defaultSpec().process!, terminal: false }, nsFds: new Map(), preserveFds: 0, sessionKeyring: '_ses.c1' }).ops;
   t.same(exec.find((o) => o.op === 'KEYRING')!.args, ['_ses.c1', 0], 'an exec joins it, changing no permission');
 });
+
+// The container's profile may deny anything the stage calls: after the filter, only execve.
+t.test('seccomp: loaded last, after every setup step, with or without no_new_privs', async (t) => {
+  const profile = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['close_range'], action: 'SCMP_ACT_ERRNO' }] };
+  const hooks = { startContainer: [{ path: '/bin/true' }] };
+  for (const nnp of [true, false]) {
+    const tail = (exec: boolean) => {
+      const c = ctx((s) => {
+        s.process.noNewPrivileges = nnp;
+        s.linux.seccomp = profile;
+        s.hooks = hooks;
+      });
+      const ops = (exec ? buildExecPlan({ process: c.spec.process!, nsFds: new Map(), preserveFds: 0, seccomp: profile }) : buildPlan(c)).ops;
+      return ops.slice(ops.findIndex((o) => o.op === 'SETRESUID')).map((o) => o.op === 'PRCTL' ? `PRCTL ${o.args[0]}` : o.op);
+    };
+    const nnpOp = nnp ? ['PRCTL 38'] : [];
+    t.same(tail(false), ['SETRESUID', 'PRCTL 8', 'CAPSET', 'CHDIR', 'LOOKUP', ...nnpOp, 'UMASK', 'CLOSE_FDS', 'SYNC', 'PRCTL 1', 'READY', 'EXEC_FIFO', 'HOOK', 'UNBLOCK_SIGNALS', 'SECCOMP', 'EXEC'], `the init, noNewPrivileges ${nnp}`);
+    t.same(tail(true), ['SETRESUID', 'PRCTL 8', 'CAPSET', 'CHDIR', 'LOOKUP', ...nnpOp, 'UMASK', 'CLOSE_FDS', 'PRCTL 1', 'READY', 'UNBLOCK_SIGNALS', 'SECCOMP', 'EXEC'], `an exec, noNewPrivileges ${nnp}`);
+  }
+});
+
+t.test('seccomp without no_new_privs: CAP_SYS_ADMIN kept effective and permitted for the load, never inheritable or ambient', async (t) => {
+  const SYS_ADMIN = 1n << 21n;
+  const capset = (patch: (s: any) => void) => buildPlan(ctx(patch)).ops.find((o) => o.op === 'CAPSET')!.args as bigint[];
+  const profile = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] };
+  const without = capset((s) => (s.process.noNewPrivileges = false));
+  const kept = capset((s) => {
+    s.process.noNewPrivileges = false;
+    s.process.capabilities.inheritable = ['CAP_KILL'];
+    s.process.capabilities.ambient = ['CAP_KILL'];
+    s.linux.seccomp = profile;
+  });
+  t.equal(without[0]! & SYS_ADMIN, 0n, 'no filter: the configured sets');
+  t.equal(kept[0]! & SYS_ADMIN, SYS_ADMIN, 'effective');
+  t.equal(kept[1]! & SYS_ADMIN, SYS_ADMIN, 'permitted');
+  t.equal(kept[2], 1n << 5n, 'inheritable as configured');
+  const ambient = buildPlan(ctx((s) => {
+    s.process.noNewPrivileges = false;
+    s.process.capabilities.inheritable = ['CAP_KILL'];
+    s.process.capabilities.ambient = ['CAP_KILL'];
+    s.linux.seccomp = profile;
+  })).ops.find((o) => o.op === 'CAP_AMBIENT')!;
+  t.same(ambient.args, [1n << 5n], 'ambient as configured');
+  const withNnp = capset((s) => (s.linux.seccomp = profile));
+  t.equal(withNnp[0]! & SYS_ADMIN, 0n, 'with no_new_privs nothing is kept');
+  const noCaps = buildPlan(ctx((s) => {
+    s.process.noNewPrivileges = false;
+    delete s.process.capabilities;
+    s.linux.seccomp = profile;
+  })).ops.find((o) => o.op === 'CAPSET')!;
+  t.same(noCaps.args, [SYS_ADMIN, SYS_ADMIN, 0n], 'no capabilities configured: only CAP_SYS_ADMIN, until execve');
+});
+
+t.test('seccomp notify: loaded while the runtime can take the listener, before READY', async (t) => {
+  const ops = buildPlan(ctx((s) => {
+    s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
+  })).ops.map((o) => o.op);
+  t.same(ops.slice(ops.indexOf('CLOSE_FDS')), ['CLOSE_FDS', 'SECCOMP', 'PRCTL', 'READY', 'EXEC_FIFO', 'UNBLOCK_SIGNALS', 'EXEC']);
+});

@@ -501,13 +501,12 @@ function buildProcess(o: Ops, p: Process | undefined, stage: ProcessStage): void
   const caps = p.capabilities;
   if (caps) o.add('CAP_BOUND', [capMask(caps.bounding, 'process.capabilities.bounding')], 'process.capabilities.bounding', 'drop bounding capabilities');
 
-  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
   const filter = stage.seccomp ? seccomp().compile(stage.seccomp) : undefined;
   if (filter?.notify && !stage.seccomp?.listenerPath) throw configError('linux.seccomp.listenerPath', 'is required when an action is SCMP_ACT_NOTIFY');
-  const addSeccomp = () => {
-    if (filter) o.add('SECCOMP', [filter.program, filter.instructions, filter.flags], 'linux.seccomp', 'load the seccomp filter');
-  };
-  if (!p.noNewPrivileges) addSeccomp();
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: kept effective
+  // until then. execve recomputes the sets from inheritable, ambient and
+  // bounding, so it does not reach the process.
+  const sysAdmin = filter && !p.noNewPrivileges ? 1n << BigInt(CAPABILITIES['CAP_SYS_ADMIN']!) : 0n;
 
   const user = p.user;
   o.add('PRCTL', [PR.SET_KEEPCAPS, 1, 0, 0, 0], 'process.user', 'keep capabilities across setuid');
@@ -520,16 +519,16 @@ function buildProcess(o: Ops, p: Process | undefined, stage: ProcessStage): void
   o.add('PRCTL', [PR.SET_KEEPCAPS, 0, 0, 0, 0], 'process.user', 'stop keeping capabilities');
   if (caps) {
     o.add('CAPSET', [
-      capMask(caps.effective, 'process.capabilities.effective'),
-      capMask(caps.permitted, 'process.capabilities.permitted'),
+      capMask(caps.effective, 'process.capabilities.effective') | sysAdmin,
+      capMask(caps.permitted, 'process.capabilities.permitted') | sysAdmin,
       capMask(caps.inheritable, 'process.capabilities.inheritable'),
-    ], 'process.capabilities', 'set capabilities');
+    ], 'process.capabilities', sysAdmin ? 'set capabilities (CAP_SYS_ADMIN kept for the seccomp filter)' : 'set capabilities');
     // The kernel raises an ambient cap only if it is permitted and inheritable;
     // runc drops the others silently, and so do we.
     const ambient = capMask(caps.ambient, 'process.capabilities.ambient') & capMask(caps.permitted, 'process.capabilities.permitted') & capMask(caps.inheritable, 'process.capabilities.inheritable');
     if (ambient !== 0n) o.add('CAP_AMBIENT', [ambient], 'process.capabilities.ambient', 'raise ambient capabilities');
   } else {
-    o.add('CAPSET', [0n, 0n, 0n], 'process.capabilities', 'drop all capabilities');
+    o.add('CAPSET', [sysAdmin, sysAdmin, 0n], 'process.capabilities', sysAdmin ? 'drop all capabilities but CAP_SYS_ADMIN for the seccomp filter' : 'drop all capabilities');
   }
 
   o.add('CHDIR', [p.cwd], 'process.cwd', `chdir to ${p.cwd}`);
@@ -549,8 +548,14 @@ function buildProcess(o: Ops, p: Process | undefined, stage: ProcessStage): void
 
   const startHooks = stage.init?.startHooks ?? [];
   if (startHooks.length > 0) o.add('SYNC', [SyncTag.START_STATE], 'hooks.startContainer', 'receive state for startContainer hooks');
-  // As late as the parent is still there to take a listener fd (runc's order too).
-  if (p.noNewPrivileges) addSeccomp();
+  const addSeccomp = () => {
+    if (filter) o.add('SECCOMP', [filter.program, filter.instructions, filter.flags], 'linux.seccomp', 'load the seccomp filter');
+  };
+  // A listener fd goes to the runtime, which is gone after READY: a notify
+  // filter is loaded before it, and prctl, write, openat, close (and the
+  // startContainer hooks' pipe2, clone3, poll, waitid), rt_sigprocmask and
+  // execve run under it. Any other filter only leaves execve.
+  if (filter?.notify) addSeccomp();
   // The runtime exits after create: from here the process must outlive it.
   o.add('PRCTL', [PR.SET_PDEATHSIG, 0, 0, 0, 0], 'process', 'outlive the runtime');
   o.add('READY', [], 'process', 'report ready');
@@ -559,5 +564,7 @@ function buildProcess(o: Ops, p: Process | undefined, stage: ProcessStage): void
     const { argv, env: henv } = hookArgs(h);
     o.add('HOOK', [h.path, argv, henv, (h.timeout ?? 0) * 1000], `hooks.startContainer[${i}]`, `run hook ${h.path}`);
   });
+  o.add('UNBLOCK_SIGNALS', [], 'process', 'unblock signals');
+  if (!filter?.notify) addSeccomp();
   o.add('EXEC', [args, env], 'process.args', `exec ${args[0]}`);
 }

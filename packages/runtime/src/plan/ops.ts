@@ -43,6 +43,7 @@ export const Op = {
   SETATTR_IN_ROOT: 41,
   JOIN_CGROUP: 42,
   KEYRING: 43,
+  UNBLOCK_SIGNALS: 44,
   COPY_UP_IN_ROOT: 50,
   CHROOT: 60,
 } as const;

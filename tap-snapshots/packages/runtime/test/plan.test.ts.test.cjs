@@ -80,5 +80,6 @@ CLOSE_FDS process: close inherited fds on exec
 PRCTL process: outlive the runtime
 READY process: report ready
 EXEC_FIFO process: wait for start
+UNBLOCK_SIGNALS process: unblock signals
 EXEC process.args: exec sh
 `
