@@ -16,6 +16,7 @@ import { openIdmapTrees } from './idmap';
 import { idmapMounts } from './plan/idmap';
 import { cgroupsWritable, wantsLimits, writeIdMaps, type Caller } from './rootless';
 import { attachTerminal } from './tty';
+import { isoTime } from './time';
 import { StateStore, type ContainerRecord, type Status } from './state';
 import { createQueries, ociState, statusOf } from './query';
 
@@ -163,7 +164,7 @@ export class Runtime implements RuntimeApi {
       rootfs: realRootfs,
       pid: 0,
       startTime: '',
-      created: new Date().toISOString(),
+      created: isoTime(),
       owner: '',
       annotations: spec.annotations ?? {},
       creating: true,

@@ -1,4 +1,5 @@
 import { appendFileSync, writeSync } from 'node:fs';
+import { isoTime } from '../time';
 
 /** Writes all of s to fd, without process.stdout or process.stderr: making
  * those loads node:stream, ~2 ms of a one-shot command. */
@@ -45,7 +46,7 @@ export class Logger {
 
   private toFile(level: string, msg: string): void {
     if (!this.file) return;
-    const time = new Date().toISOString();
+    const time = isoTime();
     const line = this.format === 'json' ? JSON.stringify({ level, msg, time }) : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
     try {
       appendFileSync(this.file, line + '\n');
