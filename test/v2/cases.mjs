@@ -196,9 +196,11 @@ const cases = {
     const current = Number(tryRead(dir, 'pids.current'));
     ok(hit && current <= 64, `${name}: fork bomb: pids.max 64 holds (pids.current ${current}, pids.events "${tryRead(dir, 'pids.events')}")`);
     ok(spawnSync('/bin/true').status === 0, `${name}: fork bomb: the host still forks`);
+    // Frozen first: kill --all must get through the freezer (cgroup.kill does).
+    const p = rt(name, ['pause', id]);
     const k = rt(name, ['kill', '--all', id, 'KILL']);
     const empty = waitFor(() => tryRead(dir, 'cgroup.procs') === '', 30000);
-    ok(k.code === 0 && empty, `${name}: kill --all empties the cgroup`, `${k.stderr} procs: ${tryRead(dir, 'cgroup.procs').split('\n').length}`);
+    ok(p.code === 0 && k.code === 0 && empty, `${name}: kill --all on the paused bomb empties the cgroup`, `${p.stderr}${k.stderr} procs: ${tryRead(dir, 'cgroup.procs').split('\n').length}`);
     deleteGone(name, id, dir, 'fork bomb');
   },
   devices(name) {

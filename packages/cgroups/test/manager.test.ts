@@ -186,6 +186,18 @@ t.test('v2: update enables a controller create could not, and a controller that 
   t.equal(fs.read('/sys/fs/cgroup/user/c/memory.high'), '100');
 });
 
+t.test('killAll: cgroup.kill on v2, none on v1 (the caller signals each pid)', async (t) => {
+  const fs = new V2Fs(ALL);
+  const m = newManager({ cgroupsPath: '/k', id: 'c', fs, ownCgroup: '0::/' });
+  m.apply(9);
+  t.ok(m.killAll());
+  t.same(fs.writes.at(-1), ['/sys/fs/cgroup/k/cgroup.kill', '1']);
+  fs.files.delete('/sys/fs/cgroup/k/cgroup.kill');
+  t.notOk(m.killAll(), 'a kernel before 5.14 has no cgroup.kill');
+  const v1 = newManager({ cgroupsPath: '/k', id: 'c', fs: v1fs(), mountinfo: MOUNTINFO, ownCgroup: OWN });
+  t.notOk(v1.killAll());
+});
+
 t.test('systemd paths without systemd', async (t) => {
   const fs = v1fs();
   t.throws(() => checkSystemdPath('system.slice:runts:c1', fs), { code: 'ERR_CGROUP', message: /systemd is not running/ });

@@ -631,6 +631,7 @@ export class Runtime implements RuntimeApi {
    * away unsignalled. A paused container stays paused unless the signal is SIGKILL. */
   private signalAll(rec: ContainerRecord, signal: number): void {
     const cg = this.cgroup(rec);
+    if (signal === os().constants.signals.SIGKILL && rec.cgroupPaths[''] !== undefined && cg.killAll()) return;
     const wasFrozen = cg.isFrozen();
     if (!wasFrozen) {
       try {
