@@ -9,7 +9,7 @@ CC ?= cc
 CFLAGS ?= -O2 -Wall -Wextra -Werror -fPIC -fno-strict-aliasing
 APT_PKGS := busybox-static
 
-.PHONY: all deps build bindings ts bins sea install test test-unit soak test-integration conformance conformance-report test-engines test-corpus demo demo-supervisor bench clean
+.PHONY: all deps build bindings ts bins sea install test test-unit soak test-integration conformance conformance-report test-engines test-corpus test-v2 demo demo-supervisor bench clean
 
 all: build
 
@@ -179,6 +179,14 @@ test-engines: build
 test-corpus: build
 	@dpkg -s runc crun >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc crun)
 	CORPUS_DIR=$(CORPUS_DIR) $(TAP) test/corpus.test.ts
+
+# cgroup v2 for real: a VM with Debian's kernel under qemu (test/v2/run.sh), runts and
+# runc side by side. The kernel comes from apt at run time and is cached in .cache/v2vm.
+V2VM_PKGS := qemu-system-x86 kmod
+test-v2: build
+	@missing=""; for p in $(V2VM_PKGS) $(APT_PKGS) runc; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+	test/v2/run.sh
 
 demo: build
 	@sh test/demo.sh

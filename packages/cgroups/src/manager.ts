@@ -4,7 +4,7 @@ import type { LinuxResources } from '@runts/oci';
 import { realFs, type CgroupFs } from './fs';
 import { CGROUP_ROOT, containerPath, detectMode, parseProcCgroup, v1Hierarchies, type Mode } from './paths';
 import { setV1 } from './v1';
-import { setV2 } from './v2';
+import { enableControllers, setV2, v2Controllers, v2Parents } from './v2';
 import { withoutUnset } from './unset';
 import { statsV1, statsV2, type Stats } from './stats';
 import type { BpfSys } from './ebpf';
@@ -38,6 +38,9 @@ export interface Manager {
   destroy(created?: string[]): void;
   freeze(): void;
   thaw(): void;
+  /** SIGKILL to every process inside at once, forks racing it included: v2's cgroup.kill
+   * (Linux 5.14+). False where there is none, and the caller signals pid by pid. */
+  killAll(): boolean;
   isFrozen(): boolean;
   pids(): number[];
   stats(): Stats;
@@ -113,6 +116,7 @@ class CgroupManager implements Manager {
   }
 
   create(): string[] {
+    if (this.mode === 'v2') return this.createV2();
     const created: string[] = [];
     for (const [key, d] of Object.entries(this.dirs)) {
       const missing: string[] = [];
@@ -131,6 +135,20 @@ class CgroupManager implements Manager {
     return created;
   }
 
+  /** Each parent gets the controllers it can pass on before its child is made, so the child has their files. */
+  private createV2(): string[] {
+    const created: string[] = [];
+    const dir = this.dirs['']!;
+    for (const p of [...v2Parents(CGROUP_ROOT, dir), dir]) {
+      if (!this.fs.exists(p)) {
+        this.fs.mkdirp(p);
+        created.push(p);
+      }
+      if (p !== dir) enableControllers(this.fs, p);
+    }
+    return created;
+  }
+
   enter(pid: number): void {
     for (const d of Object.values(this.dirs)) this.fs.write(posix.join(d, 'cgroup.procs'), String(pid));
   }
@@ -141,7 +159,12 @@ class CgroupManager implements Manager {
 
   set(resources: LinuxResources): void {
     const r = withoutUnset(resources);
-    if (this.mode === 'v2') setV2(this.fs, this.dirs['']!, r, this.bpf);
+    if (this.mode === 'v2') {
+      const dir = this.dirs['']!;
+      const need = v2Controllers(r);
+      if (need.size) for (const p of v2Parents(CGROUP_ROOT, dir)) enableControllers(this.fs, p, need);
+      setV2(this.fs, dir, r, this.bpf);
+    }
     else setV1(this.fs, (c) => this.dir(c), r);
   }
 
@@ -169,6 +192,14 @@ class CgroupManager implements Manager {
 
   thaw(): void {
     this.setFrozen(false);
+  }
+
+  killAll(): boolean {
+    if (this.mode !== 'v2') return false;
+    const f = posix.join(this.dirs['']!, 'cgroup.kill');
+    if (!this.fs.exists(f)) return false;
+    this.fs.write(f, '1');
+    return true;
   }
 
   private setFrozen(frozen: boolean): void {

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { RuntsError } from '@runts/errors';
 import type { LinuxResources } from '@runts/oci';
 import type { CgroupFs } from './fs';
@@ -14,6 +15,79 @@ export function sharesToWeight(shares: number): number {
 export function blkioToIoWeight(weight: number): number {
   if (weight === 0) return 0;
   return Math.floor(1 + ((weight - 10) * 9999) / 990);
+}
+
+/** The v2 controllers the resources write to, each with the config path of the first setting that needs it. */
+export function v2Controllers(r: LinuxResources): Map<string, string> {
+  const need = new Map<string, string>();
+  const add = (c: string, path: string) => need.has(c) || need.set(c, `linux.resources.${path}`);
+  const m = r.memory;
+  if (m && (m.limit !== undefined || m.reservation !== undefined || m.swap !== undefined)) add('memory', 'memory');
+  const c = r.cpu;
+  if (c && [c.shares, c.quota, c.period, c.burst, c.idle].some((v) => v !== undefined)) add('cpu', 'cpu');
+  if (c?.cpus || c?.mems) add('cpuset', c.cpus ? 'cpu.cpus' : 'cpu.mems');
+  if (r.pids) add('pids', 'pids');
+  const b = r.blockIO;
+  if (b && (b.weight !== undefined || [b.weightDevice, b.throttleReadBpsDevice, b.throttleWriteBpsDevice, b.throttleReadIOPSDevice, b.throttleWriteIOPSDevice].some((l) => l?.length))) add('io', 'blockIO');
+  if (r.hugepageLimits?.length) add('hugetlb', 'hugepageLimits');
+  if (Object.keys(r.rdma ?? {}).length) add('rdma', 'rdma');
+  // memory.high needs memory; cgroup.* files are the core's, in every cgroup.
+  for (const file of Object.keys(r.unified ?? {})) {
+    const prefix = file.split('.')[0]!;
+    if (prefix !== 'cgroup' && file.includes('.')) add(prefix, `unified.${file}`);
+  }
+  return need;
+}
+
+const words = (fs: CgroupFs, file: string) => fs.read(file).trim().split(/\s+/).filter(Boolean);
+
+/** The cgroups from the v2 root down to dir's parent: where dir's controllers must be enabled. */
+export function v2Parents(root: string, dir: string): string[] {
+  const out: string[] = [];
+  for (let p = posix.dirname(dir); p.startsWith(root); p = posix.dirname(p)) {
+    out.unshift(p);
+    if (p === root) break;
+  }
+  return out;
+}
+
+/** Enables controllers in one cgroup's subtree_control. With `need` (controller → config path), each must be
+ * enabled or an error names it and the cgroup; without, every one listed in cgroup.controllers is tried, as runc
+ * does at create, so stats have their files too, and one that cannot be enabled is left to the setting that needs it. */
+export function enableControllers(fs: CgroupFs, parent: string, need?: Map<string, string>): void {
+  const control = posix.join(parent, 'cgroup.subtree_control');
+  const enabled = new Set(words(fs, control));
+  const want = need ? [...need.keys()] : words(fs, posix.join(parent, 'cgroup.controllers'));
+  const missing = want.filter((c) => !enabled.has(c));
+  if (missing.length === 0) return;
+  if (!need) {
+    try {
+      fs.write(control, missing.map((c) => `+${c}`).join(' '));
+    } catch {
+      // All or nothing failed (a process in this cgroup, or not ours): take what one by one can.
+      for (const c of missing) {
+        try {
+          fs.write(control, `+${c}`);
+        } catch {
+          /* left to set(), which names it */
+        }
+      }
+    }
+    return;
+  }
+  const available = new Set(words(fs, posix.join(parent, 'cgroup.controllers')));
+  for (const c of missing) {
+    const path = need.get(c)!;
+    if (!available.has(c)) {
+      throw new RuntsError('ERR_CGROUP', `${path}: the ${c} controller is not available in ${parent} (not in its cgroup.controllers: not enabled or not delegated above it)`, { path });
+    }
+    try {
+      fs.write(control, `+${c}`);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new RuntsError('ERR_CGROUP', `${path}: cannot enable the ${c} controller in ${control}${code ? `: ${code}` : ''}`, { path, ...(code ? { errno: code } : {}) });
+    }
+  }
 }
 
 export function setV2(fs: CgroupFs, dir: string, r: LinuxResources, bpf?: BpfSys): void {

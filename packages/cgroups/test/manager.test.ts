@@ -2,7 +2,7 @@
 import t from 'tap';
 import { posix } from 'node:path';
 import { newManager, blkioToIoWeight, sharesToWeight, containerPath, v1Hierarchies, checkSystemdPath } from '../src/index';
-import { MemFs, MOUNTINFO, OWN, v1fs } from './memfs';
+import { MemFs, MOUNTINFO, OWN, V2Fs, v1fs } from './memfs';
 
 t.test('hierarchies and paths', async (t) => {
   t.same(v1Hierarchies(MOUNTINFO).map((h) => h.controllers.join(',')), ['memory', 'cpu,cpuacct', 'pids', 'cpuset', 'freezer', 'blkio', 'devices']);
@@ -122,7 +122,7 @@ t.test('v2: conversions and files', async (t) => {
   t.equal(sharesToWeight(262144), 10000);
   t.equal(blkioToIoWeight(10), 1);
   t.equal(blkioToIoWeight(1000), 10000);
-  const fs = new MemFs(true, { '/sys/fs/cgroup': ['cgroup.procs', 'cpu.weight', 'cpu.max', 'memory.max', 'memory.swap.max', 'pids.max', 'cgroup.freeze', 'cgroup.events', 'memory.high'] });
+  const fs = new V2Fs(['cpu', 'memory', 'pids']);
   const m = newManager({ cgroupsPath: '/pod/c', id: 'c', fs, ownCgroup: '0::/' });
   t.equal(m.mode, 'v2');
   m.apply(9);
@@ -134,6 +134,68 @@ t.test('v2: conversions and files', async (t) => {
   t.equal(at('memory.swap.max'), '200', 'swap alone, not memory+swap');
   t.equal(at('memory.high'), '50');
   t.same(m.mountSources(), [{ name: '', hostPath: '/sys/fs/cgroup/pod/c', links: [] }]);
+});
+
+const ALL = ['cpuset', 'cpu', 'io', 'memory', 'pids'];
+const LIMITS = { cpu: { shares: 512, quota: 150000, period: 100000, cpus: '0' }, memory: { limit: 32 << 20 }, pids: { limit: 64 } };
+
+t.test('v2: the default parent gets the controllers enabled on the way down, so limits land', async (t) => {
+  const fs = new V2Fs(ALL);
+  const m = newManager({ id: 'c1', fs, ownCgroup: '0::/' });
+  const made = m.apply(9);
+  t.same(made, ['/sys/fs/cgroup/runts', '/sys/fs/cgroup/runts/c1']);
+  m.set(LIMITS);
+  const at = (f: string) => fs.read(`/sys/fs/cgroup/runts/c1/${f}`);
+  t.equal(at('memory.max'), String(32 << 20));
+  t.equal(at('cpu.weight'), String(sharesToWeight(512)));
+  t.equal(at('cpu.max'), '150000 100000');
+  t.equal(at('cpuset.cpus'), '0');
+  t.equal(at('pids.max'), '64');
+  for (const p of ['/sys/fs/cgroup', '/sys/fs/cgroup/runts']) t.same(fs.read(`${p}/cgroup.subtree_control`).split(' ').sort(), [...ALL].sort(), `${p} passes every controller on, as runc`);
+  t.notOk(fs.writes.some(([p]) => p === '/sys/fs/cgroup/runts/c1/cgroup.subtree_control'), "the container's own cgroup enables nothing: it holds the processes");
+});
+
+t.test('v2: a nested cgroupsPath through a parent someone else made gets them in every level', async (t) => {
+  const fs = new V2Fs(ALL, ['memory']);
+  fs.made('/sys/fs/cgroup/deep');
+  const m = newManager({ cgroupsPath: '/deep/a/b', id: 'c', fs, ownCgroup: '0::/' });
+  t.same(m.apply(9), ['/sys/fs/cgroup/deep/a', '/sys/fs/cgroup/deep/a/b'], 'the engine\'s parent is not ours to remove');
+  m.set(LIMITS);
+  t.equal(fs.read('/sys/fs/cgroup/deep/a/b/memory.max'), String(32 << 20));
+  t.equal(fs.read('/sys/fs/cgroup/deep/a/b/pids.max'), '64');
+  for (const p of ['/sys/fs/cgroup/deep', '/sys/fs/cgroup/deep/a']) t.match(fs.read(`${p}/cgroup.subtree_control`), /memory/);
+  m.destroy(m.create());
+});
+
+t.test('v2: update enables a controller create could not, and a controller that cannot be enabled is named with its cgroup', async (t) => {
+  const fs = new V2Fs(['cpu', 'memory', 'pids'], ['memory', 'pids']);
+  // A delegated subtree: the root's subtree_control is not ours to write.
+  fs.refuse.set('/sys/fs/cgroup', 'EACCES');
+  fs.made('/sys/fs/cgroup/user');
+  const m = newManager({ cgroupsPath: '/user/c', id: 'c', fs, ownCgroup: '0::/' });
+  fs.refuse.set('/sys/fs/cgroup/user', 'EBUSY');
+  m.apply(9);
+  t.throws(() => m.set({ pids: { limit: 8 } }), { code: 'ERR_CGROUP', message: 'linux.resources.pids: cannot enable the pids controller in /sys/fs/cgroup/user/cgroup.subtree_control: EBUSY' });
+  fs.refuse.delete('/sys/fs/cgroup/user');
+  m.set({ pids: { limit: 8 }, memory: { limit: 4096 } });
+  t.equal(fs.read('/sys/fs/cgroup/user/c/pids.max'), '8', 'enabled at set time');
+  t.throws(() => m.set({ cpu: { shares: 512 } }), { code: 'ERR_CGROUP', message: 'linux.resources.cpu: cannot enable the cpu controller in /sys/fs/cgroup/cgroup.subtree_control: EACCES' });
+  t.throws(() => m.set({ cpu: { cpus: '0' } }), { message: 'linux.resources.cpu.cpus: the cpuset controller is not available in /sys/fs/cgroup (not in its cgroup.controllers: not enabled or not delegated above it)' });
+  t.throws(() => m.set({ unified: { 'io.weight': '10' } }), { message: /^linux\.resources\.unified\.io\.weight: the io controller is not available in \/sys\/fs\/cgroup / });
+  m.set({ unified: { 'memory.high': '100', 'cgroup.max.depth': '2' } });
+  t.equal(fs.read('/sys/fs/cgroup/user/c/memory.high'), '100');
+});
+
+t.test('killAll: cgroup.kill on v2, none on v1 (the caller signals each pid)', async (t) => {
+  const fs = new V2Fs(ALL);
+  const m = newManager({ cgroupsPath: '/k', id: 'c', fs, ownCgroup: '0::/' });
+  m.apply(9);
+  t.ok(m.killAll());
+  t.same(fs.writes.at(-1), ['/sys/fs/cgroup/k/cgroup.kill', '1']);
+  fs.files.delete('/sys/fs/cgroup/k/cgroup.kill');
+  t.notOk(m.killAll(), 'a kernel before 5.14 has no cgroup.kill');
+  const v1 = newManager({ cgroupsPath: '/k', id: 'c', fs: v1fs(), mountinfo: MOUNTINFO, ownCgroup: OWN });
+  t.notOk(v1.killAll());
 });
 
 t.test('systemd paths without systemd', async (t) => {

@@ -75,3 +75,61 @@ export function v1fs(): MemFs {
   });
 }
 
+
+/** Each v2 controller's files, as a cgroup gets them when its parent enables the controller. */
+const V2_FILES: Record<string, string[]> = {
+  memory: ['memory.max', 'memory.high', 'memory.low', 'memory.swap.max', 'memory.current', 'memory.peak', 'memory.stat', 'memory.events'],
+  cpu: ['cpu.weight', 'cpu.max', 'cpu.stat'],
+  cpuset: ['cpuset.cpus', 'cpuset.mems'],
+  pids: ['pids.max', 'pids.current'],
+  io: ['io.weight', 'io.max', 'io.stat'],
+};
+const V2_CORE = ['cgroup.procs', 'cgroup.max.depth', 'cgroup.controllers', 'cgroup.subtree_control', 'cgroup.freeze', 'cgroup.events', 'cgroup.kill'];
+
+/** A cgroup2 tree that behaves as the kernel does: a child has the files of the controllers its parent
+ * enabled in cgroup.subtree_control, and "+c" there fails (ENOENT) unless c is in cgroup.controllers. */
+export class V2Fs extends MemFs {
+  /** Cgroups whose subtree_control refuses writes, with this errno (a process inside: EBUSY; not ours: EACCES). */
+  refuse = new Map<string, string>();
+  constructor(rootControllers: string[], rootEnabled: string[] = []) {
+    super(true, {});
+    this.dirs.add('/sys/fs/cgroup');
+    for (const f of V2_CORE) this.files.set(`/sys/fs/cgroup/${f}`, '');
+    this.files.set('/sys/fs/cgroup/cgroup.controllers', rootControllers.join(' '));
+    this.files.set('/sys/fs/cgroup/cgroup.subtree_control', rootEnabled.join(' '));
+  }
+  /** A cgroup made by someone else (an engine, an admin), with these controllers enabled below it. */
+  made(p: string, enabled: string[] = []): void {
+    this.mkdirp(p);
+    this.files.set(`${p}/cgroup.subtree_control`, enabled.join(' '));
+    this.writes.length = 0;
+  }
+  override mkdirp(p: string): void {
+    const parent = posix.dirname(p);
+    if (!this.dirs.has(parent)) this.mkdirp(parent);
+    if (this.dirs.has(p)) return;
+    this.dirs.add(p);
+    const enabled = this.read(`${parent}/cgroup.subtree_control`).split(' ').filter(Boolean);
+    for (const f of V2_CORE) this.files.set(`${p}/${f}`, '');
+    this.files.set(`${p}/cgroup.controllers`, enabled.join(' '));
+    for (const c of enabled) for (const f of V2_FILES[c] ?? []) this.files.set(`${p}/${f}`, '');
+  }
+  override write(p: string, d: string): void {
+    if (posix.basename(p) !== 'cgroup.subtree_control') return super.write(p, d);
+    const dir = posix.dirname(p);
+    const refused = this.refuse.get(dir);
+    if (refused) throw Object.assign(new Error(`${refused} ${p}`), { code: refused });
+    const available = this.read(`${dir}/cgroup.controllers`).split(' ');
+    const enabled = new Set(this.read(p).split(' ').filter(Boolean));
+    for (const w of d.split(' ')) {
+      if (!available.includes(w.slice(1))) throw Object.assign(new Error(`ENOENT ${p}`), { code: 'ENOENT' });
+      enabled.add(w.slice(1));
+    }
+    super.write(p, [...enabled].join(' '));
+    // Children see the new controllers at once.
+    for (const child of this.list(dir).map((n) => `${dir}/${n}`)) {
+      this.files.set(`${child}/cgroup.controllers`, [...enabled].join(' '));
+      for (const c of enabled) for (const f of V2_FILES[c] ?? []) if (!this.files.has(`${child}/${f}`)) this.files.set(`${child}/${f}`, '');
+    }
+  }
+}

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newManager, realFs, watchOom, type CgroupFs, type OomSys } from '../src/index';
-import { MemFs, MOUNTINFO, OWN, v1fs } from './memfs';
+import { MOUNTINFO, OWN, V2Fs, v1fs } from './memfs';
 
 const keys = (o: object) => Object.keys(o).sort();
 
@@ -50,7 +50,7 @@ t.test('64-bit counters are exact: the unlimited v1 memory limit is not rounded'
 });
 
 t.test('v2 stats: ns from usec, io.stat split into ops', async (t) => {
-  const fs = new MemFs(true, { '/sys/fs/cgroup': ['cgroup.procs', 'cpu.stat', 'memory.current', 'memory.max', 'memory.peak', 'memory.events', 'memory.stat', 'pids.current', 'pids.max', 'io.stat'] });
+  const fs = new V2Fs(['cpu', 'io', 'memory', 'pids']);
   const m = newManager({ cgroupsPath: '/p', id: 'c', fs, ownCgroup: '0::/' });
   m.apply(5);
   const set = (f: string, v: string) => fs.files.set(`/sys/fs/cgroup/p/${f}`, v);
@@ -68,7 +68,7 @@ t.test('v2 stats: ns from usec, io.stat split into ops', async (t) => {
 });
 
 t.test('OOM watch v2: counts oom_kill increases since the watch began', async (t) => {
-  const fs = new MemFs(true, { '/sys/fs/cgroup': ['cgroup.procs', 'memory.events'] });
+  const fs = new V2Fs(['memory']);
   const m = newManager({ cgroupsPath: '/o', id: 'c', fs, ownCgroup: '0::/' });
   m.apply(5);
   const ev = '/sys/fs/cgroup/o/memory.events';

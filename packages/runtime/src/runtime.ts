@@ -16,6 +16,7 @@ import { openIdmapTrees } from './idmap';
 import { idmapMounts } from './plan/idmap';
 import { cgroupsWritable, wantsLimits, writeIdMaps, type Caller } from './rootless';
 import { attachTerminal, terminalSize } from './tty';
+import { isoTime } from './time';
 import { StateStore, type ContainerRecord, type Status } from './state';
 import { createQueries, ociState, statusOf } from './query';
 import { NOT_PAUSED, NOT_RUNNING, NO_SUCH_PROCESS, START_RUNNING, START_STOPPED, deleteNotStopped } from './wording';
@@ -197,7 +198,7 @@ export class Runtime implements RuntimeApi {
       rootfs: realRootfs,
       pid: 0,
       startTime: '',
-      created: new Date().toISOString(),
+      created: isoTime(),
       owner: '',
       annotations: spec.annotations ?? {},
       creating: true,
@@ -722,6 +723,7 @@ export class Runtime implements RuntimeApi {
    * away unsignalled. A paused container stays paused unless the signal is SIGKILL. */
   private signalAll(rec: ContainerRecord, signal: number): void {
     const cg = this.cgroup(rec);
+    if (signal === os().constants.signals.SIGKILL && rec.cgroupPaths[''] !== undefined && cg.killAll()) return;
     const wasFrozen = cg.isFrozen();
     if (!wasFrozen) {
       try {

@@ -66,9 +66,13 @@ export function renice(pid: number, nice: number): void {
   }
 }
 
+// How long a new shim has to answer. RUNTSD_SHIM_TIMEOUT_MS raises it on an emulated CPU
+// (the cgroup v2 VM under TCG: a shim's boot takes 10-20 s there).
+const SHIM_TIMEOUT_MS = Number(process.env['RUNTSD_SHIM_TIMEOUT_MS']) || 10000;
+
 /** Starts runts-shim in its own session with its output in <dir>/shim.log; resolves once it answers.
  * With nice, its boot runs at that priority. */
-export async function spawnShim(shimBin: string, paths: ShimPaths, { nice = 0, timeoutMs = 10000 } = {}): Promise<{ pid: number; client: shim.TaskClient }> {
+export async function spawnShim(shimBin: string, paths: ShimPaths, { nice = 0, timeoutMs = SHIM_TIMEOUT_MS } = {}): Promise<{ pid: number; client: shim.TaskClient }> {
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   const logFile = join(paths.dir, 'shim.log');
   const log = openSync(logFile, 'a', 0o600);

@@ -1,4 +1,5 @@
 import { appendFileSync, writeSync } from 'node:fs';
+import { isoTime } from '../time';
 
 /** Writes all of s to fd, without process.stdout or process.stderr: making
  * those loads node:stream, ~2 ms of a one-shot command. */
@@ -51,7 +52,7 @@ export class Logger {
   }
 
   private line(level: string, msg: string, ms?: number): string {
-    const time = new Date().toISOString();
+    const time = isoTime();
     if (this.format === 'json') return JSON.stringify(ms === undefined ? { level, msg, time } : { level, msg, ms, time });
     return `time="${time}" level=${level} msg=${JSON.stringify(msg)}${ms === undefined ? '' : ` ms=${ms}`}`;
   }
