@@ -4,9 +4,10 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Env, baseConfig } from './lib/harness';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { Env, TOP, baseConfig } from './lib/harness';
+import { sleep, withShim } from './lib/shim';
 
 const sh = (script: string) => baseConfig(['sh', '-c', script]);
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
@@ -215,4 +216,136 @@ t.test('seccomp notify: the listener gets the fd and state, and answers mkdir fo
   t.match(out, /state runts-test creating\n/, 'state with listenerMetadata came with the fd');
   t.match(out, /nr (83|258)\n/, 'the notification was for mkdir or mkdirat');
   t.notOk(existsSync(join(env.dir, 'notified')));
+});
+
+/** The host files a container must never be able to change: the stage, node, and the single executable if built. */
+function hostBinaries(): Map<string, string> {
+  const files = [join(TOP, 'bindings', 'runts-stage'), realpathSync(process.execPath), join(TOP, 'dist', 'runts')].filter((f) => existsSync(f));
+  return new Map(files.map((f) => [f, sha(f)]));
+}
+
+const changed = (before: Map<string, string>) => [...before].filter(([f, h]) => sha(f) !== h).map(([f]) => f);
+
+/** A rootfs of our own with test/lib/racer.c built static into it as /racer. */
+function racerRootfs(env: Env): string {
+  const rootfs = ownRootfs(env);
+  const cc = spawnSync('cc', ['-static', '-O2', '-o', join(rootfs, 'racer'), join(TOP, 'test', 'lib', 'racer.c')], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`cc racer.c: ${cc.stderr}`);
+  return rootfs;
+}
+
+/** Starts a container whose init is the racer; returns its id and a stop() that waits for the racer's log. */
+async function startRacer(t: { equal: (a: unknown, b: unknown) => void }, env: Env, rootfs: string, args: string[], caps: string[] = []): Promise<{ id: string; stop: () => Promise<string> }> {
+  const cfg = baseConfig(['/racer', ...args]);
+  for (const set of ['bounding', 'effective', 'permitted']) cfg.process.capabilities[set].push(...caps);
+  const id = env.id();
+  t.equal(env.runts(['create', '--bundle', bundleWith(env, cfg, rootfs), id]).code, 0);
+  t.equal(env.runts(['start', id]).code, 0);
+  const log = join(rootfs, 'racer.log');
+  for (let i = 0; i < 500 && !(existsSync(log) && readFileSync(log, 'utf8').includes('READY')); i++) await sleep(10);
+  return {
+    id,
+    stop: async () => {
+      writeFileSync(join(rootfs, 'stop'), '');
+      // The racer may be waiting out a catch (3 s at most).
+      for (let i = 0; i < 500 && !readFileSync(log, 'utf8').includes('DONE'); i++) await sleep(10);
+      return readFileSync(log, 'utf8');
+    },
+  };
+}
+
+/** Runs attack() up to `tries` times or for `ms`, stopping early once a host binary changed. */
+async function race(tries: number, ms: number, attack: () => Promise<void> | void): Promise<number> {
+  const before = hostBinaries();
+  const end = Date.now() + ms;
+  let n = 0;
+  while (n < tries && Date.now() < end && changed(before).length === 0) {
+    await attack();
+    n++;
+  }
+  return n;
+}
+
+const tries = (log: string, word: string) => log.split('\n').filter((l) => l.startsWith(`${word} `));
+
+t.test('CVE-2019-5736 class: an exec of a #!/proc/self/exe script cannot overwrite a host binary', async (t) => {
+  const env = new Env(t);
+  const rootfs = racerRootfs(env);
+  rmSync(join(rootfs, 'bin', 'sh'));
+  writeFileSync(join(rootfs, 'bin', 'sh'), '#!/proc/self/exe\n', { mode: 0o755 });
+  const before = hostBinaries();
+  const { id, stop } = await startRacer(t, env, rootfs, ['exe', '/racer.log', '/stop']);
+  const n = await race(40, 20000, async () => {
+    env.runts(['exec', id, '/bin/sh']);
+    await sleep(20);
+  });
+  const log = await stop();
+  t.comment(`${n} execs; the racer caught ${tries(log, 'CAUGHT').length} exes, wrote ${tries(log, 'WROTE').length}`);
+  t.same(tries(log, 'WROTE'), [], 'the racer wrote to no binary it caught');
+  t.same(changed(before), [], 'the stage, node and the single executable are unchanged');
+});
+
+t.test('CVE-2019-5736 class: a container whose entrypoint is /proc/self/exe cannot overwrite a host binary', async (t) => {
+  const env = new Env(t);
+  const rootfs = racerRootfs(env);
+  const before = hostBinaries();
+  const { id, stop } = await startRacer(t, env, rootfs, ['exe', '/racer.log', '/stop']);
+  const pid = env.state(id).pid;
+  // In the racer's pid namespace, with the same capabilities as the racer.
+  const cfg = baseConfig(['/proc/self/exe']);
+  cfg.linux.namespaces = cfg.linux.namespaces.map((n: any) => (n.type === 'pid' ? { type: 'pid', path: `/proc/${pid}/ns/pid` } : n));
+  const bundle = env.bundle(cfg);
+  const n = await race(30, 20000, () => {
+    env.runts(['run', '--bundle', bundle, env.id()]);
+  });
+  const log = await stop();
+  t.comment(`${n} runs; the racer caught ${tries(log, 'CAUGHT').length} exes, wrote ${tries(log, 'WROTE').length}`);
+  t.same(tries(log, 'WROTE'), [], 'the racer wrote to no binary it caught');
+  t.same(changed(before), [], 'the stage, node and the single executable are unchanged');
+});
+
+t.test('CVE-2019-5736 class: an exec through runts-shim of a #!/proc/self/exe script cannot overwrite a host binary', async (t) => {
+  const { env, s } = await withShim(t);
+  const rootfs = racerRootfs(env);
+  rmSync(join(rootfs, 'bin', 'sh'));
+  writeFileSync(join(rootfs, 'bin', 'sh'), '#!/proc/self/exe\n', { mode: 0o755 });
+  const before = hostBinaries();
+  const id = env.id();
+  await s.call('Create', { id, bundle: bundleWith(env, baseConfig(['/racer', 'exe', '/racer.log', '/stop']), rootfs), start: true });
+  const log = join(rootfs, 'racer.log');
+  for (let i = 0; i < 500 && !(existsSync(log) && readFileSync(log, 'utf8').includes('READY')); i++) await sleep(10);
+  const proc = baseConfig(['/bin/sh']).process;
+  let k = 0;
+  const n = await race(30, 20000, async () => {
+    const execId = `e${++k}`;
+    await s.call('Exec', { id, execId, specJson: JSON.stringify(proc) });
+    await s.call('Start', { id, execId }).catch(() => undefined);
+    await s.call('Wait', { id, execId }).catch(() => undefined);
+    await sleep(20);
+  });
+  writeFileSync(join(rootfs, 'stop'), '');
+  for (let i = 0; i < 500 && !readFileSync(log, 'utf8').includes('DONE'); i++) await sleep(10);
+  const out = readFileSync(log, 'utf8');
+  t.comment(`${n} execs; the racer caught ${tries(out, 'CAUGHT').length} exes, wrote ${tries(out, 'WROTE').length}`);
+  t.same(tries(out, 'WROTE'), [], 'the racer wrote to no binary it caught');
+  t.same(changed(before), [], 'the stage, node and the single executable are unchanged');
+  await s.call('Kill', { id, signal: 9 });
+  await s.call('Wait', { id });
+  await s.call('Delete', { id });
+});
+
+t.test('exec: a CAP_SYS_PTRACE container never reaches the host through /proc/N/root or /proc/N/cwd of what runts runs', async (t) => {
+  const env = new Env(t);
+  const rootfs = racerRootfs(env);
+  const marker = join(env.dir, 'host-marker');
+  writeFileSync(marker, 'host\n');
+  const { id, stop } = await startRacer(t, env, rootfs, ['root', '/racer.log', '/stop', marker.slice(1), relative(process.cwd(), marker)], ['CAP_SYS_PTRACE']);
+  let failed = 0;
+  const n = await race(50, 30000, () => {
+    if (env.runts(['exec', id, 'true']).code !== 0) failed++;
+  });
+  const log = await stop();
+  t.equal(failed, 0, 'every exec ran');
+  t.comment(`${n} execs; the racer read ${tries(log, 'READ').length} times`);
+  t.same(tries(log, 'READ'), [], 'no host file read through a process of the exec');
 });
