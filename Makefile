@@ -30,8 +30,10 @@ bindings/libruntsstage.so: bindings/stage.c bindings/stage.h
 	$(CC) $(CFLAGS) -shared -o $@ bindings/stage.c
 
 # The same stage as a static executable: what a vforked child execs (stage.c, spawn_exec).
+# On x86_64 its ELF entry point makes it non-dumpable before the C library runs (stage.c).
+STAGE_ENTRY = $(if $(filter x86_64-%,$(shell $(CC) -dumpmachine)),-Wl$(comma)-e$(comma)runts_stage_entry)
 bindings/runts-stage: bindings/stage.c bindings/stage.h
-	$(CC) $(CFLAGS) -DRUNTS_STAGE_MAIN -static -o $@ bindings/stage.c
+	$(CC) $(CFLAGS) -DRUNTS_STAGE_MAIN -static $(STAGE_ENTRY) -o $@ bindings/stage.c
 
 # Syscall numbers come from this system's kernel headers.
 packages/seccomp/src/gen/syscalls.ts: packages/seccomp/scripts/gen-syscalls.mts

@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/personality.h>
+#include <sys/sendfile.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -48,6 +49,14 @@
 #ifndef MOVE_MOUNT_T_EMPTY_PATH
 #define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
 #endif
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#define RUNTS_XSTR(x) #x
+#define RUNTS_STR(x) RUNTS_XSTR(x)
+#define STAGE_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+#define IOPRIO_WHO_PROCESS 1
+#define SCHED_ATTR_SIZE_VER0 48
 
 /* struct mount_attr of <linux/mount.h>, which clashes with <sys/mount.h>. */
 struct runts_mount_attr {
@@ -64,6 +73,8 @@ static uint32_t plan_len;
 static int sync_fd = -1;
 static int root_fd = -1;
 static uint32_t cur_op;
+/* The first op the child runs: an intermediate ran those before OP_FORK. */
+static uint32_t first_op;
 /* errno of the first cgroup self-join that failed: the parent then moves us itself. */
 static int32_t join_err;
 static char exec_path[4096];
@@ -819,13 +830,16 @@ static void run_op(const struct runts_op *op)
 	case OP_SETSID:
 		check(setsid());
 		break;
-	case OP_SYSCALL: {
-		long args[5];
-		for (int i = 0; i < 5; i++)
-			args[i] = (op->flags & (1u << i)) ? (long)(intptr_t)(plan + a[i + 1]) : (long)a[i + 1];
-		check(syscall((long)a[0], args[0], args[1], args[2], args[3], args[4]));
+	case OP_SCHED_SETATTR:
+		if (a[0] < 0 || (uint64_t)a[0] > plan_len || plan_len - (uint64_t)a[0] < SCHED_ATTR_SIZE_VER0)
+			fail(EINVAL);
+		check(syscall(SYS_sched_setattr, 0, plan + a[0], 0));
 		break;
-	}
+	case OP_IOPRIO_SET:
+		check(syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, (int)a[0]));
+		break;
+	case OP_FORK: /* spawned without an intermediate: already where the rest belongs */
+		break;
 	case OP_CONSOLE:
 		do_console((int)a[0], (int)a[1], (int)a[2]);
 		break;
@@ -861,7 +875,7 @@ static __attribute__((noreturn)) void child_main(void)
 	if (h->close_fd >= 0)
 		close(h->close_fd);
 	umask(0);
-	for (uint32_t i = 0; i < h->nops; i++) {
+	for (uint32_t i = first_op; i < h->nops; i++) {
 		cur_op = i;
 		run_op(&ops[i]);
 	}
@@ -889,10 +903,67 @@ static long clone_pidfd(uint64_t flags, int *pidfd)
 	return syscall(SYS_clone3, &ca, sizeof ca);
 }
 
+/* The stage executable, sealed in a memfd (runts_stage_load), and what it was
+ * when made: a cached fd number that Node closed and reused is not it. */
+static int stage_fd = -1;
+static struct stat stage_st;
+
+static int stage_ok(void)
+{
+	struct stat st;
+	return stage_fd >= 0 && fstat(stage_fd, &st) == 0 && st.st_dev == stage_st.st_dev && st.st_ino == stage_st.st_ino &&
+	       fcntl(stage_fd, F_GET_SEALS) == STAGE_SEALS;
+}
+
+static int copy_file(int out, const char *path)
+{
+	int in = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (in < 0 || fstat(in, &st) < 0) {
+		int err = errno;
+		if (in >= 0)
+			close(in);
+		return -err;
+	}
+	int rc = 0;
+	for (off_t done = 0; rc == 0 && done < st.st_size;) {
+		ssize_t n = sendfile(out, in, NULL, (size_t)(st.st_size - done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			rc = n < 0 ? -errno : -EIO;
+		else
+			done += n;
+	}
+	close(in);
+	return rc;
+}
+
+int runts_stage_load(const char *path, const uint8_t *bytes, uint32_t len)
+{
+	if (stage_ok())
+		return 0;
+	stage_fd = -1; /* not ours any more, if it ever changed: never closed here */
+	int fd = (int)syscall(SYS_memfd_create, "runts-stage", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+	if (fd < 0 && errno == EINVAL) /* a kernel before 6.3 */
+		fd = (int)syscall(SYS_memfd_create, "runts-stage", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	int rc = path ? copy_file(fd, path) : write_all(fd, bytes, len) < 0 ? -errno : 0;
+	if (rc == 0 && (fcntl(fd, F_ADD_SEALS, STAGE_SEALS) < 0 || fstat(fd, &stage_st) < 0))
+		rc = -errno;
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	stage_fd = fd;
+	return 0;
+}
+
 /* What a vforked child needs to exec the stage: it shares our memory, so it
  * only reads this and reports a failed exec in err. */
 struct exec_req {
-	const char *exe;
+	int exe;
 	char *const *argv;
 	const int *keep;
 	int nkeep;
@@ -949,19 +1020,39 @@ static int exec_stage(void *arg)
 	for (int i = 0; i < r->nkeep; i++)
 		fcntl(r->keep[i], F_SETFD, 0);
 	char *envp[] = { NULL };
-	execve(r->exe, r->argv, envp);
+	/* A static ELF needs no path after exec, so the close-on-exec memfd will do. */
+	syscall(SYS_execveat, r->exe, "", r->argv, envp, AT_EMPTY_PATH);
 	r->err = errno;
 	syscall(SYS_exit, 127);
 	return 127;
 }
 
-/* The intermediate child: joins the namespaces given, clones the init as its
- * parent's child (namespaces created now belong to the joined user namespace,
- * and a threaded process could not join one), reports the init's pid. */
+/* The intermediate child: joins the user namespace, runs the ops before
+ * OP_FORK (the container's other namespaces and cgroup: an op that fails is
+ * reported on the sync socket), joins the pid namespace, then clones the init
+ * as its parent's child (namespaces created now belong to the joined user
+ * namespace, which a threaded process could not join) and reports its pid.
+ * Nothing shows in a container's pid namespace before it is in all the rest
+ * of the container: its /proc/N/root there is never the host's. */
 static __attribute__((noreturn)) void intermediate(uint8_t *p, uint32_t len, uint64_t flags, int userns_fd, int pidns_fd,
 						   int report)
 {
+	const struct runts_plan_header *h = (const struct runts_plan_header *)p;
+	const struct runts_op *ops = (const struct runts_op *)(p + h->ops_off);
+	plan = p;
+	plan_len = len;
+	sync_fd = h->sync_fd;
 	int64_t rc = userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0 ? -errno : 0;
+	uint32_t fork_at = 0;
+	while (fork_at < h->nops && ops[fork_at].code != OP_FORK)
+		fork_at++;
+	if (rc == 0 && fork_at < h->nops) {
+		for (uint32_t i = 0; i < fork_at; i++) {
+			cur_op = i;
+			run_op(&ops[i]);
+		}
+		first_op = fork_at + 1;
+	}
 	if (rc == 0 && pidns_fd >= 0 && setns(pidns_fd, CLONE_NEWPID) < 0)
 		rc = -errno;
 	if (rc == 0) {
@@ -976,8 +1067,6 @@ static __attribute__((noreturn)) void intermediate(uint8_t *p, uint32_t len, uin
 			 * fork of the runtime was, until the plan's prctl. */
 			if (flags & CLONE_NEWUSER)
 				prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-			plan = p;
-			plan_len = len;
 			child_main();
 		}
 		rc = pid < 0 ? -errno : pid;
@@ -1013,7 +1102,7 @@ static int join_mid(int mid_pidfd, int report, int32_t *pidfd_out)
  * namespaces and execs the stage, which runs the plan. Otherwise the stage is
  * exec'd as the intermediate: an exec inside a new user namespace, before its
  * id maps exist, would drop every capability. */
-static int spawn_exec(const char *exe, uint8_t *p, uint32_t len, uint64_t flags, int userns_fd, int pidns_fd,
+static int spawn_exec(int exe, uint8_t *p, uint32_t len, uint64_t flags, int userns_fd, int pidns_fd,
 		      const int *plan_keep, int nkeep, int32_t *pidfd_out)
 {
 	const struct runts_plan_header *h = (const struct runts_plan_header *)p;
@@ -1093,6 +1182,7 @@ static int spawn_fork(uint8_t *p, uint32_t len, uint64_t clone_flags, int userns
 	if (pid == 0) {
 		if (join)
 			intermediate(p, len, clone_flags, userns_fd, pidns_fd, pipefd[1]);
+		first_op = 0;
 		plan = p;
 		plan_len = len;
 		child_main();
@@ -1111,27 +1201,29 @@ static int spawn_fork(uint8_t *p, uint32_t len, uint64_t clone_flags, int userns
 	return rc;
 }
 
-static int spawn(const char *exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int userns_fd, int pidns_fd,
+static int spawn(int exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int userns_fd, int pidns_fd,
 		 int32_t *pidfd_out)
 {
 	if (!plan_ok(p, len))
 		return -EINVAL;
+	if (exe && !stage_ok())
+		return -EBADF;
 	int keep[1024];
 	int nkeep = -1;
 	/* clone() takes 31 flag bits here (they also ride in argv); the caller's end carries the plan. */
 	if (exe && clone_flags >> 31 == 0 && ((const struct runts_plan_header *)p)->close_fd >= 0)
 		nkeep = plan_fds(p, keep, (int)(sizeof keep / sizeof keep[0]));
 	if (nkeep >= 0)
-		return spawn_exec(exe, p, len, clone_flags, userns_fd, pidns_fd, keep, nkeep, pidfd_out);
+		return spawn_exec(stage_fd, p, len, clone_flags, userns_fd, pidns_fd, keep, nkeep, pidfd_out);
 	return spawn_fork(p, len, clone_flags, userns_fd, pidns_fd, pidfd_out);
 }
 
-int runts_spawn(const char *exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out)
+int runts_spawn(int32_t exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out)
 {
 	return spawn(exe, p, len, clone_flags, -1, -1, pidfd_out);
 }
 
-int runts_spawn_join(const char *exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t userns_fd, int32_t pidns_fd,
+int runts_spawn_join(int32_t exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t userns_fd, int32_t pidns_fd,
 		     int32_t *pidfd_out)
 {
 	return spawn(exe, p, len, clone_flags, userns_fd, pidns_fd, pidfd_out);
@@ -1192,6 +1284,29 @@ int runts_send_fd(int sock, const char *buf, int len, int fd)
 }
 
 #ifdef RUNTS_STAGE_MAIN
+/* Exec'd, a process is dumpable until it says otherwise, and its /proc/N/exe
+ * is then open to the container it runs in: say so before anything else runs.
+ * On x86_64 the ELF entry point (-e runts_stage_entry) does it, then goes on
+ * to the C library's _start with rdx zeroed (no exit handler from a loader);
+ * elsewhere, a constructor. */
+#ifdef __x86_64__
+__asm__(".text\n"
+	".globl runts_stage_entry\n"
+	".type runts_stage_entry, @function\n"
+	"runts_stage_entry:\n"
+	"	mov $" RUNTS_STR(SYS_prctl) ", %eax\n"
+	"	mov $" RUNTS_STR(PR_SET_DUMPABLE) ", %edi\n"
+	"	xor %esi, %esi\n"
+	"	syscall\n"
+	"	xor %edx, %edx\n"
+	"	jmp _start\n");
+#else
+static __attribute__((constructor)) void not_dumpable(void)
+{
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+#endif
+
 static int arg_fd(const char *a)
 {
 	char *end;
@@ -1206,8 +1321,8 @@ static int arg_fd(const char *a)
  * flags, the user and pid namespaces to join (or -1) and the report pipe. */
 int main(int argc, char **argv)
 {
-	/* Our /proc entries (exe: the host's binary) stay closed to others. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* Exec'd from a memfd, our name would be its fd number. */
+	prctl(PR_SET_NAME, "runts-stage", 0, 0, 0);
 	if (argc != 2 && argc != 6)
 		quit(2);
 	int fd = arg_fd(argv[1]);

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_PID 400
+#define MAX_PID 256
 
 static FILE *out;
 

@@ -307,22 +307,36 @@ export class Runtime implements RuntimeApi {
     return master !== undefined ? { pid, pidfd, master } : { pid, pidfd };
   }
 
-  /** Clones the init; a pid namespace given by path is joined by this thread for the clone only,
-   * or with a user namespace to join, by the stage's intermediate child after it. */
+  /** Clones the child; a user or pid namespace to join is joined by the stage's
+   * intermediate child (after the plan's ops before FORK), never by this process. */
   private spawnIn(pidNsFd: number | undefined, buf: Buffer, plan: Plan): { pid: number; pidfd: number } {
-    if (plan.usernsFd !== undefined) return this.sys.spawn(buf, plan.cloneFlags, { userns: plan.usernsFd, ...(pidNsFd !== undefined ? { pidns: pidNsFd } : {}) });
-    if (pidNsFd === undefined) return this.sys.spawn(buf, plan.cloneFlags);
-    const own = openSync('/proc/self/ns/pid', 'r');
-    try {
-      this.sys.setns(pidNsFd, 0x20000000);
-      try {
-        return this.sys.spawn(buf, plan.cloneFlags);
-      } finally {
-        this.sys.setns(own, 0x20000000);
-      }
-    } finally {
-      closeSync(own);
+    if (plan.usernsFd === undefined && pidNsFd === undefined) return this.sys.spawn(buf, plan.cloneFlags);
+    return this.sys.spawn(buf, plan.cloneFlags, { ...(plan.usernsFd !== undefined ? { userns: plan.usernsFd } : {}), ...(pidNsFd !== undefined ? { pidns: pidNsFd } : {}) });
+  }
+
+  /** The error an intermediate reported on the sync socket before it failed, once our end of the child's is closed. */
+  private reportedError(fd: number, plan: Plan): RuntsError | undefined {
+    const { data: msg } = this.sys.recvMsg(fd, MSG_SIZE);
+    if (msg.length < MSG_SIZE || msg.readUInt32LE(0) !== Msg.ERROR) return undefined;
+    return this.opError(plan, msg.readUInt32LE(4), msg.readInt32LE(8));
+  }
+
+  /** A failed op as the user reads it: its config path, what it did, and the errno. */
+  private opError(plan: Plan, index: number, err: number): RuntsError {
+    const op = plan.ops[index];
+    if (!op) return new RuntsError('ERR_SYSCALL', `container init failed at unknown step ${index}`);
+    const name = errnoName(err);
+    if (op.op === 'LOOKUP' && (name === 'ENOENT' || name === 'EACCES')) {
+      // Engines read these words: docker maps "not found"/"no such file" to 127, "permission denied" to 126.
+      const file = String(op.args[0]);
+      const why = name === 'EACCES' ? 'permission denied' : file.includes('/') ? 'no such file or directory' : 'executable file not found in $PATH';
+      return new RuntsError('ERR_CONFIG_INVALID', `${op.path}: exec "${file}": ${why}`, { path: op.path, errno: name });
     }
+    return new RuntsError('ERR_SYSCALL', `${op.path}: ${op.what}: ${name} (${strerror(err)})`, {
+      path: op.path,
+      syscall: op.op.toLowerCase(),
+      errno: name,
+    });
   }
 
   /** Answers the child's SYNC points until it reports READY; turns its errors into RuntsErrors. */
@@ -366,18 +380,7 @@ export class Runtime implements RuntimeApi {
         const how = errnoName(err) === 'ETIMEDOUT' ? 'timed out' : arg >= 128 ? `was killed by signal ${arg - 128}` : `exited with status ${arg}`;
         throw new RuntsError('ERR_HOOK', `${op.path}: hook ${String(op.args[0])} ${how}`, { path: op.path });
       }
-      const name = errnoName(err);
-      if (op.op === 'LOOKUP' && (name === 'ENOENT' || name === 'EACCES')) {
-        // Engines read these words: docker maps "not found"/"no such file" to 127, "permission denied" to 126.
-        const file = String(op.args[0]);
-        const why = name === 'EACCES' ? 'permission denied' : file.includes('/') ? 'no such file or directory' : 'executable file not found in $PATH';
-        throw new RuntsError('ERR_CONFIG_INVALID', `${op.path}: exec "${file}": ${why}`, { path: op.path, errno: name });
-      }
-      throw new RuntsError('ERR_SYSCALL', `${op.path}: ${op.what}: ${name} (${strerror(err)})`, {
-        path: op.path,
-        syscall: op.op.toLowerCase(),
-        errno: name,
-      });
+      throw this.opError(plan, index, err);
     }
   }
 
@@ -461,7 +464,14 @@ export class Runtime implements RuntimeApi {
         lsm: hostLsm(),
       });
       const buf = encodePlan(plan.ops, childEnd, 4096, parentEnd);
-      const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
+      let spawned: { pid: number; pidfd: number };
+      try {
+        spawned = this.spawnIn(pidNsFd, buf, plan);
+      } catch (e) {
+        this.closeChildEnds(fds, [childEnd]);
+        throw this.reportedError(parentEnd, plan) ?? e;
+      }
+      const { pid, pidfd } = spawned;
       this.closeChildEnds(fds, [childEnd, consoleFd, ...joinFds]);
       let master: number | undefined;
       try {

@@ -38,10 +38,12 @@ export const Op = {
   PERSONALITY: 36,
   SETSID: 37,
   CONSOLE: 38,
-  SYSCALL: 39,
+  SCHED_SETATTR: 39,
   MOVE_MOUNT_IN_ROOT: 40,
   SETATTR_IN_ROOT: 41,
   JOIN_CGROUP: 42,
+  IOPRIO_SET: 44,
+  FORK: 45,
 } as const;
 export type OpName = keyof typeof Op;
 
