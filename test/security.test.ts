@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { Env, TOP, baseConfig } from './lib/harness';
+import { Env, RUNTS, TOP, baseConfig } from './lib/harness';
 import { sleep, withShim } from './lib/shim';
 
 const sh = (script: string) => baseConfig(['sh', '-c', script]);
@@ -42,6 +42,17 @@ t.test('the init is not dumpable until it execs', async (t) => {
   t.equal(env.runts(['start', id]).code, 0);
   const after = noPtrace(['sh', '-c', `cat /proc/${pid}/exe > /dev/null`]);
   t.equal(after.status, 0, `after execve it can (so the check above means something): ${after.stderr}`);
+});
+
+t.test('the stage is non-dumpable from its first instructions, before the C library runs', { skip: process.arch !== 'x64' && 'the entry point is x86_64 assembly' }, async (t) => {
+  const env = new Env(t);
+  const tool = join(env.dir, 'dumpable-steps');
+  const cc = spawnSync('cc', ['-O2', '-o', tool, join(TOP, 'test', 'lib', 'dumpable-steps.c')], { encoding: 'utf8' });
+  t.equal(cc.status, 0, cc.stderr);
+  const r = spawnSync(tool, [join(TOP, 'bindings', 'runts-stage')], { encoding: 'utf8' });
+  const steps = Number(r.stdout);
+  // mov, mov, xor, syscall: a prctl in main came after ~32000 instructions of the C library's start-up.
+  t.ok(steps >= 1 && steps <= 4, `non-dumpable after ${r.stdout.trim()} instructions ${r.stderr}`);
 });
 
 t.test('CVE-2019-5736 class: the host binary the init runs cannot be reached through /proc/<pid>/exe from inside', async (t) => {
@@ -221,9 +232,9 @@ t.test('seccomp notify: the listener gets the fd and state, and answers mkdir fo
   t.notOk(existsSync(join(env.dir, 'notified')));
 });
 
-/** The host files a container must never be able to change: the stage, node, and the single executable if built. */
+/** The host files a container must never be able to change: the stage, node, the single executable if built, and the runtime under test ($RUNTS: runc too). */
 function hostBinaries(): Map<string, string> {
-  const files = [join(TOP, 'bindings', 'runts-stage'), realpathSync(process.execPath), join(TOP, 'dist', 'runts')].filter((f) => existsSync(f));
+  const files = [join(TOP, 'bindings', 'runts-stage'), realpathSync(process.execPath), join(TOP, 'dist', 'runts'), realpathSync(RUNTS)].filter((f) => existsSync(f));
   return new Map(files.map((f) => [f, sha(f)]));
 }
 
