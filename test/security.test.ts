@@ -9,6 +9,9 @@ import { join, relative } from 'node:path';
 import { Env, RUNTS, TOP, baseConfig } from './lib/harness';
 import { sleep, withShim } from './lib/shim';
 
+// The escape races below run for up to 20-45 s each.
+t.setTimeout(5 * 60 * 1000);
+
 const sh = (script: string) => baseConfig(['sh', '-c', script]);
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 
