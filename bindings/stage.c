@@ -882,13 +882,132 @@ static __attribute__((noreturn)) void child_main(void)
 	quit(0);
 }
 
-static int plan_ok(const uint8_t *p, uint32_t len)
+/* What each op's arguments are, by opcode (stage.h), checked before any op
+ * runs: n a number (or fd), S a string, s a string or -1, V an array of
+ * strings, G a[1] gids, P a[1] BPF instructions, D a[2] bytes, A a struct
+ * sched_attr. Missing: an unknown op. */
+static const char *const op_args[] = {
+	[OP_SETNS] = "nn", [OP_UNSHARE] = "n", [OP_SYNC] = "n", [OP_SETHOSTNAME] = "S", [OP_SETDOMAINNAME] = "S",
+	[OP_MOUNT] = "sssns", [OP_MOUNT_IN_ROOT] = "Sssns", [OP_OPEN_ROOT] = "S", [OP_MKDIR_IN_ROOT] = "Snn",
+	[OP_MKNOD_IN_ROOT] = "Snnnn", [OP_SYMLINK_IN_ROOT] = "SS", [OP_PIVOT_ROOT] = "S", [OP_MOVE_ROOT] = "S",
+	[OP_MASK] = "S", [OP_READONLY] = "Sn", [OP_WRITE_FILE] = "SDn", [OP_SETRLIMIT] = "nnn", [OP_UMASK] = "n",
+	[OP_SETGROUPS] = "Gnn", [OP_SETRESGID] = "n", [OP_SETRESUID] = "n", [OP_PRCTL] = "nnnnn",
+	[OP_CAPSET] = "nnn", [OP_CHDIR] = "S", [OP_STDIO] = "nnn", [OP_CLOSE_FDS] = "n", [OP_EXEC_FIFO] = "n",
+	[OP_HOOK] = "SVVn", [OP_LOOKUP] = "Ss", [OP_EXEC] = "VV", [OP_SECCOMP] = "Pnn", [OP_READY] = "",
+	[OP_CAP_AMBIENT] = "n", [OP_CAP_BOUND] = "n", [OP_REMOUNT_IN_ROOT] = "Sn", [OP_PERSONALITY] = "n",
+	[OP_SETSID] = "", [OP_CONSOLE] = "nnn", [OP_SCHED_SETATTR] = "A", [OP_MOVE_MOUNT_IN_ROOT] = "Sn",
+	[OP_SETATTR_IN_ROOT] = "Snnn", [OP_JOIN_CGROUP] = "n", [OP_IOPRIO_SET] = "n", [OP_FORK] = "",
+};
+
+/* The data area: strings, arrays and buffers live between the ops and the scratch. */
+struct span {
+	uint64_t lo, hi;
+};
+
+static int in_data(struct span d, int64_t off, uint64_t n, uint64_t align)
+{
+	return off >= 0 && (uint64_t)off >= d.lo && (uint64_t)off <= d.hi && n <= d.hi - (uint64_t)off &&
+	       (uint64_t)off % align == 0;
+}
+
+/* A NUL-terminated string inside the data area, outside every array (an
+ * array is rewritten into pointers in place: a string in it would lose its
+ * NUL). */
+static int str_ok(const uint8_t *p, struct span d, int64_t off, const struct span *arrays, int narrays)
+{
+	if (!in_data(d, off, 1, 1))
+		return 0;
+	const uint8_t *nul = memchr(p + off, 0, d.hi - (uint64_t)off);
+	if (!nul)
+		return 0;
+	uint64_t end = (uint64_t)(nul - p) + 1;
+	for (int i = 0; i < narrays; i++)
+		if ((uint64_t)off < arrays[i].hi && arrays[i].lo < end)
+			return 0;
+	return 1;
+}
+
+#define MAX_ARRAYS 64
+
+#define BAD_HEADER UINT32_MAX
+
+/* Checks the header and every op's arguments against the buffer: after this,
+ * no op reads outside the plan. Returns 1 if good, else 0 with the first bad
+ * op's index in *bad (BAD_HEADER for the header). */
+static int plan_check(const uint8_t *p, uint32_t len, uint32_t *bad)
 {
 	const struct runts_plan_header *h = (const struct runts_plan_header *)p;
-	if (len < sizeof *h || h->magic != RUNTS_PLAN_MAGIC || h->version != RUNTS_PLAN_VERSION)
+	*bad = BAD_HEADER;
+	if (len < sizeof *h || h->magic != RUNTS_PLAN_MAGIC || h->version != RUNTS_PLAN_VERSION || h->ops_off < sizeof *h ||
+	    h->ops_off % 8 != 0 || h->scratch_off > len || h->scratch_off % 8 != 0 || h->ops_off > h->scratch_off ||
+	    (uint64_t)h->nops * sizeof(struct runts_op) > h->scratch_off - h->ops_off || h->scratch_len < 4 ||
+	    h->scratch_len > len - h->scratch_off)
 		return 0;
-	return !(h->ops_off > len || (uint64_t)h->nops * sizeof(struct runts_op) > len - h->ops_off ||
-		 h->scratch_off > len || h->scratch_len < 4 || h->scratch_len > len - h->scratch_off);
+	const struct runts_op *ops = (const struct runts_op *)(p + h->ops_off);
+	struct span d = { h->ops_off + (uint64_t)h->nops * sizeof(struct runts_op), h->scratch_off };
+	/* Arrays first: the strings are then checked against all of them. */
+	struct span arrays[MAX_ARRAYS];
+	int narrays = 0;
+	for (uint32_t i = 0; i < h->nops; i++) {
+		const char *kinds = ops[i].code < sizeof op_args / sizeof op_args[0] ? op_args[ops[i].code] : NULL;
+		*bad = i;
+		if (!kinds)
+			return 0;
+		for (int j = 0; kinds[j]; j++) {
+			if (kinds[j] != 'V')
+				continue;
+			int64_t off = ops[i].a[j];
+			if (!in_data(d, off, 8, 8) || narrays == MAX_ARRAYS)
+				return 0;
+			uint64_t n = 0;
+			const int64_t *v = (const int64_t *)(p + off);
+			while (v[n] >= 0) {
+				n++;
+				if (!in_data(d, off, (n + 1) * 8, 8))
+					return 0;
+			}
+			struct span a = { (uint64_t)off, (uint64_t)off + (n + 1) * 8 };
+			for (int k = 0; k < narrays; k++)
+				if (a.lo < arrays[k].hi && arrays[k].lo < a.hi)
+					return 0;
+			arrays[narrays++] = a;
+		}
+	}
+	for (uint32_t i = 0; i < h->nops; i++) {
+		const char *kinds = op_args[ops[i].code];
+		const int64_t *a = ops[i].a;
+		*bad = i;
+		for (int j = 0; kinds[j]; j++) {
+			int ok = 1;
+			switch (kinds[j]) {
+			case 's':
+				ok = a[j] == -1 || str_ok(p, d, a[j], arrays, narrays);
+				break;
+			case 'S':
+				ok = str_ok(p, d, a[j], arrays, narrays);
+				break;
+			case 'V':
+				for (const int64_t *v = (const int64_t *)(p + a[j]); ok && *v >= 0; v++)
+					ok = str_ok(p, d, *v, arrays, narrays);
+				break;
+			case 'G': /* no gids: no array */
+				ok = a[1] >= 0 && a[1] <= 65536 && (a[1] == 0 || in_data(d, a[j], (uint64_t)a[1] * 4, 4));
+				break;
+			case 'P':
+				ok = a[1] > 0 && a[1] <= BPF_MAXINSNS && in_data(d, a[j], (uint64_t)a[1] * 8, 4);
+				break;
+			case 'D':
+				ok = a[2] >= 0 && in_data(d, a[j], (uint64_t)a[2], 1);
+				break;
+			case 'A':
+				ok = in_data(d, a[j], SCHED_ATTR_SIZE_VER0, 8);
+				break;
+			}
+			if (!ok)
+				return 0;
+		}
+	}
+	return 1;
 }
 
 /* clone3 of a child that is ours to reap (SIGCHLD), with its pidfd. No
@@ -1204,8 +1323,9 @@ static int spawn_fork(uint8_t *p, uint32_t len, uint64_t clone_flags, int userns
 static int spawn(int exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int userns_fd, int pidns_fd,
 		 int32_t *pidfd_out)
 {
-	if (!plan_ok(p, len))
-		return -EINVAL;
+	uint32_t bad;
+	if (!plan_check(p, len, &bad))
+		return -EBADMSG;
 	if (exe && !stage_ok())
 		return -EBADF;
 	int keep[1024];
@@ -1329,17 +1449,22 @@ int main(int argc, char **argv)
 	/* The fds were kept open for this exec only: hooks and the container get
 	 * them as a forked child would, close-on-exec. */
 	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (fd < 0)
+		quit(2);
+	sync_fd = fd;
 	uint32_t len;
-	if (fd < 0 || read_all(fd, &len, sizeof len) < 0 || len > (1U << 30) || len < sizeof(struct runts_plan_header))
-		quit(1);
+	uint8_t *p = MAP_FAILED;
+	uint32_t bad = BAD_HEADER;
+	if (read_all(fd, &len, sizeof len) == 0 && len <= (1U << 30) && len >= sizeof(struct runts_plan_header))
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	/* Everything up to the scratch area comes; the scratch is this mapping's zeros. */
-	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct runts_plan_header *h = (struct runts_plan_header *)p;
 	if (p == MAP_FAILED || read_all(fd, p, sizeof *h) < 0 || h->scratch_off < sizeof *h || h->scratch_off > len ||
-	    read_all(fd, p + sizeof *h, h->scratch_off - sizeof *h) < 0 || !plan_ok(p, len))
-		quit(1);
-	if (h->sync_fd != fd)
-		quit(1);
+	    read_all(fd, p + sizeof *h, h->scratch_off - sizeof *h) < 0 || !plan_check(p, len, &bad) || h->sync_fd != fd) {
+		/* The runtime checked it before sending: this one was damaged on the way. */
+		cur_op = bad;
+		fail(EBADMSG);
+	}
 	h->close_fd = -1; /* the runtime's end was close-on-exec */
 	if (argc == 6)
 		intermediate(p, len, (unsigned int)arg_fd(argv[2]), arg_fd(argv[3]), arg_fd(argv[4]), arg_fd(argv[5]));

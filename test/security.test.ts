@@ -367,3 +367,30 @@ t.test('exec: a CAP_SYS_PTRACE container never reaches the host through /proc/N/
   t.comment(`${n} execs; the racer read ${tries(log, 'READ').length} times`);
   t.same(tries(log, 'READ'), [], 'no host file read through a process of the exec');
 });
+
+t.test('the stage reports a plan it refuses (EBADMSG and the step) instead of exiting silently', async (t) => {
+  const stage = spawn(join(TOP, 'bindings', 'runts-stage'), ['3'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
+  const sock = stage.stdio[3] as import('node:net').Socket;
+  const reply: Buffer[] = [];
+  sock.on('data', (d: Buffer) => reply.push(d));
+  const exited = new Promise<number | null>((res) => stage.once('exit', res));
+  // A good header with one op whose string points past the data.
+  const plan = Buffer.alloc(32 + 56 + 8);
+  plan.writeUInt32LE(0x53544e52, 0);
+  plan.writeUInt32LE(1, 4);
+  plan.writeUInt32LE(1, 8);
+  plan.writeUInt32LE(32, 12);
+  plan.writeInt32LE(3, 16);
+  plan.writeUInt32LE(32 + 56, 20);
+  plan.writeUInt32LE(8, 24);
+  plan.writeInt32LE(-1, 28);
+  plan.writeUInt32LE(4 /* OP_SETHOSTNAME */, 32);
+  plan.writeBigInt64LE(4096n, 40);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(plan.length);
+  sock.write(Buffer.concat([len, plan.subarray(0, 32 + 56)]));
+  t.equal(await exited, 1);
+  const msg = Buffer.concat(reply);
+  t.equal(msg.length, 16, 'one message');
+  t.same([msg.readUInt32LE(0), msg.readUInt32LE(4), msg.readInt32LE(8)], [2 /* MSG_ERROR */, 0, 74 /* EBADMSG */], 'an error at step 0: EBADMSG');
+});

@@ -263,7 +263,7 @@ export class Runtime implements RuntimeApi {
     const scratch = SCRATCH_MIN + 2 * Buffer.byteLength(JSON.stringify(rec.annotations)) + 2 * bundle.length;
     const buf = encodePlan(plan.ops, childEnd, scratch, parentEnd);
 
-    const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
+    const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan, parentEnd);
     fault('cloned');
     // A half-made init's mounts go with its mount namespace.
     undo.push(() => this.reap(pidfd));
@@ -308,24 +308,25 @@ export class Runtime implements RuntimeApi {
   }
 
   /** Clones the child; a user or pid namespace to join is joined by the stage's
-   * intermediate child (after the plan's ops before FORK), never by this process. */
-  private spawnIn(pidNsFd: number | undefined, buf: Buffer, plan: Plan): { pid: number; pidfd: number } {
-    if (plan.usernsFd === undefined && pidNsFd === undefined) return this.sys.spawn(buf, plan.cloneFlags);
-    return this.sys.spawn(buf, plan.cloneFlags, { ...(plan.usernsFd !== undefined ? { userns: plan.usernsFd } : {}), ...(pidNsFd !== undefined ? { pidns: pidNsFd } : {}) });
-  }
-
-  /** The error an intermediate reported on the sync socket before it failed, once our end of the child's is closed. */
-  private reportedError(fd: number, plan: Plan): RuntsError | undefined {
-    const { data: msg } = this.sys.recvMsg(fd, MSG_SIZE);
-    if (msg.length < MSG_SIZE || msg.readUInt32LE(0) !== Msg.ERROR) return undefined;
-    return this.opError(plan, msg.readUInt32LE(4), msg.readInt32LE(8));
+   * intermediate child (after the plan's ops before FORK), never by this process.
+   * An intermediate that failed an op said which on the sync socket (`fd`). */
+  private spawnIn(pidNsFd: number | undefined, buf: Buffer, plan: Plan, fd: number): { pid: number; pidfd: number } {
+    try {
+      if (plan.usernsFd === undefined && pidNsFd === undefined) return this.sys.spawn(buf, plan.cloneFlags);
+      return this.sys.spawn(buf, plan.cloneFlags, { ...(plan.usernsFd !== undefined ? { userns: plan.usernsFd } : {}), ...(pidNsFd !== undefined ? { pidns: pidNsFd } : {}) });
+    } catch (e) {
+      if (!this.sys.pollIn(fd, 0)) throw e;
+      const { data: msg } = this.sys.recvMsg(fd, MSG_SIZE);
+      if (msg.length < MSG_SIZE || msg.readUInt32LE(0) !== Msg.ERROR) throw e;
+      throw this.opError(plan, msg.readUInt32LE(4), msg.readInt32LE(8));
+    }
   }
 
   /** A failed op as the user reads it: its config path, what it did, and the errno. */
   private opError(plan: Plan, index: number, err: number): RuntsError {
     const op = plan.ops[index];
-    if (!op) return new RuntsError('ERR_SYSCALL', `container init failed at unknown step ${index}`);
     const name = errnoName(err);
+    if (!op) return new RuntsError('ERR_SYSCALL', `native stage: plan refused at ${index === 0xffff_ffff ? 'its header' : `step ${index}`}: ${name} (${strerror(err)})`, { errno: name });
     if (op.op === 'LOOKUP' && (name === 'ENOENT' || name === 'EACCES')) {
       // Engines read these words: docker maps "not found"/"no such file" to 127, "permission denied" to 126.
       const file = String(op.args[0]);
@@ -375,8 +376,7 @@ export class Runtime implements RuntimeApi {
         this.reply(fd, 0, payload);
         continue;
       }
-      if (!op) throw new RuntsError('ERR_SYSCALL', `container init failed at unknown step ${index}`);
-      if (kind === Msg.HOOK) {
+      if (kind === Msg.HOOK && op) {
         const how = errnoName(err) === 'ETIMEDOUT' ? 'timed out' : arg >= 128 ? `was killed by signal ${arg - 128}` : `exited with status ${arg}`;
         throw new RuntsError('ERR_HOOK', `${op.path}: hook ${String(op.args[0])} ${how}`, { path: op.path });
       }
@@ -464,14 +464,7 @@ export class Runtime implements RuntimeApi {
         lsm: hostLsm(),
       });
       const buf = encodePlan(plan.ops, childEnd, 4096, parentEnd);
-      let spawned: { pid: number; pidfd: number };
-      try {
-        spawned = this.spawnIn(pidNsFd, buf, plan);
-      } catch (e) {
-        this.closeChildEnds(fds, [childEnd]);
-        throw this.reportedError(parentEnd, plan) ?? e;
-      }
-      const { pid, pidfd } = spawned;
+      const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan, parentEnd);
       this.closeChildEnds(fds, [childEnd, consoleFd, ...joinFds]);
       let master: number | undefined;
       try {
