@@ -394,3 +394,43 @@ t.test('the stage reports a plan it refuses (EBADMSG and the step) instead of ex
   t.equal(msg.length, 16, 'one message');
   t.same([msg.readUInt32LE(0), msg.readUInt32LE(4), msg.readInt32LE(8)], [2 /* MSG_ERROR */, 0, 74 /* EBADMSG */], 'an error at step 0: EBADMSG');
 });
+
+t.test('a cached stage memfd whose fd number was closed and reused is never exec\'d', async (t) => {
+  const env = new Env(t);
+  const { LinuxSys } = require('@runts/sys');
+  const { encodePlan } = require('@runts/runtime/dist/plan/encode');
+  const sys = new LinuxSys();
+  // A child that waits at a SYNC that is never answered: no namespace, nothing done to the host.
+  const waitingExe = () => {
+    const [parent, child] = sys.socketpair();
+    const { pid, pidfd } = sys.spawn(encodePlan([{ op: 'SYNC', args: [1], path: 'p', what: 'wait' }], child, 64, parent), 0n);
+    sys.close(child);
+    try {
+      sys.recvMsg(parent, 16);
+      return readlinkSync(`/proc/${pid}/exe`);
+    } finally {
+      sys.pidfdSendSignal(pidfd, 9);
+      while (!sys.tryWaitPidfd(pidfd));
+      sys.close(pidfd);
+      sys.close(parent);
+    }
+  };
+  t.match(waitingExe(), /^\/memfd:runts-stage /);
+  const memfd = readdirSync('/proc/self/fd').find((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith('/memfd:runts-stage');
+    } catch {
+      return false;
+    }
+  });
+  t.ok(memfd, 'the copy is cached as an fd of this process');
+  const copy = join(env.dir, 'stage-copy');
+  cpSync(join(TOP, 'bindings', 'runts-stage'), copy);
+  closeSync(Number(memfd));
+  // Opened until the number comes back (a lower one may be free).
+  const opened: number[] = [];
+  t.teardown(() => opened.forEach((fd) => closeSync(fd)));
+  while (opened.length < 1000 && opened[opened.length - 1] !== Number(memfd)) opened.push(openSync(copy, 'r'));
+  t.equal(opened[opened.length - 1], Number(memfd), 'its number now names a writable file');
+  t.match(waitingExe(), /^\/memfd:runts-stage /, 'a new sealed copy was made and exec\'d, not the file');
+});
