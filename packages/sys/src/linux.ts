@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { closeSync, readSync, writeSync } from 'node:fs';
-import { RuntsError } from '@runts/errors';
 import { errnoName, sysError } from './errno';
 import { seaAsset, seaAssetBytes } from './sea';
 import type { MountAttr, Spawned, Sys, WaitStatus } from './sys';
