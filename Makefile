@@ -7,9 +7,12 @@ export PATH := $(ROOT)/node_modules/.bin:$(PATH)
 export TS_NODE_PROJECT := $(ROOT)/tsconfig.tap.json
 CC ?= cc
 CFLAGS ?= -O2 -Wall -Wextra -Werror -fPIC -fno-strict-aliasing
+# The stage's hardening, added even when CFLAGS is given: a packager's CFLAGS replace the line above.
+HARDEN_CFLAGS := -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+HARDEN_LDFLAGS := -Wl,-z,relro -Wl,-z,now
 APT_PKGS := busybox-static
 
-.PHONY: all deps build bindings ts bins sea install test test-unit soak test-integration conformance conformance-report test-engines test-corpus test-v2 demo demo-supervisor bench clean
+.PHONY: all deps build bindings ts bins sea install fuzz test test-unit soak test-integration conformance conformance-report test-engines test-corpus test-v2 demo demo-supervisor bench clean
 
 all: build
 
@@ -27,11 +30,24 @@ build: deps bindings ts bins
 bindings: bindings/libruntsstage.so bindings/runts-stage
 
 bindings/libruntsstage.so: bindings/stage.c bindings/stage.h
-	$(CC) $(CFLAGS) -shared -o $@ bindings/stage.c
+	$(CC) -O2 $(CFLAGS) $(HARDEN_CFLAGS) -fPIC -shared $(HARDEN_LDFLAGS) -o $@ bindings/stage.c
 
 # The same stage as a static executable: what a vforked child execs (stage.c, spawn_exec).
+# On x86_64 its ELF entry point makes it non-dumpable before the C library runs (stage.c).
+STAGE_ENTRY = $(if $(filter x86_64-%,$(shell $(CC) -dumpmachine)),-Wl$(comma)-e$(comma)runts_stage_entry)
 bindings/runts-stage: bindings/stage.c bindings/stage.h
-	$(CC) $(CFLAGS) -DRUNTS_STAGE_MAIN -static -o $@ bindings/stage.c
+	$(CC) -O2 $(CFLAGS) $(HARDEN_CFLAGS) -fPIE -DRUNTS_STAGE_MAIN -static-pie $(HARDEN_LDFLAGS) $(STAGE_ENTRY) -o $@ bindings/stage.c
+
+# The plan decoder under libFuzzer with ASan and UBSan, seeded with plans the
+# runtime builds, for FUZZ_SECONDS (make test runs it; a finding fails the build).
+FUZZ_SECONDS ?= 60
+bindings/fuzz-plan: bindings/fuzz-plan.c bindings/stage.c bindings/stage.h
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ bindings/fuzz-plan.c
+fuzz: bindings/fuzz-plan ts
+	@corpus=$$(mktemp -d) && trap 'rm -rf "$$corpus"' EXIT && \
+	$(NODE) packages/runtime/scripts/plan-seeds.mts "$$corpus" && \
+	bindings/fuzz-plan -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=bindings/fuzz- "$$corpus" 2>&1 | \
+	    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY)|Test unit written|Done ' ; exit $${PIPESTATUS[0]}
 
 # Syscall numbers come from this system's kernel headers.
 packages/seccomp/src/gen/syscalls.ts: packages/seccomp/scripts/gen-syscalls.mts
@@ -144,7 +160,7 @@ install: sea
 	for n in $(SEA_NAMES); do ln -sfn runts $(DESTDIR)$(PREFIX)/bin/$$n; done
 
 TAP := $(NODE) node_modules/.bin/tap
-test: build sea
+test: build sea fuzz
 	$(TAP) packages/*/test/*.test.ts test/*.test.ts spec/cases/*.test.ts
 
 # The long runs: 1000 lifecycle cycles (200 with exec), 1000 hostile configs.
@@ -203,4 +219,4 @@ bench: build
 	-@$(NODE) bench/resident.mts
 
 clean:
-	rm -rf bin test/.bin dist bindings/*.so bindings/runts-stage packages/*/dist packages/*/tsconfig.tsbuildinfo .tap
+	rm -rf bin test/.bin dist bindings/*.so bindings/runts-stage bindings/fuzz-plan packages/*/dist packages/*/tsconfig.tsbuildinfo .tap

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/personality.h>
+#include <sys/sendfile.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -51,6 +52,14 @@
 #ifndef MOVE_MOUNT_T_EMPTY_PATH
 #define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
 #endif
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#define RUNTS_XSTR(x) #x
+#define RUNTS_STR(x) RUNTS_XSTR(x)
+#define STAGE_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+#define IOPRIO_WHO_PROCESS 1
+#define SCHED_ATTR_SIZE_VER0 48
 
 /* struct mount_attr of <linux/mount.h>, which clashes with <sys/mount.h>. */
 struct runts_mount_attr {
@@ -69,6 +78,8 @@ static int root_fd = -1;
 static uint32_t cur_op;
 /* The exec fifo's writer, once start has the go: it reads errors there until we exec. */
 static int late_fd = -1;
+/* The first op the child runs: an intermediate ran those before OP_FORK. */
+static uint32_t first_op;
 /* errno of the first cgroup self-join that failed: the parent then moves us itself. */
 static int32_t join_err;
 static char exec_path[4096];
@@ -1014,13 +1025,14 @@ static void run_op(const struct runts_op *op)
 	case OP_SETSID:
 		check(setsid());
 		break;
-	case OP_SYSCALL: {
-		long args[5];
-		for (int i = 0; i < 5; i++)
-			args[i] = (op->flags & (1u << i)) ? (long)(intptr_t)(plan + a[i + 1]) : (long)a[i + 1];
-		check(syscall((long)a[0], args[0], args[1], args[2], args[3], args[4]));
+	case OP_SCHED_SETATTR:
+		check(syscall(SYS_sched_setattr, 0, plan + a[0], 0));
 		break;
-	}
+	case OP_IOPRIO_SET:
+		check(syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, (int)a[0]));
+		break;
+	case OP_FORK: /* spawned without an intermediate: already where the rest belongs */
+		break;
 	case OP_CONSOLE:
 		do_console((int)a[0], (int)a[1], (int)a[2]);
 		break;
@@ -1062,20 +1074,141 @@ static __attribute__((noreturn)) void child_main(void)
 	if (h->close_fd >= 0)
 		close(h->close_fd);
 	umask(0);
-	for (uint32_t i = 0; i < h->nops; i++) {
+	for (uint32_t i = first_op; i < h->nops; i++) {
 		cur_op = i;
 		run_op(&ops[i]);
 	}
 	quit(0);
 }
 
-static int plan_ok(const uint8_t *p, uint32_t len)
+/* What each op's arguments are, by opcode (stage.h), checked before any op
+ * runs: n a number (or fd), S a string, s a string or -1, V an array of
+ * strings, G a[1] gids, P a[1] BPF instructions, D a[2] bytes, A a struct
+ * sched_attr. Missing: an unknown op. */
+static const char *const op_args[] = {
+	[OP_SETNS] = "nn", [OP_UNSHARE] = "n", [OP_SYNC] = "n", [OP_SETHOSTNAME] = "S", [OP_SETDOMAINNAME] = "S",
+	[OP_MOUNT] = "sssns", [OP_MOUNT_IN_ROOT] = "Sssns", [OP_OPEN_ROOT] = "S", [OP_MKDIR_IN_ROOT] = "Snn",
+	[OP_MKNOD_IN_ROOT] = "Snnnn", [OP_SYMLINK_IN_ROOT] = "SS", [OP_PIVOT_ROOT] = "S", [OP_MOVE_ROOT] = "S",
+	[OP_MASK] = "S", [OP_READONLY] = "Sn", [OP_WRITE_FILE] = "SDn", [OP_SETRLIMIT] = "nnn", [OP_UMASK] = "n",
+	[OP_SETGROUPS] = "Gnn", [OP_SETRESGID] = "n", [OP_SETRESUID] = "n", [OP_PRCTL] = "nnnnn",
+	[OP_CAPSET] = "nnn", [OP_CHDIR] = "S", [OP_STDIO] = "nnn", [OP_CLOSE_FDS] = "n", [OP_EXEC_FIFO] = "n",
+	[OP_HOOK] = "SVVn", [OP_LOOKUP] = "Ss", [OP_EXEC] = "VV", [OP_SECCOMP] = "Pnn", [OP_READY] = "",
+	[OP_CAP_AMBIENT] = "n", [OP_CAP_BOUND] = "n", [OP_REMOUNT_IN_ROOT] = "Sn", [OP_PERSONALITY] = "n",
+	[OP_SETSID] = "", [OP_CONSOLE] = "nnn", [OP_SCHED_SETATTR] = "A", [OP_MOVE_MOUNT_IN_ROOT] = "Sn",
+	[OP_SETATTR_IN_ROOT] = "Snnn", [OP_JOIN_CGROUP] = "n", [OP_KEYRING] = "Sn", [OP_UNBLOCK_SIGNALS] = "",
+	[OP_FORK] = "", [OP_IOPRIO_SET] = "n", [OP_COPY_UP_IN_ROOT] = "Sssns", [OP_CHROOT] = "S",
+};
+
+/* The data area: strings, arrays and buffers live between the ops and the scratch. */
+struct span {
+	uint64_t lo, hi;
+};
+
+static int in_data(struct span d, int64_t off, uint64_t n, uint64_t align)
+{
+	return off >= 0 && (uint64_t)off >= d.lo && (uint64_t)off <= d.hi && n <= d.hi - (uint64_t)off &&
+	       (uint64_t)off % align == 0;
+}
+
+/* A NUL-terminated string inside the data area, outside every array (an
+ * array is rewritten into pointers in place: a string in it would lose its
+ * NUL). */
+static int str_ok(const uint8_t *p, struct span d, int64_t off, const struct span *arrays, int narrays)
+{
+	if (!in_data(d, off, 1, 1))
+		return 0;
+	const uint8_t *nul = memchr(p + off, 0, d.hi - (uint64_t)off);
+	if (!nul)
+		return 0;
+	uint64_t end = (uint64_t)(nul - p) + 1;
+	for (int i = 0; i < narrays; i++)
+		if ((uint64_t)off < arrays[i].hi && arrays[i].lo < end)
+			return 0;
+	return 1;
+}
+
+/* argv and env of the process and of every hook: plenty. */
+#define MAX_ARRAYS 1024
+
+#define BAD_HEADER UINT32_MAX
+
+/* Checks the header and every op's arguments against the buffer: after this,
+ * no op reads outside the plan. Returns 1 if good, else 0 with the first bad
+ * op's index in *bad (BAD_HEADER for the header). */
+static int plan_check(const uint8_t *p, uint32_t len, uint32_t *bad)
 {
 	const struct runts_plan_header *h = (const struct runts_plan_header *)p;
-	if (len < sizeof *h || h->magic != RUNTS_PLAN_MAGIC || h->version != RUNTS_PLAN_VERSION)
+	*bad = BAD_HEADER;
+	if (len < sizeof *h || h->magic != RUNTS_PLAN_MAGIC || h->version != RUNTS_PLAN_VERSION || h->ops_off < sizeof *h ||
+	    h->ops_off % 8 != 0 || h->scratch_off > len || h->scratch_off % 8 != 0 || h->ops_off > h->scratch_off ||
+	    (uint64_t)h->nops * sizeof(struct runts_op) > h->scratch_off - h->ops_off || h->scratch_len < 4 ||
+	    h->scratch_len > len - h->scratch_off)
 		return 0;
-	return !(h->ops_off > len || (uint64_t)h->nops * sizeof(struct runts_op) > len - h->ops_off ||
-		 h->scratch_off > len || h->scratch_len < 4 || h->scratch_len > len - h->scratch_off);
+	const struct runts_op *ops = (const struct runts_op *)(p + h->ops_off);
+	struct span d = { h->ops_off + (uint64_t)h->nops * sizeof(struct runts_op), h->scratch_off };
+	/* Arrays first: the strings are then checked against all of them. */
+	struct span arrays[MAX_ARRAYS];
+	int narrays = 0;
+	for (uint32_t i = 0; i < h->nops; i++) {
+		const char *kinds = ops[i].code < sizeof op_args / sizeof op_args[0] ? op_args[ops[i].code] : NULL;
+		*bad = i;
+		if (!kinds)
+			return 0;
+		for (int j = 0; kinds[j]; j++) {
+			if (kinds[j] != 'V')
+				continue;
+			int64_t off = ops[i].a[j];
+			if (!in_data(d, off, 8, 8) || narrays == MAX_ARRAYS)
+				return 0;
+			uint64_t n = 0;
+			const int64_t *v = (const int64_t *)(p + off);
+			while (v[n] >= 0) {
+				n++;
+				if (!in_data(d, off, (n + 1) * 8, 8))
+					return 0;
+			}
+			struct span a = { (uint64_t)off, (uint64_t)off + (n + 1) * 8 };
+			for (int k = 0; k < narrays; k++)
+				if (a.lo < arrays[k].hi && arrays[k].lo < a.hi)
+					return 0;
+			arrays[narrays++] = a;
+		}
+	}
+	for (uint32_t i = 0; i < h->nops; i++) {
+		const char *kinds = op_args[ops[i].code];
+		const int64_t *a = ops[i].a;
+		*bad = i;
+		for (int j = 0; kinds[j]; j++) {
+			int ok = 1;
+			switch (kinds[j]) {
+			case 's':
+				ok = a[j] == -1 || str_ok(p, d, a[j], arrays, narrays);
+				break;
+			case 'S':
+				ok = str_ok(p, d, a[j], arrays, narrays);
+				break;
+			case 'V':
+				for (const int64_t *v = (const int64_t *)(p + a[j]); ok && *v >= 0; v++)
+					ok = str_ok(p, d, *v, arrays, narrays);
+				break;
+			case 'G': /* no gids: no array */
+				ok = a[1] >= 0 && a[1] <= 65536 && (a[1] == 0 || in_data(d, a[j], (uint64_t)a[1] * 4, 4));
+				break;
+			case 'P':
+				ok = a[1] > 0 && a[1] <= BPF_MAXINSNS && in_data(d, a[j], (uint64_t)a[1] * 8, 4);
+				break;
+			case 'D':
+				ok = a[2] >= 0 && in_data(d, a[j], (uint64_t)a[2], 1);
+				break;
+			case 'A':
+				ok = in_data(d, a[j], SCHED_ATTR_SIZE_VER0, 8);
+				break;
+			}
+			if (!ok)
+				return 0;
+		}
+	}
+	return 1;
 }
 
 /* clone3 of a child that is ours to reap (SIGCHLD), with its pidfd. No
@@ -1090,10 +1223,69 @@ static long clone_pidfd(uint64_t flags, int *pidfd)
 	return syscall(SYS_clone3, &ca, sizeof ca);
 }
 
+/* The stage executable, sealed in a memfd (runts_stage_load), and what it was
+ * when made: a cached fd number that Node closed and reused is not it. */
+static int stage_fd = -1;
+static struct stat stage_st;
+
+static int stage_ok(void)
+{
+	struct stat st;
+	if (stage_fd < 0 || fstat(stage_fd, &st) < 0 || st.st_dev != stage_st.st_dev || st.st_ino != stage_st.st_ino)
+		return 0;
+	int seals = fcntl(stage_fd, F_GET_SEALS);
+	return seals >= 0 && (seals & STAGE_SEALS) == STAGE_SEALS;
+}
+
+static int copy_stage_file(int out, const char *path)
+{
+	int in = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (in < 0 || fstat(in, &st) < 0) {
+		int err = errno;
+		if (in >= 0)
+			close(in);
+		return -err;
+	}
+	int rc = 0;
+	for (off_t done = 0; rc == 0 && done < st.st_size;) {
+		ssize_t n = sendfile(out, in, NULL, (size_t)(st.st_size - done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			rc = n < 0 ? -errno : -EIO;
+		else
+			done += n;
+	}
+	close(in);
+	return rc;
+}
+
+int runts_stage_load(const char *path, const uint8_t *bytes, uint32_t len)
+{
+	if (stage_ok())
+		return 0;
+	stage_fd = -1; /* not ours any more, if it ever changed: never closed here */
+	int fd = (int)syscall(SYS_memfd_create, "runts-stage", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+	if (fd < 0 && errno == EINVAL) /* a kernel before 6.3 */
+		fd = (int)syscall(SYS_memfd_create, "runts-stage", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	int rc = path ? copy_stage_file(fd, path) : write_all(fd, bytes, len) < 0 ? -errno : 0;
+	if (rc == 0 && (fcntl(fd, F_ADD_SEALS, STAGE_SEALS) < 0 || fstat(fd, &stage_st) < 0))
+		rc = -errno;
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	stage_fd = fd;
+	return 0;
+}
+
 /* What a vforked child needs to exec the stage: it shares our memory, so it
  * only reads this and reports a failed exec in err. */
 struct exec_req {
-	const char *exe;
+	int exe;
 	char *const *argv;
 	const int *keep;
 	int nkeep;
@@ -1150,19 +1342,39 @@ static int exec_stage(void *arg)
 	for (int i = 0; i < r->nkeep; i++)
 		fcntl(r->keep[i], F_SETFD, 0);
 	char *envp[] = { NULL };
-	execve(r->exe, r->argv, envp);
+	/* A static ELF needs no path after exec, so the close-on-exec memfd will do. */
+	syscall(SYS_execveat, r->exe, "", r->argv, envp, AT_EMPTY_PATH);
 	r->err = errno;
 	syscall(SYS_exit, 127);
 	return 127;
 }
 
-/* The intermediate child: joins the namespaces given, clones the init as its
- * parent's child (namespaces created now belong to the joined user namespace,
- * and a threaded process could not join one), reports the init's pid. */
+/* The intermediate child: joins the user namespace, runs the ops before
+ * OP_FORK (the container's other namespaces and cgroup: an op that fails is
+ * reported on the sync socket), joins the pid namespace, then clones the init
+ * as its parent's child (namespaces created now belong to the joined user
+ * namespace, which a threaded process could not join) and reports its pid.
+ * Nothing shows in a container's pid namespace before it is in all the rest
+ * of the container: its /proc/N/root there is never the host's. */
 static __attribute__((noreturn)) void intermediate(uint8_t *p, uint32_t len, uint64_t flags, int userns_fd, int pidns_fd,
 						   int report)
 {
+	const struct runts_plan_header *h = (const struct runts_plan_header *)p;
+	const struct runts_op *ops = (const struct runts_op *)(p + h->ops_off);
+	plan = p;
+	plan_len = len;
+	sync_fd = h->sync_fd;
 	int64_t rc = userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0 ? -errno : 0;
+	uint32_t fork_at = 0;
+	while (fork_at < h->nops && ops[fork_at].code != OP_FORK)
+		fork_at++;
+	if (rc == 0 && fork_at < h->nops) {
+		for (uint32_t i = 0; i < fork_at; i++) {
+			cur_op = i;
+			run_op(&ops[i]);
+		}
+		first_op = fork_at + 1;
+	}
 	if (rc == 0 && pidns_fd >= 0 && setns(pidns_fd, CLONE_NEWPID) < 0)
 		rc = -errno;
 	if (rc == 0) {
@@ -1177,8 +1389,6 @@ static __attribute__((noreturn)) void intermediate(uint8_t *p, uint32_t len, uin
 			 * fork of the runtime was, until the plan's prctl. */
 			if (flags & CLONE_NEWUSER)
 				prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-			plan = p;
-			plan_len = len;
 			child_main();
 		}
 		rc = pid < 0 ? -errno : pid;
@@ -1214,7 +1424,7 @@ static int join_mid(int mid_pidfd, int report, int32_t *pidfd_out)
  * namespaces and execs the stage, which runs the plan. Otherwise the stage is
  * exec'd as the intermediate: an exec inside a new user namespace, before its
  * id maps exist, would drop every capability. */
-static int spawn_exec(const char *exe, uint8_t *p, uint32_t len, uint64_t flags, int userns_fd, int pidns_fd,
+static int spawn_exec(int exe, uint8_t *p, uint32_t len, uint64_t flags, int userns_fd, int pidns_fd,
 		      const int *plan_keep, int nkeep, int32_t *pidfd_out)
 {
 	const struct runts_plan_header *h = (const struct runts_plan_header *)p;
@@ -1294,6 +1504,7 @@ static int spawn_fork(uint8_t *p, uint32_t len, uint64_t clone_flags, int userns
 	if (pid == 0) {
 		if (join)
 			intermediate(p, len, clone_flags, userns_fd, pidns_fd, pipefd[1]);
+		first_op = 0;
 		plan = p;
 		plan_len = len;
 		child_main();
@@ -1312,27 +1523,30 @@ static int spawn_fork(uint8_t *p, uint32_t len, uint64_t clone_flags, int userns
 	return rc;
 }
 
-static int spawn(const char *exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int userns_fd, int pidns_fd,
+static int spawn(int exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int userns_fd, int pidns_fd,
 		 int32_t *pidfd_out)
 {
-	if (!plan_ok(p, len))
-		return -EINVAL;
+	uint32_t bad;
+	if (!plan_check(p, len, &bad))
+		return -EBADMSG;
+	if (exe && !stage_ok())
+		return -EBADF;
 	int keep[1024];
 	int nkeep = -1;
 	/* clone() takes 31 flag bits here (they also ride in argv); the caller's end carries the plan. */
 	if (exe && clone_flags >> 31 == 0 && ((const struct runts_plan_header *)p)->close_fd >= 0)
 		nkeep = plan_fds(p, keep, (int)(sizeof keep / sizeof keep[0]));
 	if (nkeep >= 0)
-		return spawn_exec(exe, p, len, clone_flags, userns_fd, pidns_fd, keep, nkeep, pidfd_out);
+		return spawn_exec(stage_fd, p, len, clone_flags, userns_fd, pidns_fd, keep, nkeep, pidfd_out);
 	return spawn_fork(p, len, clone_flags, userns_fd, pidns_fd, pidfd_out);
 }
 
-int runts_spawn(const char *exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out)
+int runts_spawn(int32_t exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out)
 {
 	return spawn(exe, p, len, clone_flags, -1, -1, pidfd_out);
 }
 
-int runts_spawn_join(const char *exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t userns_fd, int32_t pidns_fd,
+int runts_spawn_join(int32_t exe, uint8_t *p, uint32_t len, uint64_t clone_flags, int32_t userns_fd, int32_t pidns_fd,
 		     int32_t *pidfd_out)
 {
 	return spawn(exe, p, len, clone_flags, userns_fd, pidns_fd, pidfd_out);
@@ -1393,6 +1607,29 @@ int runts_send_fd(int sock, const char *buf, int len, int fd)
 }
 
 #ifdef RUNTS_STAGE_MAIN
+/* Exec'd, a process is dumpable until it says otherwise, and its /proc/N/exe
+ * is then open to the container it runs in: say so before anything else runs.
+ * On x86_64 the ELF entry point (-e runts_stage_entry) does it, then goes on
+ * to the C library's _start with rdx zeroed (no exit handler from a loader);
+ * elsewhere, a constructor. */
+#ifdef __x86_64__
+__asm__(".text\n"
+	".globl runts_stage_entry\n"
+	".type runts_stage_entry, @function\n"
+	"runts_stage_entry:\n"
+	"	mov $" RUNTS_STR(SYS_prctl) ", %eax\n"
+	"	mov $" RUNTS_STR(PR_SET_DUMPABLE) ", %edi\n"
+	"	xor %esi, %esi\n"
+	"	syscall\n"
+	"	xor %edx, %edx\n"
+	"	jmp _start\n");
+#else
+static __attribute__((constructor)) void not_dumpable(void)
+{
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+#endif
+
 static int arg_fd(const char *a)
 {
 	char *end;
@@ -1407,25 +1644,30 @@ static int arg_fd(const char *a)
  * flags, the user and pid namespaces to join (or -1) and the report pipe. */
 int main(int argc, char **argv)
 {
-	/* Our /proc entries (exe: the host's binary) stay closed to others. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* Exec'd from a memfd, our name would be its fd number. */
+	prctl(PR_SET_NAME, "runts-stage", 0, 0, 0);
 	if (argc != 2 && argc != 6)
 		quit(2);
 	int fd = arg_fd(argv[1]);
 	/* The fds were kept open for this exec only: hooks and the container get
 	 * them as a forked child would, close-on-exec. */
 	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (fd < 0)
+		quit(2);
+	sync_fd = fd;
 	uint32_t len;
-	if (fd < 0 || read_all(fd, &len, sizeof len) < 0 || len > (1U << 30) || len < sizeof(struct runts_plan_header))
-		quit(1);
+	uint8_t *p = MAP_FAILED;
+	uint32_t bad = BAD_HEADER;
+	if (read_all(fd, &len, sizeof len) == 0 && len <= (1U << 30) && len >= sizeof(struct runts_plan_header))
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	/* Everything up to the scratch area comes; the scratch is this mapping's zeros. */
-	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct runts_plan_header *h = (struct runts_plan_header *)p;
 	if (p == MAP_FAILED || read_all(fd, p, sizeof *h) < 0 || h->scratch_off < sizeof *h || h->scratch_off > len ||
-	    read_all(fd, p + sizeof *h, h->scratch_off - sizeof *h) < 0 || !plan_ok(p, len))
-		quit(1);
-	if (h->sync_fd != fd)
-		quit(1);
+	    read_all(fd, p + sizeof *h, h->scratch_off - sizeof *h) < 0 || !plan_check(p, len, &bad) || h->sync_fd != fd) {
+		/* The runtime checked it before sending: this one was damaged on the way. */
+		cur_op = bad;
+		fail(EBADMSG);
+	}
 	h->close_fd = -1; /* the runtime's end was close-on-exec */
 	if (argc == 6)
 		intermediate(p, len, (unsigned int)arg_fd(argv[2]), arg_fd(argv[3]), arg_fd(argv[4]), arg_fd(argv[5]));

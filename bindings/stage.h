@@ -77,13 +77,15 @@ enum runts_opcode {
 	OP_REMOUNT_IN_ROOT = 35,/* relpath, flags (bind remount keeping locked flags) */
 	OP_PERSONALITY = 36,    /* persona */
 	OP_SETSID = 37,         /* - */
-	OP_SYSCALL = 39,        /* nr, a1..a5; op flags bit i: argument i+1 is a plan offset (a buffer) */
+	OP_SCHED_SETATTR = 39,  /* offset of a struct sched_attr (SCHED_ATTR_SIZE_VER0 bytes) */
 	OP_CONSOLE = 38,        /* socket fd, rows, cols: new pty, master sent over the socket, slave as stdio */
 	OP_MOVE_MOUNT_IN_ROOT = 40, /* relpath, fd of a detached mount (open_tree): attached there, then closed */
 	OP_SETATTR_IN_ROOT = 41,/* relpath, attr_set, attr_clr, AT_ flags (AT_RECURSIVE): mount_setattr */
 	OP_JOIN_CGROUP = 42,    /* fd of a v1 `tasks` file the runtime opened: write "0", close; a failure rides on the next SYNC's err */
 	OP_KEYRING = 43,        /* name, permission bits to add: join (or create) that session keyring; ENOSYS: none to share */
 	OP_UNBLOCK_SIGNALS = 44,/* -: the stage runs with every signal blocked until just before the seccomp filter and execve */
+	OP_FORK = 45,           /* an intermediate stops here: it joins the pid namespace and clones the rest (see runts_spawn_join) */
+	OP_IOPRIO_SET = 46,     /* ioprio of this process (IOPRIO_WHO_PROCESS) */
 	OP_COPY_UP_IN_ROOT = 50,/* as OP_MOUNT_IN_ROOT (a tmpfs), then what the directory held is copied into it (runc's tmpcopyup) */
 	OP_CHROOT = 60,         /* path: chdir + chroot, for a container without a mount namespace of its own */
 };
@@ -109,17 +111,24 @@ struct runts_reply {
 	uint32_t len;    /* payload bytes that follow, stored in scratch */
 };
 
-/* Returns the child's pid, or -errno. *pidfd_out gets a pidfd for it. exe is
- * the stage built as an executable: the child (or, for a user namespace, an
- * intermediate) execs it and reads the plan from the sync socket, so Node is
- * never forked; the plan's close_fd must then be set. NULL forks Node. */
-int runts_spawn(const char *exe, uint8_t *plan, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out);
+/* Copies the stage built as an executable (the file at path, or len bytes)
+ * into a sealed memfd, once per process: what runts_spawn execs. A container
+ * that catches its /proc/N/exe gets a file nobody can write. 0 or -errno. */
+int runts_stage_load(const char *path, const uint8_t *bytes, uint32_t len);
 
-/* As runts_spawn, but the child is cloned from inside the user namespace
- * userns_fd and, if pidns_fd >= 0, the pid namespace pidns_fd, both joined by a
- * short-lived intermediate child (a threaded process cannot join a user
- * namespace), so the namespaces it creates belong to that user namespace. */
-int runts_spawn_join(const char *exe, uint8_t *plan, uint32_t len, uint64_t clone_flags, int32_t userns_fd,
+/* Returns the child's pid, or -errno. *pidfd_out gets a pidfd for it. With exe
+ * set, the child (or an intermediate) execs the stage runts_stage_load made
+ * and reads the plan from the sync socket, so Node is never forked; the plan's
+ * close_fd must then be set. 0 forks Node. */
+int runts_spawn(int32_t exe, uint8_t *plan, uint32_t len, uint64_t clone_flags, int32_t *pidfd_out);
+
+/* As runts_spawn, but through a short-lived intermediate child that joins the
+ * user namespace userns_fd (if >= 0; a threaded process cannot), runs the
+ * plan's ops before its OP_FORK, joins the pid namespace pidns_fd (if >= 0) and
+ * only then clones the child, which runs the rest: namespaces the child
+ * creates belong to the joined user namespace, and nothing appears in a
+ * container's pid namespace before it is in the container's other namespaces. */
+int runts_spawn_join(int32_t exe, uint8_t *plan, uint32_t len, uint64_t clone_flags, int32_t userns_fd,
 		     int32_t pidns_fd, int32_t *pidfd_out);
 
 /* Reads len bytes, or fewer if the peer closes; an fd sent with SCM_RIGHTS lands

@@ -4,11 +4,15 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { Env, RUNTS, TEST_RUNTS, TOP, baseConfig } from './lib/harness';
+import { sleep, withShim } from './lib/shim';
 import { Supervisor } from './lib/supervisor';
+
+// The escape races below run for up to 20-45 s each.
+t.setTimeout(5 * 60 * 1000);
 
 const sh = (script: string) => baseConfig(['sh', '-c', script]);
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
@@ -45,15 +49,26 @@ t.test('the init is not dumpable until it execs', async (t) => {
   t.equal(after.status, 0, `after execve it can (so the check above means something): ${after.stderr}`);
 });
 
+t.test('the stage is non-dumpable from its first instructions, before the C library runs', { skip: process.arch !== 'x64' && 'the entry point is x86_64 assembly' }, async (t) => {
+  const env = new Env(t);
+  const tool = join(env.dir, 'dumpable-steps');
+  const cc = spawnSync('cc', ['-O2', '-o', tool, join(TOP, 'test', 'lib', 'dumpable-steps.c')], { encoding: 'utf8' });
+  t.equal(cc.status, 0, cc.stderr);
+  const r = spawnSync(tool, [join(TOP, 'bindings', 'runts-stage')], { encoding: 'utf8' });
+  const steps = Number(r.stdout);
+  // mov, mov, xor, syscall: a prctl in main came after ~32000 instructions of the C library's start-up.
+  t.ok(steps >= 1 && steps <= 4, `non-dumpable after ${r.stdout.trim()} instructions ${r.stderr}`);
+});
+
 t.test('CVE-2019-5736 class: the host binary the init runs cannot be reached through /proc/<pid>/exe from inside', async (t) => {
   const env = new Env(t);
   const id = env.id();
   t.equal(env.runts(['create', '--bundle', env.bundle(baseConfig(['sleep', '60'])), id]).code, 0);
   const pid = env.state(id).pid;
-  // Without a user namespace the init execs the native stage rather than staying a fork of node.
-  const exe = realpathSync(`/proc/${pid}/exe`);
-  t.match(exe, /\/runts-stage$/, 'the waiting init is an image of the stage executable');
+  // Without a user namespace the init execs the native stage rather than staying a fork of node, from a sealed memfd.
+  t.match(readlinkSync(`/proc/${pid}/exe`), /^\/memfd:runts-stage \(deleted\)$/, 'the waiting init is an image of the stage executable, in memory');
   t.equal(readFileSync(`/proc/${pid}/comm`, 'utf8'), 'runts-stage\n');
+  const exe = `/proc/${pid}/exe`;
   const hash = sha(exe);
   // A second container in the first one's pid namespace: root inside, the default capabilities.
   const inside = (script: string) => {
@@ -65,6 +80,9 @@ t.test('CVE-2019-5736 class: the host binary the init runs cannot be reached thr
   t.equal(attack.code, 0, attack.stderr);
   t.notMatch(attack.stdout, /READ|WROTE|OPENED/, 'no read, write or open of the init\'s /proc/1/exe');
   t.equal(sha(exe), hash, 'the stage binary is unchanged');
+  // F_GET_SEALS: F_SEAL_SEAL|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE.
+  const seals = spawnSync('python3', ['-c', `import fcntl, os; print(fcntl.fcntl(os.open('${exe}', os.O_RDONLY), 1034))`], { encoding: 'utf8' });
+  t.equal(seals.stdout, '15\n', `the copy is sealed against any change: ${seals.stderr}`);
   t.equal(env.runts(['start', id]).code, 0);
   t.match(inside('cat /proc/1/exe > /dev/null && echo READ').stdout, /READ/, 'once it has exec\'d, the same read works (so the check above means something)');
 });
@@ -494,4 +512,202 @@ t.test("runts and runts-shim refuse another user's directories too, in one line"
   t.equal(shim.status, 1);
   t.match(shim.stderr, new RegExp(`^runts-shim: --dir ${root}: [^\\n]*owned by uid ${ATTACKER}[^\\n]*\\n$`));
   t.notOk(existsSync(join(home, 'task.sock')), 'the shim made no socket');
+/** The host files a container must never be able to change: the stage, node, the single executable if built, and the runtime under test ($RUNTS: runc too). */
+function hostBinaries(): Map<string, string> {
+  const files = [join(TOP, 'bindings', 'runts-stage'), realpathSync(process.execPath), join(TOP, 'dist', 'runts'), realpathSync(RUNTS)].filter((f) => existsSync(f));
+  return new Map(files.map((f) => [f, sha(f)]));
+}
+
+const changed = (before: Map<string, string>) => [...before].filter(([f, h]) => sha(f) !== h).map(([f]) => f);
+
+/** A rootfs of our own with test/lib/racer.c built static into it as /racer. */
+function racerRootfs(env: Env): string {
+  const rootfs = ownRootfs(env);
+  const cc = spawnSync('cc', ['-static', '-O2', '-o', join(rootfs, 'racer'), join(TOP, 'test', 'lib', 'racer.c')], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`cc racer.c: ${cc.stderr}`);
+  return rootfs;
+}
+
+/** Starts a container whose init is the racer; returns its id and a stop() that waits for the racer's log. */
+async function startRacer(t: { equal: (a: unknown, b: unknown) => void }, env: Env, rootfs: string, args: string[], caps: string[] = []): Promise<{ id: string; stop: () => Promise<string> }> {
+  const cfg = baseConfig(['/racer', ...args]);
+  for (const set of ['bounding', 'effective', 'permitted']) cfg.process.capabilities[set].push(...caps);
+  const id = env.id();
+  t.equal(env.runts(['create', '--bundle', bundleWith(env, cfg, rootfs), id]).code, 0);
+  t.equal(env.runts(['start', id]).code, 0);
+  const log = join(rootfs, 'racer.log');
+  for (let i = 0; i < 500 && !(existsSync(log) && readFileSync(log, 'utf8').includes('READY')); i++) await sleep(10);
+  return {
+    id,
+    stop: async () => {
+      writeFileSync(join(rootfs, 'stop'), '');
+      // The racer may be waiting out a catch (3 s at most).
+      for (let i = 0; i < 500 && !readFileSync(log, 'utf8').includes('DONE'); i++) await sleep(10);
+      return readFileSync(log, 'utf8');
+    },
+  };
+}
+
+/** Runs attack() up to `tries` times or for `ms`, stopping early once a host binary changed. */
+async function race(tries: number, ms: number, attack: () => Promise<void> | void): Promise<number> {
+  const before = hostBinaries();
+  const end = Date.now() + ms;
+  let n = 0;
+  while (n < tries && Date.now() < end && changed(before).length === 0) {
+    await attack();
+    n++;
+  }
+  return n;
+}
+
+const tries = (log: string, word: string) => log.split('\n').filter((l) => l.startsWith(`${word} `));
+
+t.test('CVE-2019-5736 class: an exec of a #!/proc/self/exe script cannot overwrite a host binary', async (t) => {
+  const env = new Env(t);
+  const rootfs = racerRootfs(env);
+  rmSync(join(rootfs, 'bin', 'sh'));
+  writeFileSync(join(rootfs, 'bin', 'sh'), '#!/proc/self/exe\n', { mode: 0o755 });
+  const before = hostBinaries();
+  const { id, stop } = await startRacer(t, env, rootfs, ['exe', '/racer.log', '/stop']);
+  const n = await race(40, 20000, async () => {
+    env.runts(['exec', id, '/bin/sh']);
+    await sleep(20);
+  });
+  const log = await stop();
+  t.comment(`${n} execs; the racer caught ${tries(log, 'CAUGHT').length} exes (${tries(log, 'CAUGHT').join(', ')}), wrote ${tries(log, 'WROTE').length}`);
+  t.same(tries(log, 'WROTE'), [], 'the racer wrote to no binary it caught');
+  t.same(changed(before), [], 'the stage, node and the single executable are unchanged');
+});
+
+t.test('CVE-2019-5736 class: a container whose entrypoint is /proc/self/exe cannot overwrite a host binary', async (t) => {
+  const env = new Env(t);
+  const rootfs = racerRootfs(env);
+  const before = hostBinaries();
+  const { id, stop } = await startRacer(t, env, rootfs, ['exe', '/racer.log', '/stop']);
+  const pid = env.state(id).pid;
+  // In the racer's pid namespace, with the same capabilities as the racer.
+  const cfg = baseConfig(['/proc/self/exe']);
+  cfg.linux.namespaces = cfg.linux.namespaces.map((n: any) => (n.type === 'pid' ? { type: 'pid', path: `/proc/${pid}/ns/pid` } : n));
+  const bundle = env.bundle(cfg);
+  const n = await race(30, 20000, () => {
+    env.runts(['run', '--bundle', bundle, env.id()]);
+  });
+  const log = await stop();
+  t.comment(`${n} runs; the racer caught ${tries(log, 'CAUGHT').length} exes (${tries(log, 'CAUGHT').join(', ')}), wrote ${tries(log, 'WROTE').length}`);
+  t.same(tries(log, 'WROTE'), [], 'the racer wrote to no binary it caught');
+  t.same(changed(before), [], 'the stage, node and the single executable are unchanged');
+});
+
+t.test('CVE-2019-5736 class: an exec through runts-shim of a #!/proc/self/exe script cannot overwrite a host binary', async (t) => {
+  const { env, s } = await withShim(t);
+  const rootfs = racerRootfs(env);
+  rmSync(join(rootfs, 'bin', 'sh'));
+  writeFileSync(join(rootfs, 'bin', 'sh'), '#!/proc/self/exe\n', { mode: 0o755 });
+  const before = hostBinaries();
+  const id = env.id();
+  await s.call('Create', { id, bundle: bundleWith(env, baseConfig(['/racer', 'exe', '/racer.log', '/stop']), rootfs), start: true });
+  const log = join(rootfs, 'racer.log');
+  for (let i = 0; i < 500 && !(existsSync(log) && readFileSync(log, 'utf8').includes('READY')); i++) await sleep(10);
+  const proc = baseConfig(['/bin/sh']).process;
+  let k = 0;
+  const n = await race(30, 20000, async () => {
+    const execId = `e${++k}`;
+    await s.call('Exec', { id, execId, specJson: JSON.stringify(proc) });
+    await s.call('Start', { id, execId }).catch(() => undefined);
+    await s.call('Wait', { id, execId }).catch(() => undefined);
+    await sleep(20);
+  });
+  writeFileSync(join(rootfs, 'stop'), '');
+  for (let i = 0; i < 500 && !readFileSync(log, 'utf8').includes('DONE'); i++) await sleep(10);
+  const out = readFileSync(log, 'utf8');
+  t.comment(`${n} execs; the racer caught ${tries(out, 'CAUGHT').length} exes (${tries(out, 'CAUGHT').join(', ')}), wrote ${tries(out, 'WROTE').length}`);
+  t.same(tries(out, 'WROTE'), [], 'the racer wrote to no binary it caught');
+  t.same(changed(before), [], 'the stage, node and the single executable are unchanged');
+  // The racer may have exited by now.
+  await s.call('Kill', { id, signal: 9 }).catch(() => undefined);
+  await s.call('Wait', { id });
+  await s.call('Delete', { id });
+});
+
+t.test('exec: a CAP_SYS_PTRACE container never reaches the host through /proc/N/root or /proc/N/cwd of what runts runs', async (t) => {
+  const env = new Env(t);
+  const rootfs = racerRootfs(env);
+  const marker = join(env.dir, 'host-marker');
+  writeFileSync(marker, 'host\n');
+  const { id, stop } = await startRacer(t, env, rootfs, ['root', '/racer.log', '/stop', marker.slice(1), relative(process.cwd(), marker)], ['CAP_SYS_PTRACE']);
+  let failed = 0;
+  const n = await race(50, 45000, () => {
+    if (env.runts(['exec', id, 'true']).code !== 0) failed++;
+  });
+  const log = await stop();
+  t.equal(failed, 0, 'every exec ran');
+  t.comment(`${n} execs; the racer read ${tries(log, 'READ').length} times`);
+  t.same(tries(log, 'READ'), [], 'no host file read through a process of the exec');
+});
+
+t.test('the stage reports a plan it refuses (EBADMSG and the step) instead of exiting silently', async (t) => {
+  const stage = spawn(join(TOP, 'bindings', 'runts-stage'), ['3'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
+  const sock = stage.stdio[3] as import('node:net').Socket;
+  const reply: Buffer[] = [];
+  sock.on('data', (d: Buffer) => reply.push(d));
+  const exited = new Promise<number | null>((res) => stage.once('exit', res));
+  // A good header with one op whose string points past the data.
+  const plan = Buffer.alloc(32 + 56 + 8);
+  plan.writeUInt32LE(0x53544e52, 0);
+  plan.writeUInt32LE(1, 4);
+  plan.writeUInt32LE(1, 8);
+  plan.writeUInt32LE(32, 12);
+  plan.writeInt32LE(3, 16);
+  plan.writeUInt32LE(32 + 56, 20);
+  plan.writeUInt32LE(8, 24);
+  plan.writeInt32LE(-1, 28);
+  plan.writeUInt32LE(4 /* OP_SETHOSTNAME */, 32);
+  plan.writeBigInt64LE(4096n, 40);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(plan.length);
+  sock.write(Buffer.concat([len, plan.subarray(0, 32 + 56)]));
+  t.equal(await exited, 1);
+  const msg = Buffer.concat(reply);
+  t.equal(msg.length, 16, 'one message');
+  t.same([msg.readUInt32LE(0), msg.readUInt32LE(4), msg.readInt32LE(8)], [2 /* MSG_ERROR */, 0, 74 /* EBADMSG */], 'an error at step 0: EBADMSG');
+});
+
+t.test('a cached stage memfd whose fd number was closed and reused is never exec\'d', async (t) => {
+  const env = new Env(t);
+  const { LinuxSys } = require('@runts/sys');
+  const { encodePlan } = require('@runts/runtime/dist/plan/encode');
+  const sys = new LinuxSys();
+  // A child that waits at a SYNC that is never answered: no namespace, nothing done to the host.
+  const waitingExe = () => {
+    const [parent, child] = sys.socketpair();
+    const { pid, pidfd } = sys.spawn(encodePlan([{ op: 'SYNC', args: [1], path: 'p', what: 'wait' }], child, 64, parent), 0n);
+    sys.close(child);
+    try {
+      sys.recvMsg(parent, 16);
+      return readlinkSync(`/proc/${pid}/exe`);
+    } finally {
+      sys.pidfdSendSignal(pidfd, 9);
+      while (!sys.tryWaitPidfd(pidfd));
+      sys.close(pidfd);
+      sys.close(parent);
+    }
+  };
+  t.match(waitingExe(), /^\/memfd:runts-stage /);
+  const memfd = readdirSync('/proc/self/fd').find((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith('/memfd:runts-stage');
+    } catch {
+      return false;
+    }
+  });
+  t.ok(memfd, 'the copy is cached as an fd of this process');
+  const copy = join(env.dir, 'stage-copy');
+  cpSync(join(TOP, 'bindings', 'runts-stage'), copy);
+  closeSync(Number(memfd));
+  // Opened until the number comes back (a lower one may be free).
+  const opened: number[] = [];
+  t.teardown(() => opened.forEach((fd) => closeSync(fd)));
+  while (opened.length < 1000 && opened[opened.length - 1] !== Number(memfd)) opened.push(openSync(copy, 'r'));
+  t.equal(opened[opened.length - 1], Number(memfd), 'its number now names a writable file');
+  t.match(waitingExe(), /^\/memfd:runts-stage /, 'a new sealed copy was made and exec\'d, not the file');
 });

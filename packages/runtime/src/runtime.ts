@@ -308,7 +308,7 @@ export class Runtime implements RuntimeApi {
       this.store.save(rec);
       undo.push(() => this.detachRoot(rec));
     }
-    const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
+    const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan, parentEnd);
     fault('cloned');
     this.debug?.(`create ${id}: init cloned, pid ${pid}`);
     // A half-made init's mounts go with its mount namespace.
@@ -361,23 +361,29 @@ export class Runtime implements RuntimeApi {
     return master !== undefined ? { pid, pidfd, master } : { pid, pidfd };
   }
 
-  /** Clones the init; a pid namespace given by path is joined by this thread for the clone only,
-   * or with a user namespace to join, by the stage's intermediate child after it. */
-  private spawnIn(pidNsFd: number | undefined, buf: Buffer, plan: Plan): { pid: number; pidfd: number } {
-    if (plan.usernsFd !== undefined) return this.sys.spawn(buf, plan.cloneFlags, { userns: plan.usernsFd, ...(pidNsFd !== undefined ? { pidns: pidNsFd } : {}) });
-    if (pidNsFd === undefined) return this.sys.spawn(buf, plan.cloneFlags);
-    const own = openSync('/proc/self/ns/pid', 'r');
+  /** Clones the child; a user or pid namespace to join is joined by the stage's
+   * intermediate child (after the plan's ops before FORK), never by this process.
+   * An intermediate that failed an op said which on the sync socket (`fd`). */
+  private spawnIn(pidNsFd: number | undefined, buf: Buffer, plan: Plan, fd: number): { pid: number; pidfd: number } {
     try {
-      this.sys.setns(pidNsFd, 0x20000000);
-      try {
-        return this.sys.spawn(buf, plan.cloneFlags);
-      } finally {
-        this.sys.setns(own, 0x20000000);
-      }
-    } finally {
-      closeSync(own);
+      if (plan.usernsFd === undefined && pidNsFd === undefined) return this.sys.spawn(buf, plan.cloneFlags);
+      return this.sys.spawn(buf, plan.cloneFlags, { ...(plan.usernsFd !== undefined ? { userns: plan.usernsFd } : {}), ...(pidNsFd !== undefined ? { pidns: pidNsFd } : {}) });
+    } catch (e) {
+      if (!this.sys.pollIn(fd, 0)) throw e;
+      const { data: msg } = this.sys.recvMsg(fd, MSG_SIZE);
+      if (msg.length < MSG_SIZE || msg.readUInt32LE(0) !== Msg.ERROR) throw e;
+      throw this.opError(plan, msg.readUInt32LE(4), msg.readInt32LE(8));
     }
   }
+
+  /** A failed op as the user reads it: its config path, what it did, and the errno. */
+  private opError(plan: Plan, index: number, err: number): RuntsError {
+    const op = plan.ops[index];
+    if (op) return stageError(stepOf(op), index, Msg.ERROR, err, 0);
+    const name = errnoName(err);
+    return new RuntsError('ERR_SYSCALL', `native stage: plan refused at ${index === 0xffff_ffff ? 'its header' : `step ${index}`}: ${name} (${strerror(err)})`, { errno: name });
+  }
+
 
   /** Answers the child's SYNC points until it reports READY; turns its errors into RuntsErrors. */
   private converse(fd: number, plan: Plan, handlers: Record<number, (joinErr: number) => string>, onListener?: (listener: number) => void): void {
@@ -416,7 +422,7 @@ export class Runtime implements RuntimeApi {
         this.reply(fd, 0, payload);
         continue;
       }
-      throw stageError(op && stepOf(op), index, kind, err, arg);
+      throw op ? stageError(stepOf(op), index, kind, err, arg) : this.opError(plan, index, err);
     }
   }
 
@@ -519,7 +525,7 @@ export class Runtime implements RuntimeApi {
       });
       const buf = encodePlan(plan.ops, childEnd, 4096, parentEnd);
       if (this.debug) this.debugPlan(`exec ${id}`, plan, buf.length);
-      const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan);
+      const { pid, pidfd } = this.spawnIn(pidNsFd, buf, plan, parentEnd);
       this.debug?.(`exec ${id}: process cloned, pid ${pid}`);
       this.closeChildEnds(fds, [childEnd, consoleFd, ...joinFds]);
       let master: number | undefined;

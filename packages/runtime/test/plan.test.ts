@@ -79,7 +79,8 @@ t.test('the init and an exec join their cgroups first, before namespaces by path
   t.same(ops.slice(0, 3).map((o) => [o.op, o.args[0]]), [['JOIN_CGROUP', 7], ['JOIN_CGROUP', 8], ['SETNS', 42]]);
   t.equal(ops[0]!.path, 'linux.cgroupsPath');
   const exec = buildExecPlan({ process: { ...defaultSpec().process!, terminal: false }, nsFds: new Map([['mount', 6]]), preserveFds: 0, cgroupJoinFds: [9] }).ops;
-  t.same(exec.slice(0, 2).map((o) => o.op), ['JOIN_CGROUP', 'SETNS']);
+  t.same(exec.slice(0, 3).map((o) => o.op), ['JOIN_CGROUP', 'SETNS', 'FORK'], 'cgroup and namespaces are joined before the fork into the pid namespace');
+  t.equal(exec.filter((o) => o.op === 'FORK').length, 1);
   t.notOk(names(ctx()).includes('JOIN_CGROUP'), 'none without fds (v2, or a cgroup the runtime cannot open)');
 });
 
@@ -184,16 +185,16 @@ t.test('encoding: header, ops and strings', async (t) => {
   t.equal(buf.length, scratchOff + 64);
 });
 
-t.test('encoding: 64-bit arguments, bytes and the buffer mask', async (t) => {
+t.test('encoding: 64-bit arguments and bytes', async (t) => {
   const args = [-1, 2 ** 40 + 5, -(2 ** 33) - 7, new Uint8Array([1, 2, 3]), 0xffff_ffff_ffff_ffffn, null];
-  const buf = encodePlan([{ op: 'SYSCALL', args, path: 'p', what: 'x' }], 3, 0);
+  const buf = encodePlan([{ op: 'MOUNT', args, path: 'p', what: 'x' }], 3, 0);
   const arg = (j: number) => buf.readBigInt64LE(HEADER_SIZE + 8 + j * 8);
   t.same([0, 1, 2, 4, 5].map(arg), [-1n, 2n ** 40n + 5n, -(2n ** 33n) - 7n, -1n, -1n]);
   const bytes = Number(arg(3));
   t.same([...buf.subarray(bytes, bytes + 3)], [1, 2, 3]);
-  t.equal(buf.readUInt32LE(HEADER_SIZE + 4), 1 << 2, 'only the bytes (argument 4) are a buffer');
+  t.equal(buf.readUInt32LE(HEADER_SIZE + 4), 0, 'no op flags');
   t.equal(buf.readUInt32LE(20), bytes + 8, 'scratch after the padded data');
-  t.throws(() => encodePlan([{ op: 'SYSCALL', args: [1.5], path: 'p', what: 'x' }], 3, 0), /SYSCALL: argument 1.5 is not an integer/);
+  t.throws(() => encodePlan([{ op: 'MOUNT', args: [1.5], path: 'p', what: 'x' }], 3, 0), /MOUNT: argument 1.5 is not an integer/);
 });
 
 t.test('clone flags', async (t) => {
@@ -298,4 +299,17 @@ t.test('seccomp notify: loaded while the runtime can take the listener, before R
     s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
   })).ops.map((o) => o.op);
   t.same(ops.slice(ops.indexOf('CLOSE_FDS')), ['CLOSE_FDS', 'SECCOMP', 'PRCTL', 'READY', 'EXEC_FIFO', 'UNBLOCK_SIGNALS', 'EXEC']);
+});
+
+t.test('scheduler and I/O priority: named ops, no syscall numbers in the plan', async (t) => {
+  const ops = buildPlan(ctx((s) => {
+    s.process.scheduler = { policy: 'SCHED_BATCH', nice: 5 };
+    s.process.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 4 };
+  })).ops;
+  const sched = ops.find((o) => o.op === 'SCHED_SETATTR')!;
+  const attr = sched.args[0] as Uint8Array;
+  t.equal(attr.length, 48, 'a struct sched_attr of SCHED_ATTR_SIZE_VER0');
+  t.equal(Buffer.from(attr).readUInt32LE(4), 3, 'SCHED_BATCH');
+  t.equal(Buffer.from(attr).readInt32LE(16), 5, 'nice');
+  t.same(ops.find((o) => o.op === 'IOPRIO_SET')!.args, [(2 << 13) | 4], 'IOPRIO_CLASS_BE, level 4');
 });

@@ -1,8 +1,7 @@
 import { join } from 'node:path';
-import { accessSync, closeSync, constants, readSync, writeSync } from 'node:fs';
-import { RuntsError } from '@runts/errors';
+import { closeSync, readSync, writeSync } from 'node:fs';
 import { errnoName, sysError } from './errno';
-import { seaAsset } from './sea';
+import { seaAsset, seaAssetBytes } from './sea';
 import { testEnv } from './testbuild';
 import type { MountAttr, Spawned, Sys, WaitStatus } from './sys';
 
@@ -32,12 +31,12 @@ const BPF_LOAD_TRIES = 5;
 
 interface Lib {
   koffi: Koffi;
+  stageLoad: Fn;
   spawn: Fn;
   spawnJoin: Fn;
   socketpair: Fn;
   mkfifo: Fn;
   open: Fn;
-  setns: Fn;
   umount2: Fn;
   pidfdOpen: Fn;
   pidfdSendSignal: Fn;
@@ -62,24 +61,20 @@ export function stagePath(): string {
   return testEnv('RUNTS_STAGE_LIB') ?? seaAsset('libruntsstage.so') ?? bindingsFile('libruntsstage.so');
 }
 
-let exe: string | null | undefined;
-
-/** The stage built as a static executable, which a container's first process
- * (or its intermediate) execs instead of being a fork of Node (bindings/stage.c,
- * spawn_exec). In the test build, RUNTS_STAGE_EXE= (empty) forks Node instead. */
-function stageExe(): string | null {
-  if (exe === undefined) {
-    exe = testEnv('RUNTS_STAGE_EXE') ?? seaAsset('runts-stage') ?? bindingsFile('runts-stage');
-    // Checked here: a failed exec in the child would read as clone's error.
-    if (exe) {
-      try {
-        accessSync(exe, constants.X_OK);
-      } catch (e) {
-        throw new RuntsError('ERR_IO', `native stage ${exe}: ${(e as NodeJS.ErrnoException).code ?? 'not executable'}`, { file: exe });
-      }
-    }
-  }
-  return exe || null;
+/** Whether the container's first process (or its intermediate) execs the
+ * stage built as a static executable instead of being a fork of Node
+ * (bindings/stage.c, spawn_exec). It is exec'd from a sealed copy in memory
+ * (runts_stage_load, once per process), never from a file a container could
+ * reach through /proc/N/exe and rewrite; the single executable's copy comes
+ * straight from its asset. RUNTS_STAGE_EXE= (empty) forks Node instead. */
+function stageExe(l: Lib): 0 | 1 {
+  const env = testEnv('RUNTS_STAGE_EXE');
+  if (env === '') return 0;
+  const bytes = env === undefined ? seaAssetBytes('runts-stage') : undefined;
+  const file = bytes ? null : (env ?? bindingsFile('runts-stage'));
+  const rc = l.stageLoad(file, bytes ?? null, bytes?.byteLength ?? 0);
+  if (rc < 0) throw sysError('memfd_create', -rc, file ?? 'runts-stage', file ? { file } : {});
+  return 1;
 }
 
 const bindingsFile = (name: string): string => join(require.resolve('@runts/sys/package.json'), '..', '..', '..', 'bindings', name);
@@ -112,12 +107,12 @@ function load(): Lib {
   const f = (l: ReturnType<Koffi['load']>, sig: string) => l.func(sig) as unknown as Fn;
   lib = {
     koffi,
-    spawn: f(stage, 'int runts_spawn(const char *exe, uint8_t *plan, uint32_t len, uint64_t flags, _Out_ int32_t *pidfd)'),
-    spawnJoin: f(stage, 'int runts_spawn_join(const char *exe, uint8_t *plan, uint32_t len, uint64_t flags, int32_t userns_fd, int32_t pidns_fd, _Out_ int32_t *pidfd)'),
+    stageLoad: f(stage, 'int runts_stage_load(const char *path, const uint8_t *bytes, uint32_t len)'),
+    spawn: f(stage, 'int runts_spawn(int32_t exe, uint8_t *plan, uint32_t len, uint64_t flags, _Out_ int32_t *pidfd)'),
+    spawnJoin: f(stage, 'int runts_spawn_join(int32_t exe, uint8_t *plan, uint32_t len, uint64_t flags, int32_t userns_fd, int32_t pidns_fd, _Out_ int32_t *pidfd)'),
     socketpair: f(libc, 'int socketpair(int domain, int type, int protocol, int32_t *sv)'),
     mkfifo: f(libc, 'int mkfifo(const char *path, uint32_t mode)'),
     open: f(libc, 'int open(const char *path, int flags)'),
-    setns: f(libc, 'int setns(int fd, int nstype)'),
     umount2: f(libc, 'int umount2(const char *path, int flags)'),
     pidfdOpen: f(libc, 'int pidfd_open(int pid, unsigned int flags)'),
     pidfdSendSignal: f(libc, 'int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)'),
@@ -148,10 +143,11 @@ function decodeSiginfo(info: Buffer): WaitStatus | null {
 }
 
 export class LinuxSys implements Sys {
-  spawn(plan: Uint8Array, cloneFlags: bigint, join?: { userns: number; pidns?: number }): Spawned {
+  spawn(plan: Uint8Array, cloneFlags: bigint, join?: { userns?: number; pidns?: number }): Spawned {
     const l = load();
     const out = [0];
-    const rc = join ? l.spawnJoin(stageExe(), plan, plan.byteLength, cloneFlags, join.userns, join.pidns ?? -1, out) : l.spawn(stageExe(), plan, plan.byteLength, cloneFlags, out);
+    const exe = stageExe(l);
+    const rc = join ? l.spawnJoin(exe, plan, plan.byteLength, cloneFlags, join.userns ?? -1, join.pidns ?? -1, out) : l.spawn(exe, plan, plan.byteLength, cloneFlags, out);
     if (rc < 0) throw sysError(join ? 'setns+clone3' : 'clone3', -rc);
     return { pid: rc, pidfd: out[0] ?? -1 };
   }
@@ -193,11 +189,6 @@ export class LinuxSys implements Sys {
     const fd = l.open(path, O_PATH | O_CLOEXEC);
     if (fd < 0) throw sysError('open', errno(l), path, { file: path });
     return fd;
-  }
-
-  setns(fd: number, nstype: number): void {
-    const l = load();
-    if (l.setns(fd, nstype) < 0) throw sysError('setns', errno(l));
   }
 
   umountDetach(path: string): void {

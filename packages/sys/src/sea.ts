@@ -1,7 +1,8 @@
 // In the single executable (make sea) koffi's addon and the native stage are
-// embedded assets. dlopen wants a file, so each is written once into a private
-// content-addressed dir and compared with the embedded bytes before every use:
-// a file swapped there would run as root.
+// embedded assets. dlopen wants a file, so the libraries are written once into
+// a private content-addressed dir and compared with the embedded bytes before
+// every use: a file swapped there would run as root. The stage executable is
+// never written: it is exec'd from a sealed memfd (linux.ts).
 import { mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RuntsError } from '@runts/errors';
@@ -61,6 +62,12 @@ function sameContent(file: string, bytes: Buffer): boolean {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;
   }
+}
+
+/** The bytes of embedded asset `name` (no copy), or undefined when not running as a single executable. */
+export function seaAssetBytes(name: string): Uint8Array | undefined {
+  const s = seaModule();
+  return s ? new Uint8Array(s.getRawAsset(name)) : undefined;
 }
 
 /** The file holding embedded asset `name`, or undefined when not running as a single executable. */

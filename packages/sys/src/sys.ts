@@ -21,8 +21,9 @@ export interface MountAttr {
 
 export interface Sys {
   /** Clones a child that runs `plan` in the native stage (bindings/stage.c);
-   * with `join`, cloned from inside that user (and pid) namespace. */
-  spawn(plan: Uint8Array, cloneFlags: bigint, join?: { userns: number; pidns?: number }): Spawned;
+   * with `join`, through an intermediate that joins the user namespace, runs
+   * the plan's ops before FORK, joins the pid namespace, then clones the child. */
+  spawn(plan: Uint8Array, cloneFlags: bigint, join?: { userns?: number; pidns?: number }): Spawned;
   /** open_tree(OPEN_TREE_CLONE): a detached copy of the mount at path (with its submounts if recursive). */
   openTree(path: string, recursive: boolean): number;
   /** mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE]) with a struct mount_attr. */
@@ -32,7 +33,6 @@ export interface Sys {
   mkfifo(path: string, mode: number): void;
   /** open(path, O_PATH|O_CLOEXEC): a handle to pass to the child without opening the file. */
   openPath(path: string): number;
-  setns(fd: number, nstype: number): void;
   /** umount2(path, MNT_DETACH): the mount at path and everything under it, lazily. */
   umountDetach(path: string): void;
   pidfdOpen(pid: number): number;

@@ -273,13 +273,13 @@ function addScheduling(o: Ops, p: Process): void {
     attr.writeBigUInt64LE(BigInt(s.runtime ?? 0), 24);
     attr.writeBigUInt64LE(BigInt(s.deadline ?? 0), 32);
     attr.writeBigUInt64LE(BigInt(s.period ?? 0), 40);
-    o.add('SYSCALL', [seccomp().syscallNumber('sched_setattr'), 0, attr, 0], 'process.scheduler', `set scheduler ${s.policy}`);
+    o.add('SCHED_SETATTR', [attr], 'process.scheduler', `set scheduler ${s.policy}`);
   }
   const io = p.ioPriority;
   if (io) {
     const cls = IOPRIO_CLASS[io.class];
     if (cls === undefined) throw configError('process.ioPriority.class', `unknown class "${io.class}"`);
-    o.add('SYSCALL', [seccomp().syscallNumber('ioprio_set'), 1 /* IOPRIO_WHO_PROCESS */, 0, (cls << 13) | (io.priority ?? 0)], 'process.ioPriority', `set I/O priority ${io.class}`);
+    o.add('IOPRIO_SET', [(cls << 13) | (io.priority ?? 0)], 'process.ioPriority', `set I/O priority ${io.class}`);
   }
 }
 
@@ -314,6 +314,8 @@ export function buildExecPlan(ctx: ExecContext): Plan {
     const fd = ctx.nsFds.get(type);
     if (fd !== undefined) o.add('SETNS', [fd, NS_FLAG[type]!], 'linux.namespaces', `join the container's ${type} namespace`);
   }
+  // Up to here in an intermediate outside the container's pid namespace: what appears there is already in all the rest.
+  o.add('FORK', [], 'linux.namespaces', "join the container's pid namespace");
   o.add('PRCTL', [PR.SET_PDEATHSIG, SIGKILL, 0, 0, 0], 'process', 'die with the runtime during setup');
   o.add('SYNC', [SyncTag.SETUP], 'linux', 'wait for cgroup placement');
   o.add('SETSID', [], 'process', 'start a new session');

@@ -61,10 +61,7 @@ export function encodePlan(ops: readonly PlanOp[], syncFd: number, scratchLen: n
     const base = HEADER_SIZE + i * OP_SIZE;
     view.setUint32(base, Op[o.op], true);
     if (o.args.length > 6) throw new Error(`plan op ${o.op}: too many arguments`);
-    let flags = 0;
     o.args.forEach((a, j) => {
-      // OP_SYSCALL reads this mask to tell buffers from numbers (bit i: argument i+1).
-      if (a !== null && typeof a !== 'number' && typeof a !== 'bigint' && j > 0) flags |= 1 << (j - 1);
       let v: number | bigint;
       if (a === null) v = -1;
       else if (typeof a === 'number' || typeof a === 'bigint') v = a;
@@ -81,7 +78,6 @@ export function encodePlan(ops: readonly PlanOp[], syncFd: number, scratchLen: n
       }
       write64(view, base + 8 + j * 8, v, o.op);
     });
-    view.setUint32(base + 4, flags, true);
   });
   view.setUint32(0, PLAN_MAGIC, true);
   view.setUint32(4, PLAN_VERSION, true);
