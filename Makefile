@@ -10,7 +10,7 @@ CFLAGS ?= -O2 -Wall -Wextra -Werror -fPIC -fno-strict-aliasing
 # The stage's hardening, added even when CFLAGS is given: a packager's CFLAGS replace the line above.
 HARDEN_CFLAGS := -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 HARDEN_LDFLAGS := -Wl,-z,relro -Wl,-z,now
-APT_PKGS := busybox-static
+APT_PKGS := busybox-static clang libclang-rt-14-dev keyutils runc
 
 .PHONY: all deps build bindings ts bins sea install fuzz test test-unit soak test-integration conformance conformance-report test-engines test-corpus test-v2 demo demo-supervisor bench clean
 
