@@ -614,7 +614,8 @@ export class Runtime implements RuntimeApi {
   kill(id: string, signal: number, opts: { all?: boolean }): void {
     const rec = this.store.load(id);
     const status = statusOf(this.store, rec);
-    if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', `container "${id}" is not running`);
+    // runc's words: containerd's runc shim takes an error containing them as "already gone" (checkKillError).
+    if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', 'container not running');
     // Without cgroups (rootless) only the init can be found; a pid namespace's processes die with it.
     if ((opts.all || rec.sharedPidNs) && Object.keys(rec.cgroupPaths).length > 0) {
       this.signalAll(rec, signal);
