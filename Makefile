@@ -9,7 +9,7 @@ CC ?= cc
 CFLAGS ?= -O2 -Wall -Wextra -Werror -fPIC -fno-strict-aliasing
 APT_PKGS := busybox-static
 
-.PHONY: all deps build bindings ts bins sea install test test-unit soak test-integration conformance conformance-report test-engines demo demo-supervisor bench clean
+.PHONY: all deps build bindings ts bins sea install test test-unit soak test-integration conformance conformance-report test-engines test-cri demo demo-supervisor bench clean
 
 all: build
 
@@ -156,6 +156,15 @@ test-engines: build
 	@missing=""; for p in $(ENGINE_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
 	RUNTIME=$${RUNTIME:-$(ROOT)/bin/runts} tini -s -- $(TAP) test/engines/*.test.ts
+
+# Kubernetes' node path: CRI calls, as kubelet makes them, to a private
+# containerd's CRI plugin with a RuntimeClass handler per runtime: runts
+# (RUNTIME, through the runc v2 shim) and runc, the reference (test/cri/).
+CRI_PKGS := containerd runc tini busybox-static
+test-cri: build
+	@missing=""; for p in $(CRI_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+	RUNTIME=$${RUNTIME:-$(ROOT)/bin/runts} tini -s -- $(TAP) test/cri/*.test.ts
 
 demo: build
 	@sh test/demo.sh
