@@ -54,7 +54,6 @@ export class CriNode {
     // Sockets of the runc v2 shims go to /run/containerd/s whatever we configure.
     this.e.tidyDirs(['/run/containerd', '/run/containerd/s', '/run/containerd/fifo']);
     mkdirSync(this.e.path('logs'));
-    writeFileSync(this.e.path('config.toml'), this.config());
     // containerd first (its tasks and shims), then the Engine's own teardown.
     this.e.onCleanup(() => {
       this.client?.close();
@@ -116,11 +115,13 @@ export class CriNode {
     return sh('ctr', ['--address', this.sock, '-n', 'k8s.io', ...args], { timeoutMs: 60_000 });
   }
 
-  /** Starts containerd and waits for its CRI service to answer. */
+  /** Starts containerd (with the handlers as they are now) and waits for its CRI service to answer. */
   async start(): Promise<void> {
+    writeFileSync(this.e.path('config.toml'), this.config());
     this.daemon = this.e.daemon('containerd', ['--config', this.e.path('config.toml')], this.e.path('containerd.log'));
     this.client?.close();
-    this.client = new CriClient(`unix://${this.sock}`);
+    // runts' calls cost ~5x runc's (Node's start): 20 pods on a loaded 2-core host need minutes.
+    this.client = new CriClient(`unix://${this.sock}`, 240_000);
     const end = Date.now() + 30_000;
     for (;;) {
       try {
@@ -222,8 +223,19 @@ export class CriNode {
     await this.client.runtime.RemovePodSandbox({ podSandboxId: podId });
   }
 
-  /** What a removed pod might leave: shims, mounts and cgroups naming its ids. */
-  leftovers(podName: string, ids: string[]): string[] {
+  /** What a removed pod left, given timeoutMs to go: a shim exits on its own
+   * after RemovePodSandbox returns, later on a loaded host. */
+  async leftovers(podName: string, ids: string[], timeoutMs = 20_000): Promise<string[]> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const left = this.leftNow(podName, ids);
+      if (left.length === 0 || Date.now() > end) return left;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** Shims, mounts and cgroups naming a pod's ids. */
+  private leftNow(podName: string, ids: string[]): string[] {
     const left: string[] = [];
     for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
       try {
