@@ -15,8 +15,9 @@ export const BUSYBOX_IMAGE = 'localhost/runts-busybox:latest';
 export interface Handler {
   /** The RuntimeClass handler name (a runtime in config.toml). */
   name: string;
-  /** options.BinaryName: the runtime the runc v2 shim runs. */
-  binary: string;
+  /** options.BinaryName, the runtime the runc v2 shim runs; without it, RUNTIME
+   * through the Engine's wrapper (which logs each call). */
+  binary?: string;
 }
 
 interface Teardown {
@@ -54,6 +55,7 @@ export class CriNode {
     // Sockets of the runc v2 shims go to /run/containerd/s whatever we configure.
     this.e.tidyDirs(['/run/containerd', '/run/containerd/s', '/run/containerd/fifo']);
     mkdirSync(this.e.path('logs'));
+    writeFileSync(this.e.path('config.toml'), this.config());
     // containerd first (its tasks and shims), then the Engine's own teardown.
     this.e.onCleanup(() => {
       this.client?.close();
@@ -100,7 +102,7 @@ export class CriNode {
         `[${cri}.containerd.runtimes.${h.name}]`,
         '  runtime_type = "io.containerd.runc.v2"',
         `[${cri}.containerd.runtimes.${h.name}.options]`,
-        `  BinaryName = "${h.binary}"`,
+        `  BinaryName = "${h.binary ?? this.e.runtime}"`,
         // The runtime's state: ours, not /run/containerd/runc/k8s.io.
         `  Root = "${this.e.path('rt-root', h.name)}"`,
         '  SystemdCgroup = false',
@@ -115,9 +117,8 @@ export class CriNode {
     return sh('ctr', ['--address', this.sock, '-n', 'k8s.io', ...args], { timeoutMs: 60_000 });
   }
 
-  /** Starts containerd (with the handlers as they are now) and waits for its CRI service to answer. */
+  /** Starts containerd and waits for its CRI service to answer. */
   async start(): Promise<void> {
-    writeFileSync(this.e.path('config.toml'), this.config());
     this.daemon = this.e.daemon('containerd', ['--config', this.e.path('config.toml')], this.e.path('containerd.log'));
     this.client?.close();
     // runts' calls cost ~5x runc's (Node's start): 20 pods on a loaded 2-core host need minutes.
