@@ -2,6 +2,7 @@
 // kubelet does (packages/proto/src/cri.ts). Each RuntimeClass handler is a
 // runtime in our config.toml; the Engine (test/engines/lib.ts) owns the temp
 // dir, the daemons and a teardown that leaves nothing behind, even on failure.
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,14 +25,15 @@ interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
 }
 
-/** The static pause program, compiled once into the cache, as a plain tar. */
+/** The static pause program as a plain tar, cached by its source's hash. */
 function pauseLayer(): string {
   mkdirSync(CACHE, { recursive: true });
-  const tar = join(CACHE, 'pause-rootfs.tar');
+  const src = join(TOP, 'test', 'cri', 'pause.c');
+  const tar = join(CACHE, `pause-${createHash('sha256').update(readFileSync(src)).digest('hex').slice(0, 12)}.tar`);
   if (existsSync(tar)) return tar;
   const dir = mkdtempSync(join(tmpdir(), 'runts-cri-pause-'));
   try {
-    const cc = sh(process.env['CC'] ?? 'cc', ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', join(dir, 'pause'), join(TOP, 'test', 'cri', 'pause.c')]);
+    const cc = sh(process.env['CC'] ?? 'cc', ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', join(dir, 'pause'), src]);
     if (cc.code !== 0) throw new Error(`cc pause.c: ${cc.stderr.trim()}`);
     const t = sh('tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', dir, '-cf', `${tar}.${process.pid}.tmp`, 'pause']);
     if (t.code !== 0) throw new Error(`tar: ${t.stderr}`);
