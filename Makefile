@@ -12,7 +12,7 @@ HARDEN_CFLAGS := -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 HARDEN_LDFLAGS := -Wl,-z,relro -Wl,-z,now
 APT_PKGS := busybox-static clang libclang-rt-14-dev keyutils runc
 
-.PHONY: all deps build bindings ts bins sea install fuzz test test-unit soak test-integration conformance conformance-report test-engines test-corpus test-v2 demo demo-supervisor bench clean
+.PHONY: all deps build bindings ts bins sea install fuzz test test-unit soak test-integration conformance conformance-report test-engines test-corpus test-v2 test-cri demo demo-supervisor bench clean
 
 all: build
 
@@ -58,7 +58,7 @@ packages/oci/src/gen/check.ts: packages/oci/scripts/gen-check.mts packages/oci/s
 	$(NODE) --no-warnings $<
 
 # gRPC message and service types from proto/.
-packages/proto/src/gen/shim.ts: packages/proto/scripts/gen.mts $(wildcard proto/runts/*/v1/*.proto)
+packages/proto/src/gen/shim.ts: packages/proto/scripts/gen.mts $(wildcard proto/runts/*/v1/*.proto) proto/k8s/cri/v1/api.proto
 	$(NODE) $<
 
 ts: packages/seccomp/src/gen/syscalls.ts packages/oci/src/gen/check.ts packages/proto/src/gen/shim.ts
@@ -203,6 +203,15 @@ test-v2: build
 	@missing=""; for p in $(V2VM_PKGS) $(APT_PKGS) runc; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
 	test/v2/run.sh
+
+# Kubernetes' node path: CRI calls, as kubelet makes them, to a private
+# containerd's CRI plugin with a RuntimeClass handler per runtime: runts
+# (RUNTIME, through the runc v2 shim) and runc, the reference (test/cri/).
+CRI_PKGS := containerd runc tini busybox-static
+test-cri: build
+	@missing=""; for p in $(CRI_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+	RUNTIME=$${RUNTIME:-$(ROOT)/bin/runts} tini -s -- $(TAP) test/cri/*.test.ts
 
 demo: build
 	@sh test/demo.sh

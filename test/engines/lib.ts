@@ -100,11 +100,12 @@ export function rootfsTar(): string {
   return tar;
 }
 
-/** An OCI image-layout archive of the busybox rootfs, for `ctr image import`. */
-export function ociArchive(name: string): string {
-  const out = join(CACHE, `busybox-oci-${name.replace(/[^A-Za-z0-9]+/g, '_')}.tar`);
+/** An OCI image-layout archive for `ctr image import`: of the busybox rootfs,
+ * or of image.layer (a plain tar, cached by its name) run as image.cmd. */
+export function ociArchive(name: string, image: { layer: string; cmd: string[] } = { layer: rootfsTar(), cmd: ['/bin/sh'] }): string {
+  const out = join(CACHE, `${basename(image.layer, '.tar')}-oci-${name.replace(/[^A-Za-z0-9]+/g, '_')}.tar`);
   if (existsSync(out)) return out;
-  const layer = readFileSync(rootfsTar());
+  const layer = readFileSync(image.layer);
   const dir = mkdtempSync(join(tmpdir(), 'runts-eng-oci-'));
   try {
     const blobs = join(dir, 'blobs', 'sha256');
@@ -118,7 +119,7 @@ export function ociArchive(name: string): string {
     const layerDesc = put(layer, 'application/vnd.oci.image.layer.v1.tar');
     const config = put(JSON.stringify({
       architecture: 'amd64', os: 'linux',
-      config: { Env: ['PATH=/bin:/sbin:/usr/bin'], Cmd: ['/bin/sh'] },
+      config: { Env: ['PATH=/bin:/sbin:/usr/bin'], Cmd: image.cmd },
       rootfs: { type: 'layers', diff_ids: [layerDesc.digest] },
     }), 'application/vnd.oci.image.config.v1+json');
     const manifest = put(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers: [layerDesc] }),
