@@ -512,6 +512,8 @@ t.test("runts and runts-shim refuse another user's directories too, in one line"
   t.equal(shim.status, 1);
   t.match(shim.stderr, new RegExp(`^runts-shim: --dir ${root}: [^\\n]*owned by uid ${ATTACKER}[^\\n]*\\n$`));
   t.notOk(existsSync(join(home, 'task.sock')), 'the shim made no socket');
+});
+
 /** The host files a container must never be able to change: the stage, node, the single executable if built, and the runtime under test ($RUNTS: runc too). */
 function hostBinaries(): Map<string, string> {
   const files = [join(TOP, 'bindings', 'runts-stage'), realpathSync(process.execPath), join(TOP, 'dist', 'runts'), realpathSync(RUNTS)].filter((f) => existsSync(f));
