@@ -46,7 +46,7 @@ bindings/fuzz-plan: bindings/fuzz-plan.c bindings/stage.c bindings/stage.h
 fuzz: bindings/fuzz-plan ts
 	@corpus=$$(mktemp -d) && trap 'rm -rf "$$corpus"' EXIT && \
 	$(NODE) packages/runtime/scripts/plan-seeds.mts "$$corpus" && \
-	bindings/fuzz-plan -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=bindings/fuzz- "$$corpus" 2>&1 | \
+	bindings/fuzz-plan -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 -artifact_prefix=bindings/fuzz- "$$corpus" 2>&1 | \
 	    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY)|Test unit written|Done ' ; exit $${PIPESTATUS[0]}
 
 # Syscall numbers come from this system's kernel headers.

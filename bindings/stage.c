@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "stage.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include <signal.h>
 #include <termios.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -525,10 +527,24 @@ static void cloexec_from_proc(int first)
 	close(dir);
 }
 
+static int op_fds(const uint8_t *p, int *out, int max);
+
+/* The caller's fds below `first` go to the container; the ops' own fds at those
+ * numbers do not, and a number the caller did not pass is not open here. */
 static void do_close_fds(int first)
 {
-	for (int fd = 3; fd < first; fd++)
+	static int own[1024];
+	int nown = op_fds(plan, own, (int)(sizeof own / sizeof own[0]));
+	if (nown < 0)
+		fail(EMFILE);
+	for (int fd = 3; fd < first; fd++) {
+		int mine = 0;
+		for (int i = 0; i < nown && !mine; i++)
+			mine = own[i] == fd;
+		if (mine || (fcntl(fd, F_GETFD) < 0 && errno == EBADF))
+			continue;
 		check(fcntl(fd, F_SETFD, 0));
+	}
 	if (syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		cloexec_from_proc(first);
 }
@@ -1292,9 +1308,9 @@ struct exec_req {
 	int err;
 };
 
-/* The fds that must survive the stage's exec (Node opens all close-on-exec,
- * stdio included): stdio, the sync socket, and fd arguments by op. */
-static int plan_fds(const uint8_t *p, int *out, int max)
+/* The fds the plan's own ops take (the sync socket, namespaces, the exec fifo, ...):
+ * runts' own, never the caller's, whatever their numbers. */
+static int op_fds(const uint8_t *p, int *out, int max)
 {
 	const struct runts_plan_header *h = (const struct runts_plan_header *)p;
 	const struct runts_op *ops = (const struct runts_op *)(p + h->ops_off);
@@ -1307,8 +1323,6 @@ static int plan_fds(const uint8_t *p, int *out, int max)
 			out[n++] = (int)(fd);        \
 		}                                    \
 	} while (0)
-	for (int fd = 0; fd < 3; fd++)
-		KEEP(fd);
 	KEEP(h->sync_fd);
 	for (uint32_t i = 0; i < h->nops; i++) {
 		const int64_t *a = ops[i].a;
@@ -1326,13 +1340,72 @@ static int plan_fds(const uint8_t *p, int *out, int max)
 			for (int j = 0; j < 3; j++)
 				KEEP(a[j]);
 			break;
-		case OP_CLOSE_FDS: /* the caller's preserved fds */
-			for (int64_t fd = 3; fd < a[0] && fd < INT_MAX; fd++)
-				KEEP(fd);
-			break;
 		}
 	}
 #undef KEEP
+	return n;
+}
+
+/* Is fd one of Node's own (libuv's epoll, io_uring, eventfd, its signal pipes),
+ * which sit at the numbers --preserve-fds names when the caller passed fewer?
+ * Node marks inherited fds close-on-exec too, so only their kind tells: an
+ * anonymous inode, or a pipe whose two ends this process holds. (Runs in the
+ * parent, before the vfork: it may use the C library freely.) */
+static int node_own_fd(int fd)
+{
+	char path[64], link[256], other[256];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, link, sizeof link - 1);
+	if (n < 0)
+		return 0;
+	link[n] = '\0';
+	if (strncmp(link, "anon_inode:", 11) == 0)
+		return 1;
+	if (strncmp(link, "pipe:", 5) != 0)
+		return 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return 0;
+	int both = 0;
+	for (struct dirent *e; !both && (e = readdir(d));) {
+		int o = atoi(e->d_name);
+		if (e->d_name[0] == '.' || o == fd || o == dirfd(d))
+			continue;
+		snprintf(path, sizeof path, "/proc/self/fd/%d", o);
+		ssize_t m = readlink(path, other, sizeof other - 1);
+		if (m == n && memcmp(other, link, (size_t)n) == 0)
+			both = 1;
+	}
+	closedir(d);
+	return both;
+}
+
+/* The fds that must survive the stage's exec (Node opens all close-on-exec,
+ * stdio included): stdio, the ops' fds, and the caller's preserved fds, but
+ * never Node's own (they stay behind at the exec). */
+static int plan_fds(const uint8_t *p, int *out, int max)
+{
+	const struct runts_plan_header *h = (const struct runts_plan_header *)p;
+	const struct runts_op *ops = (const struct runts_op *)(p + h->ops_off);
+	if (max < 3)
+		return -1;
+	for (int fd = 0; fd < 3; fd++)
+		out[fd] = fd;
+	int n = op_fds(p, out + 3, max - 3);
+	if (n < 0)
+		return -1;
+	n += 3;
+	for (uint32_t i = 0; i < h->nops; i++) {
+		if (ops[i].code != OP_CLOSE_FDS)
+			continue;
+		for (int64_t fd = 3; fd < ops[i].a[0] && fd < INT_MAX; fd++) {
+			if (fcntl((int)fd, F_GETFD) < 0 || node_own_fd((int)fd))
+				continue;
+			if (n == max)
+				return -1;
+			out[n++] = (int)fd;
+		}
+	}
 	return n;
 }
 

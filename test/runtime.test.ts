@@ -419,3 +419,15 @@ t.test('run -t and exec -t from a terminal: a pty of its size from the start, re
   t.not(detached.code, 0);
   t.match(detached.stderr, /console.socket/, 'a detached exec with a terminal still needs a console socket, as in runc');
 });
+
+t.test('an init that dies during setup is reported with its wait status and its last step', async (t) => {
+  const env = new Env(t);
+  const cfg = baseConfig(['true']);
+  // A createRuntime hook gets the init's pid on stdin and kills it mid-setup.
+  cfg.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'kill -9 $(sed \'s/.*"pid":\\([0-9]*\\).*/\\1/\')'] }] };
+  const id = env.id();
+  const r = env.runts(['create', '--bundle', env.bundle(cfg), id]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^runts: container init was killed by signal 9 \(SIGKILL\) during setup, after step \d+ of \d+ \(hooks: run prestart and createRuntime hooks\), without reporting an error\n$/);
+  t.same(env.runts(['list', '-q']).stdout, '', 'no container left');
+});

@@ -713,3 +713,22 @@ t.test('a cached stage memfd whose fd number was closed and reused is never exec
   t.equal(opened[opened.length - 1], Number(memfd), 'its number now names a writable file');
   t.match(waitingExe(), /^\/memfd:runts-stage /, 'a new sealed copy was made and exec\'d, not the file');
 });
+
+t.test('--preserve-fds N with fewer fds passed hands the container only the caller\'s, never Node\'s epoll, io_uring or pipes', async (t) => {
+  const env = new Env(t);
+  const passed = join(env.dir, 'passed');
+  writeFileSync(passed, 'mine');
+  const bundle = env.bundle(sh('for f in /proc/self/fd/*; do echo "${f##*/} $(readlink $f)"; done'));
+  const out = join(env.dir, 'out');
+  const fds = [openSync(out, 'w'), openSync(passed, 'r')];
+  try {
+    const r = spawnSync(RUNTS, ['--root', env.root, 'run', '--preserve-fds', '12', '--bundle', bundle, env.id()], { stdio: ['ignore', fds[0]!, 'pipe', fds[1]!], encoding: 'utf8' });
+    t.equal(r.status, 0, r.stderr);
+  } finally {
+    fds.forEach((fd) => closeSync(fd));
+  }
+  const links = new Map(readFileSync(out, 'utf8').trim().split('\n').map((l) => [Number(l.split(' ')[0]), l.split(' ').slice(1).join(' ')] as const));
+  t.equal(links.get(3), passed, 'the fd the caller passed is there');
+  const leaked = [...links].filter(([fd, l]) => fd > 2 && (l.startsWith('anon_inode:') || l.startsWith('pipe:')));
+  t.same(leaked, [], 'none of runts\' own');
+});

@@ -318,7 +318,7 @@ export class Runtime implements RuntimeApi {
     rec.pid = pid;
     rec.startTime = startTime(pid) ?? '';
 
-    this.converse(parentEnd, plan, {
+    this.converse(parentEnd, pidfd, plan, {
       [SyncTag.SETUP]: (joinErr) => {
         this.debug?.(`create ${id}: init asks for id maps and cgroup placement`);
         writeIdMaps(pid, spec, caller);
@@ -386,12 +386,23 @@ export class Runtime implements RuntimeApi {
 
 
   /** Answers the child's SYNC points until it reports READY; turns its errors into RuntsErrors. */
-  private converse(fd: number, plan: Plan, handlers: Record<number, (joinErr: number) => string>, onListener?: (listener: number) => void): void {
+  private converse(fd: number, pidfd: number, plan: Plan, handlers: Record<number, (joinErr: number) => string>, onListener?: (listener: number) => void): void {
+    let last = -1;
+    const receive = () => {
+      try {
+        return this.sys.recvMsg(fd, MSG_SIZE);
+      } catch (e) {
+        // The init died with our last answer unread.
+        if (isRuntsError(e) && e.detail.errno === 'ECONNRESET') throw this.diedInSetup(pidfd, plan, last);
+        throw e;
+      }
+    };
     for (;;) {
-      const { data: msg, fd: passed } = this.sys.recvMsg(fd, MSG_SIZE);
-      if (msg.length < MSG_SIZE) throw new RuntsError('ERR_SYSCALL', 'container init exited during setup without reporting an error');
+      const { data: msg, fd: passed } = receive();
+      if (msg.length < MSG_SIZE) throw this.diedInSetup(pidfd, plan, last);
       const kind = msg.readUInt32LE(0);
       const index = msg.readUInt32LE(4);
+      last = index;
       const err = msg.readInt32LE(8);
       const arg = msg.readInt32LE(12);
       const op = plan.ops[index];
@@ -419,11 +430,34 @@ export class Runtime implements RuntimeApi {
           this.reply(fd, 1, payload);
           throw e;
         }
-        this.reply(fd, 0, payload);
+        try {
+          this.reply(fd, 0, payload);
+        } catch {
+          // EPIPE: the init died while we answered (a hook may have killed it).
+          throw this.diedInSetup(pidfd, plan, last);
+        }
         continue;
       }
       throw op ? stageError(stepOf(op), index, kind, err, arg) : this.opError(plan, index, err);
     }
+  }
+
+  /** The init closed the sync socket without a report: it died. Its wait status and the
+   * last step it reported say where (it is reaped here; the undo's reap finds it gone). */
+  private diedInSetup(pidfd: number, plan: Plan, last: number): RuntsError {
+    let st = null;
+    for (let i = 0; i < 2000 && !st; i++) {
+      try {
+        st = this.sys.tryWaitPidfd(pidfd);
+      } catch {
+        break;
+      }
+      if (!st) sleepMs(1);
+    }
+    const how = !st ? 'is gone' : st.signal !== undefined ? `was killed by signal ${st.signal} (${signalName(st.signal)})` : `exited with status ${st.code}`;
+    const op = plan.ops[last];
+    const where = op ? `after step ${last} of ${plan.ops.length} (${op.path}: ${op.what})` : 'before its first step';
+    return new RuntsError('ERR_SYSCALL', `container init ${how} during setup, ${where}, without reporting an error`);
   }
 
   /** After READY an exec'd process only unblocks signals, loads its filter and
@@ -530,7 +564,7 @@ export class Runtime implements RuntimeApi {
       this.closeChildEnds(fds, [childEnd, consoleFd, ...joinFds]);
       let master: number | undefined;
       try {
-        this.converse(parentEnd, plan, {
+        this.converse(parentEnd, pidfd, plan, {
           [SyncTag.SETUP]: (joinErr) => {
             if (joinFds.length === 0 || joinErr !== 0) cgroup.apply(pid);
             return '';
@@ -970,6 +1004,11 @@ export class Runtime implements RuntimeApi {
 }
 
 const ownsMountNs = (spec: Spec): boolean => (spec.linux?.namespaces ?? []).some((n) => n.type === 'mount');
+
+/** SIGKILL for 9: node:os's table, loaded only for this message. */
+function signalName(n: number): string {
+  return Object.entries(os().constants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
+}
 
 function hostId(map: { containerID: number; hostID: number; size: number }[] | undefined, id: number): number {
   const m = (map ?? []).find((e) => id >= e.containerID && id < e.containerID + e.size);
