@@ -42,7 +42,7 @@ packages/oci/src/gen/check.ts: packages/oci/scripts/gen-check.mts packages/oci/s
 	$(NODE) --no-warnings $<
 
 # gRPC message and service types from proto/.
-packages/proto/src/gen/shim.ts: packages/proto/scripts/gen.mts $(wildcard proto/runts/*/v1/*.proto)
+packages/proto/src/gen/shim.ts: packages/proto/scripts/gen.mts $(shell find proto -name "*.proto")
 	$(NODE) $<
 
 ts: packages/seccomp/src/gen/syscalls.ts packages/oci/src/gen/check.ts packages/proto/src/gen/shim.ts
