@@ -77,7 +77,8 @@ bins:
 	    "$(NODE)" "$(ROOT)/packages/runtime/dist/cli/multicall.js" "$(ROOT)/bin/$$1.js" "$$commit" > bin/$$1; chmod 755 bin/$$1; }; \
 	resident() { printf '#!%s\nrequire("node:module").enableCompileCache("%s");\nrequire("%s").cli("%s");\n' \
 	    "/usr/bin/env -S $(NODE) $(RESIDENT_FLAGS)" "$(ROOT)/bin/.cache" "$(ROOT)/bin/$$1.js" "$$commit" > bin/$$1; chmod 755 bin/$$1; }; \
-	oneshot runts; oneshot runtsctl; resident runts-shim; resident runtsd
+	oneshot runts; oneshot runtsctl; resident runts-shim; resident runtsd; \
+	ln -sfn runts-shim bin/$(CONTAINERD_SHIM)
 	@$(NODE) packages/runtime/scripts/code-cache.mts --eager bin/runts.js bin/runtsctl.js
 	@$(NODE) packages/runtime/scripts/code-cache.mts --out .lazy.cache bin/runts.js
 
@@ -89,6 +90,8 @@ bins:
 comma := ,
 SEA_ASSETS := $(ROOT)/node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node $(ROOT)/bindings/libruntsstage.so $(ROOT)/bindings/runts-stage
 SEA_NAMES := runts-shim runtsd runtsctl
+# containerd resolves runtime io.containerd.runts.v1 to this name on its PATH: runts-shim.
+CONTAINERD_SHIM := containerd-shim-runts-v1
 SEA_JS := runts $(SEA_NAMES) typebox
 # The resident processes' heap limits (RESIDENT_FLAGS) for every name: they cost the CLI nothing measurable.
 RESIDENT_ARGV := $(subst $(eval) ,$(comma),$(foreach f,$(RESIDENT_FLAGS),\"$(f)\"))
@@ -116,7 +119,7 @@ sea: deps bindings ts
 	@cp $$(readlink -f $(NODE)) dist/sea/runts.tmp && chmod 755 dist/sea/runts.tmp
 	@$(ROOT)/node_modules/.bin/postject dist/sea/runts.tmp NODE_SEA_BLOB dist/sea/blob --sentinel-fuse NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2 >/dev/null 2>dist/sea/postject.log \
 	    || { cat dist/sea/postject.log; exit 1; }
-	@mv dist/sea/runts.tmp dist/runts && for n in $(SEA_NAMES); do ln -sfn runts dist/$$n; done
+	@mv dist/sea/runts.tmp dist/runts && for n in $(SEA_NAMES) $(CONTAINERD_SHIM); do ln -sfn runts dist/$$n; done
 	@# Drop the new file from the page cache: written in one piece it sits in large
 	@# folios that every exec would map whole (~20 MiB more RSS until evicted).
 	@sync dist/runts && dd if=dist/runts iflag=nocache count=0 status=none
@@ -126,7 +129,7 @@ sea: deps bindings ts
 PREFIX ?= /usr/local
 install: sea
 	install -D -m 0755 dist/runts $(DESTDIR)$(PREFIX)/bin/runts
-	for n in $(SEA_NAMES); do ln -sfn runts $(DESTDIR)$(PREFIX)/bin/$$n; done
+	for n in $(SEA_NAMES) $(CONTAINERD_SHIM); do ln -sfn runts $(DESTDIR)$(PREFIX)/bin/$$n; done
 
 TAP := $(NODE) node_modules/.bin/tap
 test: build sea

@@ -6,7 +6,7 @@ import { validateConfig, type Process } from '@runts/oci';
 import { StatusError, grpc, type shim } from '@runts/proto';
 import type { Runtime } from '@runts/runtime';
 import type { Sys, WaitStatus } from '@runts/sys';
-import { ProcessIO, type Output } from './io';
+import { ProcessIO, type Output, type StdioPaths } from './io';
 import type { EventBody, Outbox } from './outbox';
 import type { Reaper } from './reaper';
 
@@ -74,10 +74,11 @@ export class Tasks {
     return [...this.containers.keys()];
   }
 
-  create(r: shim.CreateTaskRequest__Output): number {
+  /** With paths (containerd), stdio goes to the client's fifos instead of a log. */
+  create(r: shim.CreateTaskRequest__Output, paths?: StdioPaths): number {
     if (!r.id) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'id is required');
     if (this.containers.has(r.id)) throw new StatusError(grpc.status.ALREADY_EXISTS, `container "${r.id}" already exists`);
-    const io = new ProcessIO(this.sys, join(this.logDir, `${r.id}.log`), r.terminal, r.stdin);
+    const io = new ProcessIO(this.sys, paths ? '' : join(this.logDir, `${r.id}.log`), r.terminal, r.stdin, paths);
     let created;
     try {
       created = this.rt.spawnInit(r.id, { bundle: r.bundle, ...(io.stdio ? { stdio: io.stdio } : {}) });
@@ -139,7 +140,7 @@ export class Tasks {
     return p.pid;
   }
 
-  exec(r: shim.ExecProcessRequest__Output): void {
+  exec(r: shim.ExecProcessRequest__Output, paths?: StdioPaths): void {
     const c = this.get(r.id);
     if (!r.execId) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'exec_id is required');
     if (c.execs.has(r.execId)) throw new StatusError(grpc.status.ALREADY_EXISTS, `exec "${r.execId}" already exists in container "${c.id}"`);
@@ -152,7 +153,7 @@ export class Tasks {
       throw new StatusError(grpc.status.INVALID_ARGUMENT, `spec_json: invalid JSON: ${(e as Error).message}`);
     }
     process.terminal = r.terminal;
-    const io = new ProcessIO(this.sys, join(this.logDir, `${c.id}.${r.execId}.log`), r.terminal, r.stdin);
+    const io = new ProcessIO(this.sys, paths ? '' : join(this.logDir, `${c.id}.${r.execId}.log`), r.terminal, r.stdin, paths);
     const p = this.proc(c.id, r.execId, 0, -1, io, r.terminal, r.stdin);
     p.process = process;
     c.execs.set(r.execId, p);
@@ -296,7 +297,7 @@ export class Tasks {
   /** A deleted process's stdio and log: nothing reads a log after its container is gone. */
   private drop(p: Proc): void {
     p.io.close();
-    rmSync(p.io.logPath, { force: true });
+    if (p.io.logPath) rmSync(p.io.logPath, { force: true });
   }
 
   private proc(containerId: string, execId: string, pid: number, pidfd: number, io: ProcessIO, terminal: boolean, stdin: boolean): Proc {

@@ -46,6 +46,8 @@ interface Lib {
   sendFd: Fn;
   ioctl: Fn;
   eventfd: Fn;
+  mount: Fn;
+  umount2: Fn;
   poll: Fn;
   syscall: Fn;
 }
@@ -125,6 +127,8 @@ function load(): Lib {
     sendFd: f(stage, 'int runts_send_fd(int sock, const uint8_t *buf, int len, int fd)'),
     ioctl: f(libc, 'int ioctl(int fd, unsigned long req, uint8_t *arg)'),
     eventfd: f(libc, 'int eventfd(unsigned int initval, int flags)'),
+    mount: f(libc, 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+    umount2: f(libc, 'int umount2(const char *target, int flags)'),
     poll: f(libc, 'int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
     syscall: f(libc, 'long syscall(long nr, ...)'),
   };
@@ -343,6 +347,16 @@ export class LinuxSys implements Sys {
     attr.writeUInt32LE(attachType, 8);
     attr.writeUInt32LE(flags, 12);
     if (Number(l.syscall(bpfNr(), 'int', BPF_PROG_ATTACH, 'uint8_t *', attr, 'unsigned int', BPF_ATTR_SIZE)) < 0) throw sysError('bpf BPF_PROG_ATTACH', errno(l));
+  }
+
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void {
+    const l = load();
+    if (l.mount(source, target, fstype, flags, data || null) < 0) throw sysError('mount', errno(l), target, { file: target });
+  }
+
+  umount2(target: string, flags: number): void {
+    const l = load();
+    if (l.umount2(target, flags) < 0) throw sysError('umount2', errno(l), target, { file: target });
   }
 
   setChildSubreaper(): void {
