@@ -1,0 +1,181 @@
+// containerd 1.6 (private daemon) + ctr with runts-shim as its runtime v2 shim:
+// `--runtime io.containerd.runts.v1` finds containerd-shim-runts-v1 on the
+// daemon's PATH (ours only), which serves the task API over ttrpc in process.
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Engine, TOP, ensurePackages, ociArchive, sh, waitFor, type Result } from './lib';
+
+const skip = ensurePackages(['containerd']);
+const SHIM = join(TOP, 'bin', 'containerd-shim-runts-v1');
+if (skip) {
+  t.plan(0, `containerd unavailable: ${skip}`);
+} else if (!existsSync(SHIM)) {
+  t.plan(0, `${SHIM} missing: make build`);
+} else {
+  main();
+}
+
+function main(): void {
+  const e = new Engine(t, 'ctdshim');
+  const ns = e.tag;
+  const sock = e.path('containerd.sock');
+  const runtimeRoot = `/run/containerd/runts/${ns}`;
+  e.tidyDirs(['/run/containerd', '/run/containerd/s', '/run/containerd/runts', runtimeRoot, '/run/containerd/runts-shim', '/run/containerd/fifo']);
+  // The shim is found on containerd's PATH: a dir holding only its name.
+  const binDir = e.path('bin');
+  mkdirSync(binDir);
+  symlinkSync(SHIM, join(binDir, 'containerd-shim-runts-v1'));
+  writeFileSync(e.path('config.toml'), [
+    'version = 2',
+    `root = "${e.path('root')}"`,
+    `state = "${e.path('state')}"`,
+    'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",',
+    '  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp",',
+    '  "io.containerd.internal.v1.tracing"]',
+    '[grpc]',
+    `  address = "${sock}"`,
+    '[ttrpc]',
+    `  address = "${sock}.ttrpc"`,
+    '[debug]',
+    '  address = ""',
+    '[metrics]',
+    '  address = ""',
+    '[plugins."io.containerd.internal.v1.opt"]',
+    `  path = "${e.path('opt')}"`,
+    '',
+  ].join('\n'));
+  const IMG = 'localhost/runts-busybox:latest';
+  const ctr = (...args: string[]): Result => sh('ctr', ['--address', sock, '-n', ns, ...args], { timeoutMs: 60_000 });
+  const runFlags = ['--runtime', 'io.containerd.runts.v1', '--snapshotter', 'overlayfs', '--fifo-dir', e.path('fifo')];
+  const logTail = () => (existsSync(e.path('containerd.log')) ? readFileSync(e.path('containerd.log'), 'utf8').split('\n').filter((l) => /shim|runts|error/i.test(l)).slice(-15).join('\n') : '');
+  const why = (r: Result) => ({ ...e.evidence(r), containerdLog: logTail() });
+  const taskStatus = (id: string) => {
+    const line = ctr('task', 'ls').stdout.split('\n').find((l) => l.split(/\s+/)[0] === id);
+    return line?.trim().split(/\s+/)[2] ?? '(none)';
+  };
+  /** Our shims: their command lines name our containerd's socket. */
+  const shims = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      return cmd.includes('containerd-shim-runts-v1') && cmd.includes(sock);
+    } catch {
+      return false;
+    }
+  });
+  const socketOf = (id: string) => `/run/containerd/s/${createHash('sha256').update(join(sock, ns, id)).digest('hex')}`;
+  const ids: string[] = [];
+
+  e.onCleanup(() => {
+    for (const id of ctr('task', 'ls', '-q').stdout.split('\n').filter(Boolean)) {
+      ctr('task', 'kill', '-a', '-s', 'SIGKILL', id);
+      ctr('task', 'delete', '-f', id);
+    }
+    for (const id of ctr('container', 'ls', '-q').stdout.split('\n').filter(Boolean)) ctr('container', 'delete', id);
+  });
+
+  t.before(async () => {
+    e.daemon('containerd', ['--config', e.path('config.toml')], e.path('containerd.log'), { ...process.env, PATH: `${binDir}:${process.env['PATH']}` });
+    await waitFor('containerd to serve', () => existsSync(sock) && ctr('version').code === 0, 20_000)
+      .catch((err) => { throw new Error(`${err}\n${readFileSync(e.path('containerd.log'), 'utf8').slice(-2000)}`); });
+    const r = ctr('image', 'import', '--snapshotter', 'overlayfs', '--base-name', 'localhost/runts-busybox', ociArchive(IMG));
+    if (r.code !== 0) throw new Error(`ctr image import: ${r.stderr}`);
+  });
+
+  const run = (id: string, ...args: string[]) => {
+    ids.push(id);
+    return ctr('run', ...runFlags, ...args.slice(0, args.indexOf('--')), IMG, id, ...args.slice(args.indexOf('--') + 1));
+  };
+
+  t.test('run --rm: output and exit 0', async (t) => {
+    const r = run('r1', '--rm', '--', 'echo', 'hello');
+    t.equal(r.code, 0, 'exit code', why(r));
+    t.equal(r.stdout, 'hello\n', 'output', why(r));
+  });
+
+  t.test('run --rm: exit code and stderr', async (t) => {
+    const r = run('r2', '--rm', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3');
+    t.equal(r.code, 3, 'exit code', why(r));
+    t.equal(r.stdout, 'out\n', 'stdout', why(r));
+    t.match(r.stderr, /^err$/m, 'stderr', why(r));
+  });
+
+  t.test('run --rm: env', async (t) => {
+    const r = run('r3', '--rm', '--env', 'FOO=bar', '--', 'sh', '-c', 'echo $FOO $(id -u)');
+    t.equal(r.code, 0, 'exit code', why(r));
+    t.equal(r.stdout, 'bar 0\n', 'output', why(r));
+  });
+
+  t.test('run -d: a task served by our shim', async (t) => {
+    const r = run('d1', '-d', '--', 'sleep', '1000');
+    t.equal(r.code, 0, 'exit code', why(r));
+    t.equal(taskStatus('d1'), 'RUNNING');
+    t.equal(shims().length, 1, 'one containerd-shim-runts-v1 for our containerd');
+    t.ok(existsSync(socketOf('d1')), 'its socket, named as containerd names it');
+    t.ok(existsSync(`${runtimeRoot}/d1`), 'the runtime state under the namespace\'s root');
+  });
+
+  t.test('exec: output and exit code', async (t) => {
+    const r = ctr('task', 'exec', '--fifo-dir', e.path('fifo'), '--exec-id', 'e1', 'd1', 'sh', '-c', 'echo in-exec; exit 4');
+    t.equal(r.code, 4, 'exit code', why(r));
+    t.equal(r.stdout, 'in-exec\n', 'output', why(r));
+  });
+
+  t.test('task ps', async (t) => {
+    const pid = ctr('task', 'ls').stdout.split('\n').find((l) => l.startsWith('d1 '))?.trim().split(/\s+/)[1] ?? '?';
+    const r = ctr('task', 'ps', 'd1');
+    t.equal(r.code, 0, 'exit code', why(r));
+    t.match(r.stdout, new RegExp(`^${pid}\\s`, 'm'), 'lists the init by host pid', why(r));
+  });
+
+  t.test('pause and resume', async (t) => {
+    let r = ctr('task', 'pause', 'd1');
+    t.equal(r.code, 0, 'pause exit code', why(r));
+    t.equal(taskStatus('d1'), 'PAUSED');
+    r = ctr('task', 'resume', 'd1');
+    t.equal(r.code, 0, 'resume exit code', why(r));
+    t.equal(taskStatus('d1'), 'RUNNING');
+  });
+
+  t.test('metrics', async (t) => {
+    const r = ctr('task', 'metrics', 'd1');
+    t.equal(r.code, 0, 'exit code', why(r));
+    t.match(r.stdout, /memory\.usage_in_bytes\s+[1-9]\d*/, 'memory usage', why(r));
+  });
+
+  t.test('checkpoint: one clear sentence', async (t) => {
+    const r = ctr('task', 'checkpoint', 'd1');
+    t.not(r.code, 0, 'fails', why(r));
+    t.match(r.stderr, /checkpoint is not supported/, 'says why', why(r));
+    t.equal(taskStatus('d1'), 'RUNNING', 'the task is unaffected');
+  });
+
+  t.test('kill', async (t) => {
+    const r = ctr('task', 'kill', '-s', 'SIGKILL', 'd1');
+    t.equal(r.code, 0, 'exit code', why(r));
+    await waitFor('STOPPED', () => taskStatus('d1') === 'STOPPED', 10_000).catch(() => undefined);
+    t.equal(taskStatus('d1'), 'STOPPED');
+  });
+
+  t.test('delete: task and container, runtime state, cgroup and rootfs mount gone', async (t) => {
+    let r = ctr('task', 'delete', 'd1');
+    t.equal(r.code, 0, 'task delete', why(r));
+    t.match(r.stderr, /exit code 137/, 'reports 128+SIGKILL', why(r));
+    r = ctr('container', 'delete', 'd1');
+    t.equal(r.code, 0, 'container delete', why(r));
+    t.notOk(existsSync(`${runtimeRoot}/d1`), 'runtime state removed');
+    t.notOk(existsSync(`/sys/fs/cgroup/memory/${ns}/d1`), 'cgroup removed');
+  });
+
+  t.test('nothing left: no shim, mount, socket or cgroup', async (t) => {
+    await waitFor('the shims to exit', () => shims().length === 0, 10_000).catch(() => undefined);
+    t.same(shims(), [], 'no shim process', { containerdLog: logTail() });
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(e.dir));
+    t.same(mounts, [], 'no mount under our containerd\'s dirs');
+    t.same(ids.filter((id) => existsSync(socketOf(id))), [], 'no shim socket');
+    const cg = `/sys/fs/cgroup/memory/${ns}`;
+    t.same(existsSync(cg) ? readdirSync(cg, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name) : [], [], 'no container cgroup');
+    t.notOk(existsSync(runtimeRoot) && readdirSync(runtimeRoot).length > 0, 'no runtime state');
+  });
+}
