@@ -2,10 +2,11 @@
 // `--runtime io.containerd.runts.v1` finds containerd-shim-runts-v1 on the
 // daemon's PATH (ours only), which serves the task API over ttrpc in process.
 import t from 'tap';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Engine, TOP, ensurePackages, ociArchive, sh, waitFor, type Result } from './lib';
+import { Engine, TOP, ensurePackages, ociArchive, onPty, sh, sleep, waitFor, type Result } from './lib';
 
 const skip = ensurePackages(['containerd']);
 const SHIM = join(TOP, 'bin', 'containerd-shim-runts-v1');
@@ -107,6 +108,27 @@ function main(): void {
     t.equal(r.stdout, 'bar 0\n', 'output', why(r));
   });
 
+  t.test('events: create, start, exit, delete in order, from the shim', async (t) => {
+    const events = spawn('ctr', ['--address', sock, '-n', ns, 'events'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    events.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    t.teardown(() => void events.kill());
+    await sleep(300);
+    const r = run('ev1', '--rm', '--', 'sh', '-c', 'exit 5');
+    t.equal(r.code, 5, 'exit code', why(r));
+    await waitFor('/tasks/delete', () => /\/tasks\/delete.*ev1/.test(out), 5000).catch(() => undefined);
+    const topics = out.split('\n').filter((l) => l.includes('"ev1"') && l.includes('/tasks/')).map((l) => /\/tasks\/\S+/.exec(l)![0]);
+    t.same(topics, ['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete'], 'topics', { out });
+    t.match(out, /\/tasks\/exit.*"exit_status":5/, 'the exit status in TaskExit', { out });
+  });
+
+  t.test('run -t: a terminal', async (t) => {
+    ids.push('t1');
+    const r = onPty(['ctr', '--address', sock, '-n', ns, 'run', '--rm', '-t', ...runFlags, IMG, 't1', 'sh', '-c', 'tty; exit 7']);
+    t.equal(r.code, 7, 'exit code', why(r));
+    t.match(r.stdout, /\/dev\/pts\/\d+/, 'output', why(r));
+  });
+
   t.test('run -d: a task served by our shim', async (t) => {
     const r = run('d1', '-d', '--', 'sleep', '1000');
     t.equal(r.code, 0, 'exit code', why(r));
@@ -120,6 +142,18 @@ function main(): void {
     const r = ctr('task', 'exec', '--fifo-dir', e.path('fifo'), '--exec-id', 'e1', 'd1', 'sh', '-c', 'echo in-exec; exit 4');
     t.equal(r.code, 4, 'exit code', why(r));
     t.equal(r.stdout, 'in-exec\n', 'output', why(r));
+  });
+
+  t.test('exec -t: a terminal', async (t) => {
+    const r = onPty(['ctr', '--address', sock, '-n', ns, 'task', 'exec', '-t', '--fifo-dir', e.path('fifo'), '--exec-id', 'e3', 'd1', 'sh', '-c', 'tty; exit 6']);
+    t.equal(r.code, 6, 'exit code', why(r));
+    t.match(r.stdout, /\/dev\/pts\/\d+/, 'output', why(r));
+  });
+
+  t.test('exec: stdin reaches the process and its close ends it', async (t) => {
+    const r = sh('sh', ['-c', `echo piped | ctr --address '${sock}' -n '${ns}' task exec --fifo-dir '${e.path('fifo')}' --exec-id e4 d1 cat`], { timeoutMs: 20_000 });
+    t.equal(r.code, 0, 'exit code', why(r));
+    t.equal(r.stdout, 'piped\n', 'output', why(r));
   });
 
   t.test('task ps', async (t) => {
@@ -149,6 +183,43 @@ function main(): void {
     t.not(r.code, 0, 'fails', why(r));
     t.match(r.stderr, /checkpoint is not supported/, 'says why', why(r));
     t.equal(taskStatus('d1'), 'RUNNING', 'the task is unaffected');
+  });
+
+  t.test('two containers with one sandbox-id share a shim', async (t) => {
+    const before = shims().length;
+    for (const id of ['p1', 'p2']) {
+      const r = run(id, '-d', '--annotation', 'io.kubernetes.cri.sandbox-id=pod1', '--', 'sleep', '1000');
+      t.equal(r.code, 0, `run ${id}`, why(r));
+    }
+    t.equal(shims().length, before + 1, 'one more shim');
+    t.ok(existsSync(socketOf('pod1')), 'the socket is the group\'s');
+    t.equal(taskStatus('p1'), 'RUNNING');
+    t.equal(taskStatus('p2'), 'RUNNING');
+    for (const id of ['p1', 'p2']) {
+      ctr('task', 'kill', '-s', 'SIGKILL', id);
+      await waitFor(`${id} STOPPED`, () => taskStatus(id) === 'STOPPED', 10_000).catch(() => undefined);
+      const r = ctr('task', 'delete', id);
+      t.equal(r.code, 0, `task delete ${id}`, why(r));
+      ctr('container', 'delete', id);
+    }
+    await waitFor('the group shim to exit', () => shims().length === before, 10_000).catch(() => undefined);
+    t.equal(shims().length, before, 'the group shim exits with its last container');
+  });
+
+  t.test('the shim killed with -9: containerd sees the exit, delete cleans up', async (t) => {
+    const r = run('k1', '-d', '--', 'sleep', '1000');
+    t.equal(r.code, 0, 'run', why(r));
+    const shimPid = shims().find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('\0k1\0'));
+    t.ok(shimPid, 'k1\'s shim');
+    process.kill(Number(shimPid), 'SIGKILL');
+    await waitFor('k1 gone or stopped', () => ['STOPPED', '(none)'].includes(taskStatus('k1')), 10_000).catch(() => undefined);
+    t.match(taskStatus('k1'), /STOPPED|\(none\)/, 'containerd no longer runs it');
+    ctr('task', 'delete', 'k1');
+    const d = ctr('container', 'delete', 'k1');
+    t.equal(d.code, 0, 'container delete', why(d));
+    await waitFor('runtime state gone', () => !existsSync(`${runtimeRoot}/k1`), 5000).catch(() => undefined);
+    t.notOk(existsSync(`${runtimeRoot}/k1`), 'the delete action removed the runtime state (and killed the container)');
+    t.notOk(existsSync(socketOf('k1')), 'and the dead shim\'s socket');
   });
 
   t.test('kill', async (t) => {

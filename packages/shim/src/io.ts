@@ -48,6 +48,7 @@ export class ProcessIO {
   private readonly logFd: number | undefined;
   private readonly sinks: Partial<Record<keyof Output, Sink>> = {};
   private stdinFifo: Socket | undefined;
+
   private readonly attached = new Set<(o: Output) => void>();
   private open = 0;
   readonly drained: Promise<void>;
@@ -62,18 +63,7 @@ export class ProcessIO {
         if (paths.stdout) this.sinks.stdout = openSink(paths.stdout);
         // A terminal has one output: the pty's.
         if (paths.stderr && !terminal) this.sinks.stderr = openSink(paths.stderr);
-        if (paths.stdin) {
-          const s = new Socket({ fd: openSync(paths.stdin, constants.O_RDWR), readable: true, writable: false });
-          s.on('data', (b: Buffer) => {
-            try {
-              this.write(b);
-            } catch {
-              // The process has closed its stdin or is gone.
-            }
-          });
-          s.on('error', () => s.destroy());
-          this.stdinFifo = s;
-        }
+        if (paths.stdin) this.openStdin(paths.stdin, terminal);
       } catch (e) {
         this.closeSinks();
         throw e;
@@ -151,6 +141,24 @@ export class ProcessIO {
     this.stdinFd = undefined;
     this.stdinFifo?.destroy();
     this.stdinFifo = undefined;
+  }
+
+  /** The client's stdin fifo, read-only so that its writer's close is EOF (then
+   * the process's stdin is closed). Opened non-blocking: before a writer has
+   * come, epoll reports no hang-up on a fifo, so libuv waits for it. */
+  private openStdin(path: string, terminal: boolean): void {
+    const s = new Socket({ fd: openSync(path, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false });
+    s.on('data', (b: Buffer) => {
+      try {
+        this.write(b);
+      } catch {
+        // The process has closed its stdin or is gone.
+      }
+    });
+    // A terminal's input ends with the process, not with the client's.
+    s.on('end', () => (terminal ? s.destroy() : this.closeStdin()));
+    s.on('error', () => s.destroy());
+    this.stdinFifo = s;
   }
 
   private closeSinks(): void {
