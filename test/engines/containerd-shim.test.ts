@@ -2,10 +2,11 @@
 // `--runtime io.containerd.runts.v1` finds containerd-shim-runts-v1 on the
 // daemon's PATH (ours only), which serves the task API over ttrpc in process.
 import t from 'tap';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { codec } from '../../packages/proto/src/light';
 import { Engine, TOP, ensurePackages, ociArchive, onPty, sh, sleep, waitFor, type Result } from './lib';
 
 const skip = ensurePackages(['containerd']);
@@ -76,8 +77,12 @@ function main(): void {
     for (const id of ctr('container', 'ls', '-q').stdout.split('\n').filter(Boolean)) ctr('container', 'delete', id);
   });
 
+  let daemon: ReturnType<Engine['daemon']> | undefined;
+  const startContainerd = () => {
+    daemon = e.daemon('containerd', ['--config', e.path('config.toml')], e.path('containerd.log'), { ...process.env, PATH: `${binDir}:${process.env['PATH']}` });
+  };
   t.before(async () => {
-    e.daemon('containerd', ['--config', e.path('config.toml')], e.path('containerd.log'), { ...process.env, PATH: `${binDir}:${process.env['PATH']}` });
+    startContainerd();
     await waitFor('containerd to serve', () => existsSync(sock) && ctr('version').code === 0, 20_000)
       .catch((err) => { throw new Error(`${err}\n${readFileSync(e.path('containerd.log'), 'utf8').slice(-2000)}`); });
     const r = ctr('image', 'import', '--snapshotter', 'overlayfs', '--base-name', 'localhost/runts-busybox', ociArchive(IMG));
@@ -220,6 +225,45 @@ function main(): void {
     await waitFor('runtime state gone', () => !existsSync(`${runtimeRoot}/k1`), 5000).catch(() => undefined);
     t.notOk(existsSync(`${runtimeRoot}/k1`), 'the delete action removed the runtime state (and killed the container)');
     t.notOk(existsSync(socketOf('k1')), 'and the dead shim\'s socket');
+  });
+
+  t.test('containerd killed with -9 and restarted: tasks keep running, later exits reach it', async (t) => {
+    const r = run('c1', '-d', '--', 'sleep', '1000');
+    t.equal(r.code, 0, 'run', why(r));
+    process.kill(daemon!.pid!, 'SIGKILL');
+    await waitFor('containerd to die', () => ctr('version').code !== 0, 10_000).catch(() => undefined);
+    startContainerd();
+    await waitFor('containerd to serve again', () => ctr('version').code === 0, 20_000).catch(() => undefined);
+    t.equal(taskStatus('c1'), 'RUNNING', 'still running, as containerd sees it');
+    t.equal(taskStatus('d1'), 'RUNNING', 'and the earlier one');
+    const k = ctr('task', 'kill', '-s', 'SIGKILL', 'c1');
+    t.equal(k.code, 0, 'kill after the restart', why(k));
+    await waitFor('c1 STOPPED', () => taskStatus('c1') === 'STOPPED', 10_000).catch(() => undefined);
+    t.equal(taskStatus('c1'), 'STOPPED', 'its exit reached the new containerd');
+    t.equal(ctr('task', 'delete', 'c1').code, 0, 'task delete');
+    t.equal(ctr('container', 'delete', 'c1').code, 0, 'container delete');
+  });
+
+  t.test('an OOM kill: a /tasks/oom event and exit 137', async (t) => {
+    const events = spawn('ctr', ['--address', sock, '-n', ns, 'events'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    events.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    t.teardown(() => void events.kill());
+    await sleep(300);
+    const r = run('o1', '--rm', '--memory-limit', String(32 << 20), '--', 'sh', '-c', 'x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done');
+    t.equal(r.code, 137, 'exit code', why(r));
+    await waitFor('/tasks/oom', () => /\/tasks\/oom.*o1/.test(out), 5000).catch(() => undefined);
+    t.match(out, /\/tasks\/oom.*"o1"/, 'TaskOOM', { out });
+  });
+
+  t.test('delete action: idempotent, a DeleteResponse on stdout', async (t) => {
+    const bundle = e.path('nobundle');
+    mkdirSync(bundle);
+    for (const n of [1, 2]) {
+      const r = spawnSync(SHIM, ['-namespace', ns, '-address', sock, '-publish-binary', '/bin/false', '-id', 'gone', '-bundle', bundle, 'delete'], { timeout: 20_000 });
+      t.equal(r.status, 0, `run ${n}`, { stderr: r.stderr?.toString() });
+      t.match(codec('containerd.task.v2.DeleteResponse').decode(r.stdout), { exitStatus: 137 }, `run ${n}: the response decodes`);
+    }
   });
 
   t.test('kill', async (t) => {
