@@ -32,7 +32,7 @@ const SHIM_ROOT = '/run/containerd/runts-shim';
 const GROUP_ANNOTATION = 'io.kubernetes.cri.sandbox-id';
 const MNT_DETACH = 2;
 
-interface Flags {
+export interface Flags {
   namespace: string;
   address: string;
   publishBinary: string;
@@ -309,7 +309,7 @@ export class ContainerdTasks {
 
 /** Events to containerd in outbox order, each acknowledged once containerd has
  * it: over ttrpc to TTRPC_ADDRESS, or by exec'ing the publish binary. */
-class Forwarder {
+export class Forwarder {
   private client: TtrpcClient | undefined;
   private busy = false;
   private idle: (() => void)[] = [];
