@@ -6,16 +6,16 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { isRuntsError, RuntsError } from '@runts/errors';
 import { StatusError } from '@runts/proto/dist/status';
 import { codec, Status } from '@runts/proto/dist/light';
-import { TtrpcClient, TtrpcServer, type TtrpcHandler } from '@runts/proto/dist/ttrpc';
+import { TtrpcClient, TtrpcServer, type CallContext, type TtrpcHandler } from '@runts/proto/dist/ttrpc';
 import type { taskv2 } from '@runts/proto';
 import { Runtime } from '@runts/runtime';
 import { LinuxSys, type Sys } from '@runts/sys';
-import type { StdioPaths } from './io';
+import type { Sink, StdioPaths } from './io';
 import { Outbox, type Envelope } from './outbox';
 import { Reaper } from './reaper';
 import { toStatus, Tasks } from './service';
@@ -30,6 +30,8 @@ const RUNTIME_ROOT = '/run/containerd/runts';
 /** Each resident shim's own files (its event outbox), by socket name. */
 const SHIM_ROOT = '/run/containerd/runts-shim';
 const GROUP_ANNOTATION = 'io.kubernetes.cri.sandbox-id';
+/** The ttrpc metadata key containerd sends the namespace as. */
+const NAMESPACE_KEY = 'containerd-namespace-ttrpc';
 const MNT_DETACH = 2;
 
 export interface Flags {
@@ -158,7 +160,7 @@ async function serve(f: Flags, commit: string): Promise<void> {
     reaper.start();
     const rt = new Runtime({ root: join(RUNTIME_ROOT, f.namespace), sys, warn: (m) => process.stderr.write(`${SHIM_NAME}: warning: ${m}\n`) });
     const tasks = new Tasks(rt, sys, reaper, outbox, join(dir, 'logs'));
-    const shim = new ContainerdTasks(tasks, sys, commit);
+    const shim = new ContainerdTasks(tasks, sys, commit, f.namespace);
     const forwarder = new Forwarder(outbox, f, (e) => shim.event(e));
     const server = new TtrpcServer(toStatus);
     setInterval(() => tasks.pollOom(), 1000).unref();
@@ -199,12 +201,12 @@ export class ContainerdTasks {
   private readonly execStdio = new Map<string, StdioPaths>();
   onIdle: () => Promise<void> = async () => undefined;
 
-  constructor(private readonly tasks: Tasks, private readonly sys: Sys, private readonly version: string) {}
+  constructor(private readonly tasks: Tasks, private readonly sys: Sys, private readonly version: string, private readonly namespace = '') {}
 
   handlers(): Record<string, TtrpcHandler> {
     const t = this.tasks;
     return {
-      Create: (r: taskv2.CreateTaskRequest__Output) => this.create(r),
+      Create: (r: taskv2.CreateTaskRequest__Output, ctx: CallContext) => this.create(r, ctx.metadata.get(NAMESPACE_KEY)?.[0] ?? this.namespace),
       Start: async (r: taskv2.StartRequest__Output) => ({ pid: await t.start({ id: r.id, execId: r.execId }) }),
       State: (r: taskv2.StateRequest__Output) => this.state(r),
       Delete: (r: taskv2.DeleteRequest__Output) => this.delete(r),
@@ -233,17 +235,21 @@ export class ContainerdTasks {
     };
   }
 
-  private create(r: taskv2.CreateTaskRequest__Output): { pid: number } {
+  private async create(r: taskv2.CreateTaskRequest__Output, namespace: string): Promise<{ pid: number }> {
     if (r.checkpoint) throw new StatusError(Status.UNIMPLEMENTED, 'restoring a checkpoint is not supported: runts-shim does not run CRIU');
     const stdio = { stdin: r.stdin, stdout: r.stdout, stderr: r.stderr };
+    // A binary:// logger reads both outputs; it is started, and ready, first.
+    const logger = r.stdout.startsWith('binary://') ? await startLogger(r.stdout, r.id, namespace) : undefined;
     const rootfs = r.rootfs.length ? join(r.bundle, 'rootfs') : undefined;
-    if (rootfs) mountRootfs(this.sys, r.rootfs, rootfs);
     try {
+      if (rootfs) mountRootfs(this.sys, r.rootfs, rootfs);
       this.records.set(r.id, { bundle: r.bundle, rootfs, stdio, terminal: r.terminal, mounts: r.rootfs });
-      return { pid: this.tasks.create({ id: r.id, bundle: r.bundle, terminal: r.terminal, stdin: !!r.stdin, start: false }, stdio) };
+      const io = logger ? { stdin: r.stdin, stdout: logger.stdout, stderr: logger.stderr } : stdio;
+      return { pid: this.tasks.create({ id: r.id, bundle: r.bundle, terminal: r.terminal, stdin: !!r.stdin, start: false }, io) };
     } catch (e) {
       this.records.delete(r.id);
       if (rootfs) unmountAll(this.sys, rootfs);
+      logger?.kill();
       throw e;
     }
   }
@@ -360,7 +366,7 @@ export class Forwarder {
     if (address) {
       try {
         this.client ??= await TtrpcClient.connect(address.replace(/^unix:\/\//, ''));
-        await this.client.call(EVENTS, 'Forward', { envelope: { timestamp: ts(e.timestampMs), namespace: this.f.namespace, topic: ev.topic, event: any } }, { metadata: { 'containerd-namespace-ttrpc': this.f.namespace } });
+        await this.client.call(EVENTS, 'Forward', { envelope: { timestamp: ts(e.timestampMs), namespace: this.f.namespace, topic: ev.topic, event: any } }, { metadata: { [NAMESPACE_KEY]: this.f.namespace } });
         return;
       } catch (err) {
         this.client?.close();
@@ -381,6 +387,32 @@ export class Forwarder {
       child.on('close', (code) => (code === 0 ? res() : rej(new Error(`${this.f.publishBinary} publish: ${err.trim() || `exit ${code}`}`))));
     });
   }
+}
+
+/** A binary:// logger (containerd's contract): the URI's path run with its
+ * query as arguments and only CONTAINER_ID and CONTAINER_NAMESPACE in its
+ * environment; stdout on its fd 3, stderr on 4, and a byte or EOF on 5 once ready. */
+async function startLogger(uri: string, id: string, ns: string): Promise<{ stdout: Sink; stderr: Sink; kill: () => void }> {
+  const u = new URL(uri);
+  const args = [...u.searchParams].flatMap(([k, v]) => (v ? [k, v] : [k]));
+  const child = spawn(u.pathname, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe', 'pipe'], env: { CONTAINER_ID: id, CONTAINER_NAMESPACE: ns } });
+  await new Promise<void>((res, rej) => {
+    child.once('error', (e) => rej(new RuntsError('ERR_IO', `logger ${u.pathname}: ${e.message}`)));
+    const ready = (child.stdio as unknown as Socket[])[5]!;
+    ready.once('data', () => res());
+    ready.once('close', () => res());
+  });
+  const pipes = child.stdio as unknown as Socket[];
+  pipes[5]!.destroy();
+  const sink = (s: Socket): Sink => {
+    s.on('error', () => s.destroy());
+    return { write: (b) => void s.write(b), close: () => void s.end() };
+  };
+  return {
+    stdout: sink(pipes[3]!),
+    stderr: sink(pipes[4]!),
+    kill: () => void child.kill(),
+  };
 }
 
 /** `delete`: what is left of a container whose shim is gone. Idempotent:

@@ -10,15 +10,16 @@ export interface Output {
   stderr?: Buffer;
 }
 
-/** Where a containerd client wants a process's stdio: fifo paths or file:// URIs ('' for none). */
+/** Where a containerd client wants a process's stdio: fifo paths or file://
+ * URIs ('' for none), or sinks opened by the caller (a binary:// logger's pipes). */
 export interface StdioPaths {
   stdin: string;
-  stdout: string;
-  stderr: string;
+  stdout: string | Sink;
+  stderr: string | Sink;
 }
 
-/** An output sink: a fifo (through libuv, never blocking the loop) or a file. */
-interface Sink {
+/** An output sink: a fifo (through libuv, never blocking the loop), a file or a pipe. */
+export interface Sink {
   write(b: Buffer): void;
   close(): void;
 }
@@ -60,9 +61,10 @@ export class ProcessIO {
     this.drained = new Promise((res) => (this.markDrained = res));
     if (paths) {
       try {
-        if (paths.stdout) this.sinks.stdout = openSink(paths.stdout);
+        const sink = (p: string | Sink) => (typeof p === 'string' ? openSink(p) : p);
+        if (paths.stdout) this.sinks.stdout = sink(paths.stdout);
         // A terminal has one output: the pty's.
-        if (paths.stderr && !terminal) this.sinks.stderr = openSink(paths.stderr);
+        if (paths.stderr && !terminal) this.sinks.stderr = sink(paths.stderr);
         if (paths.stdin) this.openStdin(paths.stdin, terminal);
       } catch (e) {
         this.closeSinks();
