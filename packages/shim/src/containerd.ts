@@ -452,8 +452,29 @@ const MS_RDONLY = 1;
 const MS_REMOUNT = 32;
 const MS_BIND = 4096;
 
+// mount(2) takes at most a page of data; containerd's margin below it.
+const MAX_DATA = 4096 - 512;
+
+/** Overlay data too long for mount(2) with its lowerdirs made relative to
+ * their common parent (the mount is then made from that dir); else as is. */
+export function compactOverlay(data: string[]): { data: string[]; dir?: string } {
+  const i = data.findIndex((o) => o.startsWith('lowerdir='));
+  if (data.join(',').length <= MAX_DATA || i < 0) return { data };
+  const lowers = data[i]!.slice('lowerdir='.length).split(':');
+  let prefix = lowers.reduce((p, l) => {
+    let n = 0;
+    while (n < p.length && p[n] === l[n]) n++;
+    return p.slice(0, n);
+  });
+  prefix = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+  if (prefix.length <= 1) return { data };
+  const out = [...data];
+  out[i] = `lowerdir=${lowers.map((l) => l.slice(prefix.length)).join(':')}`;
+  return { data: out, dir: prefix };
+}
+
 /** The rootfs mounts containerd's snapshotter made, stacked on target: overlay, bind or rbind. */
-function mountRootfs(sys: Sys, mounts: taskv2.CreateTaskRequest__Output['rootfs'], target: string): void {
+export function mountRootfs(sys: Sys, mounts: taskv2.CreateTaskRequest__Output['rootfs'], target: string): void {
   mkdirSync(target, { recursive: true, mode: 0o711 });
   try {
     for (const m of mounts) {
@@ -467,8 +488,21 @@ function mountRootfs(sys: Sys, mounts: taskv2.CreateTaskRequest__Output['rootfs'
       }
       const type = m.type === 'bind' || m.type === 'rbind' ? '' : m.type;
       if (m.type === 'rbind') flags |= MS.rbind![1];
+      const { data: opts, dir } = type === 'overlay' ? compactOverlay(data) : { data };
       // A bind mount takes ro only on a remount.
-      sys.mount(m.source, target, type, flags & ~(flags & MS_BIND ? MS_RDONLY : 0), data.join(','));
+      const mount = () => sys.mount(m.source, target, type, flags & ~(flags & MS_BIND ? MS_RDONLY : 0), opts.join(','));
+      if (dir) {
+        // The relative lowerdirs resolve from here; nothing else runs meanwhile.
+        const cwd = process.cwd();
+        process.chdir(dir);
+        try {
+          mount();
+        } finally {
+          process.chdir(cwd);
+        }
+      } else {
+        mount();
+      }
       if (flags & MS_BIND && flags & MS_RDONLY) sys.mount('', target, '', flags | MS_REMOUNT, '');
     }
   } catch (e) {
@@ -478,7 +512,7 @@ function mountRootfs(sys: Sys, mounts: taskv2.CreateTaskRequest__Output['rootfs'
 }
 
 /** Unmounts everything stacked on target; nothing there is not an error. */
-function unmountAll(sys: Sys, target: string): void {
+export function unmountAll(sys: Sys, target: string): void {
   for (let i = 0; i < 16; i++) {
     try {
       sys.umount2(target, MNT_DETACH);
