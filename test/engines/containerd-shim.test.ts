@@ -114,6 +114,17 @@ function main(): void {
     t.equal(r.stdout, 'bar 0\n', 'output', why(r));
   });
 
+  t.test('run: a nonexistent command fails with the runtime\'s error, leaving nothing', async (t) => {
+    const r = run('f1', '--rm', '--', '/nonexistent');
+    t.not(r.code, 0, 'fails', why(r));
+    t.match(r.stderr, /\/nonexistent/, 'the error names the command', why(r));
+    ctr('container', 'delete', 'f1');
+    await waitFor('its shim to exit', () => !existsSync(socketOf('f1')), 5000).catch(() => undefined);
+    t.notOk(existsSync(socketOf('f1')), 'no shim socket');
+    t.notOk(existsSync(`${runtimeRoot}/f1`), 'no runtime state');
+    t.same(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(e.dir) && l.includes('f1')), [], 'no rootfs mount');
+  });
+
   t.test('events: create, start, exit, delete in order, from the shim', async (t) => {
     const events = spawn('ctr', ['--address', sock, '-n', ns, 'events'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
@@ -161,6 +172,13 @@ function main(): void {
     const r = ctr('task', 'exec', '--fifo-dir', e.path('fifo'), '--exec-id', 'e1', 'd1', 'sh', '-c', 'echo in-exec; exit 4');
     t.equal(r.code, 4, 'exit code', why(r));
     t.equal(r.stdout, 'in-exec\n', 'output', why(r));
+  });
+
+  t.test('exec: a nonexistent command fails with the runtime\'s error; the task is unaffected', async (t) => {
+    const r = ctr('task', 'exec', '--fifo-dir', e.path('fifo'), '--exec-id', 'e2', 'd1', '/nonexistent');
+    t.not(r.code, 0, 'fails', why(r));
+    t.match(r.stderr, /\/nonexistent/, 'the error names the command', why(r));
+    t.equal(taskStatus('d1'), 'RUNNING');
   });
 
   t.test('exec -t: a terminal', async (t) => {

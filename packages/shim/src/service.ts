@@ -129,7 +129,14 @@ export class Tasks {
         if (p.pendingExit) this.exited(c, p, p.pendingExit);
       }
     } else {
-      const created = this.rt.spawnExec(c.id, { process: p.process!, ...(p.io.stdio ? { stdio: p.io.stdio } : {}) });
+      let created;
+      try {
+        created = this.rt.spawnExec(c.id, { process: p.process!, ...(p.io.stdio ? { stdio: p.io.stdio } : {}) });
+      } catch (e) {
+        // Its output ends here: a client reading it (a containerd fifo) sees EOF.
+        p.io.spawned();
+        throw e;
+      }
       p.io.spawned(created.master);
       p.pid = created.pid;
       p.pidfd = created.pidfd;
