@@ -70,6 +70,7 @@ bins:
 	@bundle() { in=$$1 out=$$2; shift 2; $(ESBUILD) $$in --bundle --platform=node --target=node24 --format=cjs --external:koffi --external:@sinclair/typebox \
 	    --log-level=warning --log-override:require-resolve-not-external=silent --outfile=bin/$$out.js "$$@"; }; \
 	bundle packages/runtime/dist/cli/main.js runts $(CJS_WRAP) & bundle packages/shim/dist/main.js runts-shim & \
+	bundle packages/shim/dist/containerd.js $(CONTAINERD_SHIM) & \
 	bundle packages/supervisor/dist/runtsd.js runtsd & bundle packages/supervisor/dist/runtsctl.js runtsctl $(CJS_WRAP) & wait
 	@$(ASCII_ONLY) bin/*.js
 	@commit=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown); \
@@ -78,6 +79,7 @@ bins:
 	resident() { printf '#!%s\nrequire("node:module").enableCompileCache("%s");\nrequire("%s").cli("%s");\n' \
 	    "/usr/bin/env -S $(NODE) $(RESIDENT_FLAGS)" "$(ROOT)/bin/.cache" "$(ROOT)/bin/$$1.js" "$$commit" > bin/$$1; chmod 755 bin/$$1; }; \
 	oneshot runts; oneshot runtsctl; resident runts-shim; resident runtsd; \
+	sed -i 's|^require("$(ROOT)/bin/runts-shim.js")|require(require("node:path").basename(process.argv[1]) === "$(CONTAINERD_SHIM)" ? "$(ROOT)/bin/$(CONTAINERD_SHIM).js" : "$(ROOT)/bin/runts-shim.js")|' bin/runts-shim; \
 	ln -sfn runts-shim bin/$(CONTAINERD_SHIM)
 	@$(NODE) packages/runtime/scripts/code-cache.mts --eager bin/runts.js bin/runtsctl.js
 	@$(NODE) packages/runtime/scripts/code-cache.mts --out .lazy.cache bin/runts.js
@@ -89,9 +91,10 @@ bins:
 # (packages/sys/src/sea.ts).
 comma := ,
 SEA_ASSETS := $(ROOT)/node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node $(ROOT)/bindings/libruntsstage.so $(ROOT)/bindings/runts-stage
-SEA_NAMES := runts-shim runtsd runtsctl
-# containerd resolves runtime io.containerd.runts.v1 to this name on its PATH: runts-shim.
+# containerd resolves runtime io.containerd.runts.v1 to this name on its PATH:
+# runts-shim's containerd face, its own bundle (no grpc-js to load).
 CONTAINERD_SHIM := containerd-shim-runts-v1
+SEA_NAMES := runts-shim runtsd runtsctl $(CONTAINERD_SHIM)
 SEA_JS := runts $(SEA_NAMES) typebox
 # The resident processes' heap limits (RESIDENT_FLAGS) for every name: they cost the CLI nothing measurable.
 RESIDENT_ARGV := $(subst $(eval) ,$(comma),$(foreach f,$(RESIDENT_FLAGS),\"$(f)\"))
@@ -101,13 +104,14 @@ sea: deps bindings ts
 	    --log-level=warning --log-override:require-resolve-not-external=silent --outfile=dist/sea/$$out.js "$$@"; }; \
 	bundle packages/runtime/dist/cli/multicall.js main & bundle packages/runtime/dist/cli/main.js runts $(CJS_WRAP) & \
 	bundle packages/shim/dist/main.js runts-shim $(CJS_WRAP) & bundle packages/supervisor/dist/runtsd.js runtsd $(CJS_WRAP) & \
+	bundle packages/shim/dist/containerd.js $(CONTAINERD_SHIM) $(CJS_WRAP) & \
 	bundle packages/supervisor/dist/runtsctl.js runtsctl $(CJS_WRAP) & \
 	echo 'module.exports = { "@sinclair/typebox": require("@sinclair/typebox"), "@sinclair/typebox/value": require("@sinclair/typebox/value") };' | \
 	    $(ESBUILD) --bundle --platform=node --target=node24 --format=cjs --log-level=warning $(CJS_WRAP) --outfile=dist/sea/typebox.js & wait
 	@$(ASCII_ONLY) dist/sea/*.js
 	@$(NODE) packages/runtime/scripts/code-cache.mts --eager dist/sea/runts.js dist/sea/runtsctl.js
 	@$(NODE) packages/runtime/scripts/code-cache.mts --out .lazy.cache dist/sea/runts.js
-	@$(NODE) packages/runtime/scripts/code-cache.mts dist/sea/runts-shim.js dist/sea/runtsd.js dist/sea/typebox.js
+	@$(NODE) packages/runtime/scripts/code-cache.mts dist/sea/runts-shim.js dist/sea/runtsd.js dist/sea/$(CONTAINERD_SHIM).js dist/sea/typebox.js
 	@printf %s "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" > dist/sea/commit
 	@set -e; sums=""; assets='"commit":"dist/sea/commit","sha256":"dist/sea/sha256.json"'; \
 	for n in $(SEA_JS); do assets="$$assets,\"$$n.js\":\"dist/sea/$$n.js\",\"$$n.js.cache\":\"dist/sea/$$n.js.cache\""; done; \
@@ -119,7 +123,7 @@ sea: deps bindings ts
 	@cp $$(readlink -f $(NODE)) dist/sea/runts.tmp && chmod 755 dist/sea/runts.tmp
 	@$(ROOT)/node_modules/.bin/postject dist/sea/runts.tmp NODE_SEA_BLOB dist/sea/blob --sentinel-fuse NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2 >/dev/null 2>dist/sea/postject.log \
 	    || { cat dist/sea/postject.log; exit 1; }
-	@mv dist/sea/runts.tmp dist/runts && for n in $(SEA_NAMES) $(CONTAINERD_SHIM); do ln -sfn runts dist/$$n; done
+	@mv dist/sea/runts.tmp dist/runts && for n in $(SEA_NAMES); do ln -sfn runts dist/$$n; done
 	@# Drop the new file from the page cache: written in one piece it sits in large
 	@# folios that every exec would map whole (~20 MiB more RSS until evicted).
 	@sync dist/runts && dd if=dist/runts iflag=nocache count=0 status=none
@@ -129,7 +133,7 @@ sea: deps bindings ts
 PREFIX ?= /usr/local
 install: sea
 	install -D -m 0755 dist/runts $(DESTDIR)$(PREFIX)/bin/runts
-	for n in $(SEA_NAMES) $(CONTAINERD_SHIM); do ln -sfn runts $(DESTDIR)$(PREFIX)/bin/$$n; done
+	for n in $(SEA_NAMES); do ln -sfn runts $(DESTDIR)$(PREFIX)/bin/$$n; done
 
 TAP := $(NODE) node_modules/.bin/tap
 test: build sea

@@ -69,7 +69,7 @@ function parseFlags(argv: string[]): Flags {
   return f;
 }
 
-export function cliContainerd(commit: string): void {
+export function cli(commit: string): void {
   main(commit).catch((e: unknown) => {
     process.stderr.write(`${SHIM_NAME}: ${(e as Error).message}\n`);
     process.exit(1);

@@ -1,12 +1,11 @@
 // runts-shim: the parent of the containers it serves, their stdio and exit
 // statuses, and the Task service on a unix socket.
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { grpc, shimApi, warmCodecs } from '@runts/proto';
 import { Runtime } from '@runts/runtime';
 import { LinuxSys } from '@runts/sys';
-import { SHIM_NAME, cliContainerd } from './containerd';
 import { Outbox } from './outbox';
 import { Reaper } from './reaper';
 import { taskHandlers } from './server';
@@ -15,8 +14,6 @@ import { Tasks } from './service';
 const USAGE = 'usage: runts-shim --address SOCKET --dir DIR';
 
 export function cli(commit: string): void {
-  // containerd runs us by this name (a symlink to runts-shim).
-  if (basename(process.argv[1] ?? '') === SHIM_NAME) return cliContainerd(commit);
   main(commit).catch((e: unknown) => {
     process.stderr.write(`runts-shim: ${(e as Error).message}\n`);
     process.exit(1);

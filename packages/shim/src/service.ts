@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { parseResourcesJson, type OomWatch } from '@runts/cgroups';
 import { RuntsError, isRuntsError } from '@runts/errors';
 import { validateConfig, type Process } from '@runts/oci';
-import { StatusError, grpc, type shim } from '@runts/proto';
+// No grpc-js here: containerd's shim serves these over ttrpc and loads none of it.
+import type { shim } from '@runts/proto';
+import { Status } from '@runts/proto/dist/light';
+import { StatusError } from '@runts/proto/dist/status';
 import type { Runtime } from '@runts/runtime';
 import type { Sys, WaitStatus } from '@runts/sys';
 import { ProcessIO, type Output, type StdioPaths } from './io';
@@ -39,20 +42,20 @@ interface Container {
   oom?: OomWatch;
 }
 
-const CODES: Record<string, grpc.status> = {
-  ERR_NOT_FOUND: grpc.status.NOT_FOUND,
-  ERR_EXISTS: grpc.status.ALREADY_EXISTS,
-  ERR_INVALID_ID: grpc.status.INVALID_ARGUMENT,
-  ERR_BAD_STATE: grpc.status.FAILED_PRECONDITION,
-  ERR_CONFIG_INVALID: grpc.status.INVALID_ARGUMENT,
-  ERR_USAGE: grpc.status.INVALID_ARGUMENT,
-  ERR_UNSUPPORTED: grpc.status.UNIMPLEMENTED,
+const CODES: Record<string, number> = {
+  ERR_NOT_FOUND: Status.NOT_FOUND,
+  ERR_EXISTS: Status.ALREADY_EXISTS,
+  ERR_INVALID_ID: Status.INVALID_ARGUMENT,
+  ERR_BAD_STATE: Status.FAILED_PRECONDITION,
+  ERR_CONFIG_INVALID: Status.INVALID_ARGUMENT,
+  ERR_USAGE: Status.INVALID_ARGUMENT,
+  ERR_UNSUPPORTED: Status.UNIMPLEMENTED,
 };
 
-export function toStatus(e: unknown): { code: grpc.status; details: string } {
+export function toStatus(e: unknown): { code: number; details: string } {
   if (e instanceof StatusError) return { code: e.code, details: e.message };
-  if (isRuntsError(e)) return { code: CODES[e.code] ?? grpc.status.INTERNAL, details: e.message };
-  return { code: grpc.status.INTERNAL, details: (e as Error).message ?? String(e) };
+  if (isRuntsError(e)) return { code: CODES[e.code] ?? Status.INTERNAL, details: e.message };
+  return { code: Status.INTERNAL, details: (e as Error).message ?? String(e) };
 }
 
 // The containers this shim serves, over the runtime library: one method per
@@ -76,8 +79,8 @@ export class Tasks {
 
   /** With paths (containerd), stdio goes to the client's fifos instead of a log. */
   create(r: shim.CreateTaskRequest__Output, paths?: StdioPaths): number {
-    if (!r.id) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'id is required');
-    if (this.containers.has(r.id)) throw new StatusError(grpc.status.ALREADY_EXISTS, `container "${r.id}" already exists`);
+    if (!r.id) throw new StatusError(Status.INVALID_ARGUMENT, 'id is required');
+    if (this.containers.has(r.id)) throw new StatusError(Status.ALREADY_EXISTS, `container "${r.id}" already exists`);
     const io = new ProcessIO(this.sys, paths ? '' : join(this.logDir, `${r.id}.log`), r.terminal, r.stdin, paths);
     let created;
     try {
@@ -117,7 +120,7 @@ export class Tasks {
   async start(r: shim.StartRequest__Output): Promise<number> {
     const c = this.get(r.id);
     const p = this.process(c, r.execId);
-    if (p.status !== 'created') throw new StatusError(grpc.status.FAILED_PRECONDITION, `cannot start a process that is ${p.status}`);
+    if (p.status !== 'created') throw new StatusError(Status.FAILED_PRECONDITION, `cannot start a process that is ${p.status}`);
     if (!r.execId) {
       p.starting = true;
       try {
@@ -149,15 +152,15 @@ export class Tasks {
 
   exec(r: shim.ExecProcessRequest__Output, paths?: StdioPaths): void {
     const c = this.get(r.id);
-    if (!r.execId) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'exec_id is required');
-    if (c.execs.has(r.execId)) throw new StatusError(grpc.status.ALREADY_EXISTS, `exec "${r.execId}" already exists in container "${c.id}"`);
-    if (c.init.status !== 'running') throw new StatusError(grpc.status.FAILED_PRECONDITION, `cannot exec in a ${c.init.status} container`);
+    if (!r.execId) throw new StatusError(Status.INVALID_ARGUMENT, 'exec_id is required');
+    if (c.execs.has(r.execId)) throw new StatusError(Status.ALREADY_EXISTS, `exec "${r.execId}" already exists in container "${c.id}"`);
+    if (c.init.status !== 'running') throw new StatusError(Status.FAILED_PRECONDITION, `cannot exec in a ${c.init.status} container`);
     let process: Process;
     try {
       process = validateConfig({ ociVersion: '1.0.2', process: JSON.parse(r.specJson) }).process!;
     } catch (e) {
       if (isRuntsError(e)) throw e;
-      throw new StatusError(grpc.status.INVALID_ARGUMENT, `spec_json: invalid JSON: ${(e as Error).message}`);
+      throw new StatusError(Status.INVALID_ARGUMENT, `spec_json: invalid JSON: ${(e as Error).message}`);
     }
     process.terminal = r.terminal;
     const io = new ProcessIO(this.sys, paths ? '' : join(this.logDir, `${c.id}.${r.execId}.log`), r.terminal, r.stdin, paths);
@@ -186,7 +189,7 @@ export class Tasks {
     const signal = r.signal || 15;
     if (!r.execId) return this.rt.kill(c.id, signal, { all: r.all });
     const p = this.process(c, r.execId);
-    if (p.status !== 'running') throw new StatusError(grpc.status.FAILED_PRECONDITION, `exec "${p.execId}" is ${p.status}`);
+    if (p.status !== 'running') throw new StatusError(Status.FAILED_PRECONDITION, `exec "${p.execId}" is ${p.status}`);
     this.sys.pidfdSendSignal(p.pidfd, signal);
   }
 
@@ -231,13 +234,13 @@ export class Tasks {
     const c = this.get(r.id);
     if (r.execId) {
       const p = this.process(c, r.execId);
-      if (p.status === 'running') throw new StatusError(grpc.status.FAILED_PRECONDITION, `exec "${p.execId}" is still running`);
+      if (p.status === 'running') throw new StatusError(Status.FAILED_PRECONDITION, `exec "${p.execId}" is still running`);
       this.drop(p);
       c.execs.delete(p.execId);
       return { pid: p.pid, exitStatus: p.exitStatus, exitedAtMs: p.exitedAtMs };
     }
     const p = c.init;
-    if (p.status === 'running' && !r.force) throw new StatusError(grpc.status.FAILED_PRECONDITION, `cannot delete container "${c.id}" that is running (use force)`);
+    if (p.status === 'running' && !r.force) throw new StatusError(Status.FAILED_PRECONDITION, `cannot delete container "${c.id}" that is running (use force)`);
     await this.rt.delete(c.id, { force: true });
     if (p.status !== 'stopped') {
       // Killed by the delete: its exit is reaped (often by this tick) and published before the delete.

@@ -14,8 +14,8 @@ interface Entry {
 
 type Sea = typeof import('node:sea');
 
-const NAMES = ['runts', 'runts-shim', 'runtsd', 'runtsctl'];
-const CONTAINERD_SHIM = 'containerd-shim-runts-v1';
+// containerd-shim-runts-v1: runts-shim as containerd's shim (its own entry, no grpc-js).
+const NAMES = ['runts', 'runts-shim', 'runtsd', 'runtsctl', 'containerd-shim-runts-v1'];
 const TYPEBOX = ['@sinclair/typebox', '@sinclair/typebox/value'];
 
 /** runts commands that build a container: they run most of the bundle, and
@@ -60,9 +60,6 @@ export function launch(file: string, commit: string): void {
 function run(sea: Sea): void {
   // A single executable's argv is [execPath, name as called, ...args].
   let name = basename(process.argv[1] ?? '');
-  // containerd's name for runts-shim: the shim tells the two apart by argv[1].
-  const called = name;
-  if (name === CONTAINERD_SHIM) name = 'runts-shim';
   if (!NAMES.includes(name)) name = 'runts';
   const first = process.argv[2];
   if (first !== undefined && first !== name && NAMES.includes(first)) {
@@ -71,7 +68,7 @@ function run(sea: Sea): void {
   }
   // runtsd finds runts-shim and runts beside argv[1]: the installed symlinks
   // sit beside the real file, whatever PATH lookup or cwd the caller used.
-  process.argv[1] = join(dirname(process.execPath), called === CONTAINERD_SHIM ? called : name);
+  process.argv[1] = join(dirname(process.execPath), name);
   let typebox: Record<string, unknown> | undefined;
   const req = (id: string): unknown => (TYPEBOX.includes(id) ? (typebox ??= asset(sea, 'typebox', require) as Record<string, unknown>)[id] : require(id));
   (asset(sea, name, req, cacheName(name, process.argv.slice(2))) as Entry).cli(sea.getAsset('commit', 'utf8'));
