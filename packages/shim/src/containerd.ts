@@ -5,7 +5,7 @@
 // and, with no action, the resident shim that start spawns.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { isRuntsError, RuntsError } from '@runts/errors';
@@ -176,6 +176,8 @@ async function serve(f: Flags, commit: string): Promise<void> {
     server.addService(TASK, shim.handlers());
     mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o711 });
     await server.listen(sock);
+    // containerd (root) is its only client.
+    chmodSync(sock, 0o600);
     forwarder.start();
     say('ready\n');
   } catch (e) {
