@@ -188,7 +188,8 @@ async function serve(f: Flags, commit: string): Promise<void> {
 
 const ts = (ms: number) => (ms ? { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 } : null);
 
-interface Record_ {
+/** What containerd asked for at Create, for State, events and Delete. */
+interface TaskRecord {
   bundle: string;
   rootfs: string | undefined;
   stdio: StdioPaths;
@@ -199,7 +200,7 @@ interface Record_ {
 /** containerd's task API over Tasks: request and response shapes, rootfs
  * mounts, stdio paths. Everything else is the one Tasks implementation. */
 export class ContainerdTasks {
-  private readonly records = new Map<string, Record_>();
+  private readonly records = new Map<string, TaskRecord>();
   private readonly execStdio = new Map<string, StdioPaths>();
   onIdle: () => Promise<void> = async () => undefined;
 
