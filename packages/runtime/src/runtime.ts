@@ -85,14 +85,14 @@ export class Runtime implements RuntimeApi {
   }
 
   async create(id: string, opts: CreateOptions): Promise<void> {
-    this.safeClose(this.createSync(id, opts, false).pidfd);
+    this.safeClose((await this.createInit(id, opts, false)).pidfd);
     this.pidfds.delete(id);
   }
 
   /** create for a parent that stays (the shim): it owns the init's pidfd and, with
    * a terminal and no console socket, the pty master. */
-  spawnInit(id: string, opts: CreateOptions): Created {
-    const created = this.createSync(id, opts, true);
+  async spawnInit(id: string, opts: CreateOptions): Promise<Created> {
+    const created = await this.createInit(id, opts, true);
     this.pidfds.delete(id);
     return created;
   }
@@ -122,20 +122,20 @@ export class Runtime implements RuntimeApi {
   }
 
   /** With attach, a terminal's master comes back here instead of going to a console socket. */
-  private createSync(id: string, opts: CreateOptions, attach: boolean): Created {
+  private async createInit(id: string, opts: CreateOptions, attach: boolean): Promise<Created> {
     const dir = this.store.claim(id);
     fault('claimed');
     const undo = new Undo();
     undo.push(() => this.store.remove(id));
     try {
-      return this.setup(id, dir, opts, attach, undo);
+      return await this.setup(id, dir, opts, attach, undo);
     } catch (e) {
       undo.run();
       throw e;
     }
   }
 
-  private setup(id: string, dir: string, opts: CreateOptions, attach: boolean, undo: Undo): Created {
+  private async setup(id: string, dir: string, opts: CreateOptions, attach: boolean, undo: Undo): Promise<Created> {
     const bundle = resolve(opts.bundle);
     const configPath = join(bundle, 'config.json');
     let text: string;
@@ -272,7 +272,7 @@ export class Runtime implements RuntimeApi {
     rec.pid = pid;
     rec.startTime = startTime(pid) ?? '';
 
-    this.converse(parentEnd, plan, {
+    await this.converse(parentEnd, plan, {
       [SyncTag.SETUP]: (joinErr) => {
         writeIdMaps(pid, spec, caller);
         if (!noCgroups) {
@@ -285,11 +285,11 @@ export class Runtime implements RuntimeApi {
         }
         return '';
       },
-      [SyncTag.HOOKS]: () => {
+      [SyncTag.HOOKS]: async () => {
         const s = stateJson('creating');
         fault('hooks');
-        runHooks(spec.hooks?.prestart, 'prestart', s);
-        runHooks(spec.hooks?.createRuntime, 'createRuntime', s);
+        await runHooks(spec.hooks?.prestart, 'prestart', s);
+        await runHooks(spec.hooks?.createRuntime, 'createRuntime', s);
         return s;
       },
       [SyncTag.START_STATE]: () => stateJson('created'),
@@ -325,8 +325,9 @@ export class Runtime implements RuntimeApi {
     }
   }
 
-  /** Answers the child's SYNC points until it reports READY; turns its errors into RuntsErrors. */
-  private converse(fd: number, plan: Plan, handlers: Record<number, (joinErr: number) => string>, onListener?: (listener: number) => void): void {
+  /** Answers the child's SYNC points until it reports READY; turns its errors into RuntsErrors.
+   * A handler may wait (hooks): the event loop runs meanwhile. */
+  private async converse(fd: number, plan: Plan, handlers: Record<number, (joinErr: number) => string | Promise<string>>, onListener?: (listener: number) => void): Promise<void> {
     for (;;) {
       const { data: msg, fd: passed } = this.sys.recvMsg(fd, MSG_SIZE);
       if (msg.length < MSG_SIZE) throw new RuntsError('ERR_SYSCALL', 'container init exited during setup without reporting an error');
@@ -353,7 +354,7 @@ export class Runtime implements RuntimeApi {
         const handler = handlers[arg];
         let payload = Buffer.alloc(0);
         try {
-          payload = Buffer.from(handler ? handler(err) : '');
+          payload = Buffer.from(handler ? await handler(err) : '');
         } catch (e) {
           this.reply(fd, 1, payload);
           throw e;
@@ -421,7 +422,7 @@ export class Runtime implements RuntimeApi {
 
   /** Runs another process in a running container; returns its exit code (0 when detached). */
   async exec(id: string, opts: ExecOptions): Promise<number> {
-    const { pidfd } = this.spawnExec(id, opts, false);
+    const { pidfd } = await this.spawnExec(id, opts, false);
     if (!opts.detach) return await this.waitForwarding(pidfd);
     this.safeClose(pidfd);
     return 0;
@@ -429,7 +430,7 @@ export class Runtime implements RuntimeApi {
 
   /** Starts an exec'd process and hands back its pidfd; with attach, a terminal's
    * master comes back instead of going to a console socket. */
-  spawnExec(id: string, opts: ExecOptions, attach = true): Created {
+  async spawnExec(id: string, opts: ExecOptions, attach = true): Promise<Created> {
     const rec = this.store.load(id);
     const status = statusOf(this.store, rec);
     if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', `cannot exec in a ${status} container`);
@@ -465,7 +466,7 @@ export class Runtime implements RuntimeApi {
       this.closeChildEnds(fds, [childEnd, consoleFd, ...joinFds]);
       let master: number | undefined;
       try {
-        this.converse(parentEnd, plan, {
+        await this.converse(parentEnd, plan, {
           [SyncTag.SETUP]: (joinErr) => {
             if (joinFds.length === 0 || joinErr !== 0) cgroup.apply(pid);
             return '';
@@ -580,11 +581,11 @@ export class Runtime implements RuntimeApi {
         /* a concurrent start removed it */
       }
     }
-    runHooksWarn(rec.poststart, 'poststart', JSON.stringify(ociState(rec, 'running')), this.warn);
+    await runHooksWarn(rec.poststart, 'poststart', JSON.stringify(ociState(rec, 'running')), this.warn);
   }
 
   async run(id: string, opts: RunOptions): Promise<number> {
-    const { pidfd, master } = this.createSync(id, opts, !opts.detach);
+    const { pidfd, master } = await this.createInit(id, opts, !opts.detach);
     try {
       await this.start(id);
     } catch (e) {
@@ -783,7 +784,7 @@ export class Runtime implements RuntimeApi {
       }
       this.waitGone(rec);
     }
-    if (!rec.creating) runHooksWarn(rec.poststop, 'poststop', JSON.stringify(ociState(rec, 'stopped')), this.warn);
+    if (!rec.creating) await runHooksWarn(rec.poststop, 'poststop', JSON.stringify(ociState(rec, 'stopped')), this.warn);
     cg.destroy(rec.cgroupCreated);
     this.store.remove(id);
   }

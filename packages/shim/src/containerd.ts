@@ -13,7 +13,7 @@ import { StatusError } from '@runts/proto/dist/status';
 import { codec, Status } from '@runts/proto/dist/light';
 import { TtrpcClient, TtrpcServer, type CallContext, type TtrpcHandler } from '@runts/proto/dist/ttrpc';
 import type { taskv2 } from '@runts/proto';
-import { Runtime } from '@runts/runtime';
+import { nodeChildren, Runtime } from '@runts/runtime';
 import { LinuxSys, type Sys } from '@runts/sys';
 import type { Sink, StdioPaths } from './io';
 import { Outbox, type Envelope } from './outbox';
@@ -232,7 +232,7 @@ export class ContainerdTasks {
       Connect: (r: taskv2.ConnectRequest__Output) => ({ shimPid: process.pid, taskPid: this.records.has(r.id) ? Number(t.state({ id: r.id, execId: '' }).pid) : 0, version: this.version }),
       Shutdown: () => {
         // As runc.v2: a shim that still serves containers stays.
-        if (t.ids().length === 0) setImmediate(() => void this.onIdle());
+        if (t.idle()) setImmediate(() => void this.onIdle());
         return {};
       },
     };
@@ -248,7 +248,7 @@ export class ContainerdTasks {
       if (rootfs) mountRootfs(this.sys, r.rootfs, rootfs);
       this.records.set(r.id, { bundle: r.bundle, rootfs, stdio, terminal: r.terminal, mounts: r.rootfs });
       const io = logger ? { stdin: r.stdin, stdout: logger.stdout, stderr: logger.stderr } : stdio;
-      return { pid: this.tasks.create({ id: r.id, bundle: r.bundle, terminal: r.terminal, stdin: !!r.stdin, start: false }, io) };
+      return { pid: await this.tasks.create({ id: r.id, bundle: r.bundle, terminal: r.terminal, stdin: !!r.stdin, start: false }, io) };
     } catch (e) {
       this.records.delete(r.id);
       if (rootfs) unmountAll(this.sys, rootfs);
@@ -399,6 +399,10 @@ async function startLogger(uri: string, id: string, ns: string): Promise<{ stdou
   const u = new URL(uri);
   const args = [...u.searchParams].flatMap(([k, v]) => (v ? [k, v] : [k]));
   const child = spawn(u.pathname, args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe', 'pipe'], env: { CONTAINER_ID: id, CONTAINER_NAMESPACE: ns } });
+  if (child.pid) {
+    nodeChildren.add(child.pid);
+    child.once('exit', () => nodeChildren.delete(child.pid!));
+  }
   await new Promise<void>((res, rej) => {
     child.once('error', (e) => rej(new RuntsError('ERR_IO', `logger ${u.pathname}: ${e.message}`)));
     const ready = (child.stdio as unknown as Socket[])[5]!;

@@ -62,6 +62,8 @@ export function toStatus(e: unknown): { code: number; details: string } {
 // Task RPC. Events go to the outbox in the order the contract promises.
 export class Tasks {
   private readonly containers = new Map<string, Container>();
+  /** Creates under way: they wait for the stage and hooks off the event loop. */
+  private creating = 0;
 
   constructor(
     private readonly rt: Runtime,
@@ -77,17 +79,25 @@ export class Tasks {
     return [...this.containers.keys()];
   }
 
+  /** No container, and none being created: a shim may exit. */
+  idle(): boolean {
+    return this.containers.size === 0 && this.creating === 0;
+  }
+
   /** With paths (containerd), stdio goes to the client's fifos instead of a log. */
-  create(r: shim.CreateTaskRequest__Output, paths?: StdioPaths): number {
+  async create(r: shim.CreateTaskRequest__Output, paths?: StdioPaths): Promise<number> {
     if (!r.id) throw new StatusError(Status.INVALID_ARGUMENT, 'id is required');
     if (this.containers.has(r.id)) throw new StatusError(Status.ALREADY_EXISTS, `container "${r.id}" already exists`);
     const io = new ProcessIO(this.sys, paths ? '' : join(this.logDir, `${r.id}.log`), r.terminal, r.stdin, paths);
     let created;
+    this.creating++;
     try {
-      created = this.rt.spawnInit(r.id, { bundle: r.bundle, ...(io.stdio ? { stdio: io.stdio } : {}) });
+      created = await this.rt.spawnInit(r.id, { bundle: r.bundle, ...(io.stdio ? { stdio: io.stdio } : {}) });
     } catch (e) {
       io.close();
       throw e;
+    } finally {
+      this.creating--;
     }
     io.spawned(created.master);
     const init = this.proc(r.id, '', created.pid, created.pidfd, io, r.terminal, r.stdin);
@@ -106,7 +116,7 @@ export class Tasks {
   /** Create with start: all or nothing, so a failed start leaves no container behind.
    * A terminal is given its size in between: its process sees it from the start. */
   async run(r: shim.CreateTaskRequest__Output, size?: { width: number; height: number }): Promise<number> {
-    const pid = this.create(r);
+    const pid = await this.create(r);
     try {
       if (size?.width && size.height) this.resize({ id: r.id, execId: '', width: size.width, height: size.height });
       await this.start({ id: r.id, execId: '' });
@@ -120,7 +130,7 @@ export class Tasks {
   async start(r: shim.StartRequest__Output): Promise<number> {
     const c = this.get(r.id);
     const p = this.process(c, r.execId);
-    if (p.status !== 'created') throw new StatusError(Status.FAILED_PRECONDITION, `cannot start a process that is ${p.status}`);
+    if (p.status !== 'created' || p.starting) throw new StatusError(Status.FAILED_PRECONDITION, `cannot start a process that is ${p.starting ? 'starting' : p.status}`);
     if (!r.execId) {
       p.starting = true;
       try {
@@ -133,12 +143,15 @@ export class Tasks {
       }
     } else {
       let created;
+      p.starting = true;
       try {
-        created = this.rt.spawnExec(c.id, { process: p.process!, ...(p.io.stdio ? { stdio: p.io.stdio } : {}) });
+        created = await this.rt.spawnExec(c.id, { process: p.process!, ...(p.io.stdio ? { stdio: p.io.stdio } : {}) });
       } catch (e) {
         // Its output ends here: a client reading it (a containerd fifo) sees EOF.
         p.io.spawned();
         throw e;
+      } finally {
+        p.starting = false;
       }
       p.io.spawned(created.master);
       p.pid = created.pid;
