@@ -47,6 +47,8 @@ const CREATE_WAIT_MS = 30_000;
 const EVENTS_POLL_MS = 100;
 // How often start looks whether an init that has not given the go still lives.
 const START_POLL_MS = 10;
+/** The rest of this turn of the event loop, for a wait that goes on in slices. */
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 const SIGNALS_FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 
 /** Undo steps of a create, run in reverse if it fails. */
@@ -568,11 +570,12 @@ export class Runtime implements RuntimeApi {
           throw new RuntsError('ERR_BAD_STATE', `container "${id}" init exited before start`);
         }
         // Woken by the init's write; a writer that left without one (hang-up) would wake us at once.
-        if (!this.sys.pollIn(fd, START_POLL_MS)) sleepMs(1);
+        if (!this.sys.pollIn(fd, START_POLL_MS)) await nextTurn();
       }
       // The init holds its end until it execs the process, after its startContainer
       // hooks; poststart comes after that (runtime-spec), so wait for the hang-up.
-      while (read() !== 0 && isAlive(rec.pid, rec.startTime)) this.sys.pollIn(fd, START_POLL_MS);
+      // In slices: a shim serves its other containers meanwhile.
+      while (read() !== 0 && isAlive(rec.pid, rec.startTime)) if (!this.sys.pollIn(fd, START_POLL_MS)) await nextTurn();
     } finally {
       closeSync(fd);
       try {
@@ -782,7 +785,7 @@ export class Runtime implements RuntimeApi {
           /* gone */
         }
       }
-      this.waitGone(rec);
+      await this.waitGone(rec);
     }
     if (!rec.creating) await runHooksWarn(rec.poststop, 'poststop', JSON.stringify(ociState(rec, 'stopped')), this.warn);
     cg.destroy(rec.cgroupCreated);
@@ -800,12 +803,12 @@ export class Runtime implements RuntimeApi {
     return rec;
   }
 
-  private waitGone(rec: ContainerRecord): void {
+  private async waitGone(rec: ContainerRecord): Promise<void> {
     const fd = this.pidfds.get(rec.id);
     for (let i = 0; i < 10000 && rec.pid > 0 && isAlive(rec.pid, rec.startTime); i++) {
       // Our own child must be reaped, or it stays a zombie until we exit.
       if (fd !== undefined && this.sys.tryWaitPidfd(fd)) break;
-      sleepMs(1);
+      await new Promise((r) => setTimeout(r, 1));
     }
   }
 
