@@ -271,12 +271,21 @@ function main(): void {
   t.test('containerd killed with -9 and restarted: tasks keep running, later exits reach it', async (t) => {
     const r = run('c1', '-d', '--', 'sleep', '1000');
     t.equal(r.code, 0, 'run', why(r));
+    const r2 = run('c2', '-d', '--', 'sh', '-c', 'sleep 2; exit 9');
+    t.equal(r2.code, 0, 'run', why(r2));
     process.kill(daemon!.pid!, 'SIGKILL');
     await waitFor('containerd to die', () => ctr('version').code !== 0, 10_000).catch(() => undefined);
+    // c2 exits while containerd is down: its shim cannot publish, and its log fifo has no reader.
+    await sleep(3000);
     startContainerd();
     await waitFor('containerd to serve again', () => ctr('version').code === 0, 20_000).catch(() => undefined);
     t.equal(taskStatus('c1'), 'RUNNING', 'still running, as containerd sees it');
     t.equal(taskStatus('d1'), 'RUNNING', 'and the earlier one');
+    await waitFor('c2 STOPPED', () => taskStatus('c2') === 'STOPPED', 10_000).catch(() => undefined);
+    t.equal(taskStatus('c2'), 'STOPPED', 'an exit while containerd was down reaches it');
+    const d2 = ctr('task', 'delete', 'c2');
+    t.match(d2.stderr, /exit code 9/, 'with its exit code', why(d2));
+    t.equal(ctr('container', 'delete', 'c2').code, 0, 'container delete');
     const k = ctr('task', 'kill', '-s', 'SIGKILL', 'c1');
     t.equal(k.code, 0, 'kill after the restart', why(k));
     await waitFor('c1 STOPPED', () => taskStatus('c1') === 'STOPPED', 10_000).catch(() => undefined);

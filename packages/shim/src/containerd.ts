@@ -149,6 +149,9 @@ async function serve(f: Flags, commit: string): Promise<void> {
       // Not started by start (a test, or by hand).
     }
   };
+  // Our stderr is the bundle's log fifo: with containerd gone it has no reader,
+  // and an EPIPE there must not take the shim (and its containers' exits) down.
+  process.stderr.on('error', () => undefined);
   try {
     const sys = new LinuxSys();
     sys.setChildSubreaper();
