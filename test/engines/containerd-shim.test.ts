@@ -251,6 +251,27 @@ function main(): void {
     t.equal(shims().length, before, 'the group shim exits with its last container');
   });
 
+  t.test('concurrent starts of one group: one shim serves both', async (t) => {
+    const before = shims().length;
+    const runAsync = (id: string) => new Promise<number>((res) => {
+      ids.push(id);
+      const c = spawn('ctr', ['--address', sock, '-n', ns, 'run', '-d', ...runFlags, '--annotation', 'io.kubernetes.cri.sandbox-id=pod2', IMG, id, 'sleep', '1000'], { stdio: 'ignore' });
+      c.on('exit', (code) => res(code ?? 128));
+    });
+    const codes = await Promise.all(['q1', 'q2', 'q3'].map(runAsync));
+    t.same(codes, [0, 0, 0], 'all three run');
+    // The residents that lost the bind are on their way out.
+    await waitFor('one shim left', () => shims().length === before + 1, 3000).catch(() => undefined);
+    t.equal(shims().length, before + 1, 'one more shim');
+    for (const id of ['q1', 'q2', 'q3']) t.equal(taskStatus(id), 'RUNNING', `${id} running`);
+    for (const id of ['q1', 'q2', 'q3']) {
+      ctr('task', 'kill', '-s', 'SIGKILL', id);
+      await waitFor(`${id} STOPPED`, () => taskStatus(id) === 'STOPPED', 10_000).catch(() => undefined);
+      ctr('task', 'delete', id);
+      ctr('container', 'delete', id);
+    }
+  });
+
   t.test('the shim killed with -9: containerd sees the exit, delete cleans up', async (t) => {
     const r = run('k1', '-d', '--', 'sleep', '1000');
     t.equal(r.code, 0, 'run', why(r));

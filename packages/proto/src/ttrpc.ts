@@ -129,8 +129,15 @@ export class TtrpcServer {
   private readonly services = new Map<string, Map<string, Method>>();
   private readonly conns = new Set<Socket>();
   private server: Server | undefined;
+  private gate: Promise<void> = Promise.resolve();
 
   constructor(private readonly toStatus: ToStatus) {}
+
+  /** Requests wait for ready before they are dispatched: a server may listen
+   * (and so claim its address) before its services are there. */
+  holdUntil(ready: Promise<void>): void {
+    this.gate = ready;
+  }
 
   /** Serves a service of proto/ by its full name; a method without a handler answers Unimplemented. */
   addService(name: string, handlers: Record<string, TtrpcHandler>): void {
@@ -165,7 +172,7 @@ export class TtrpcServer {
       socket.write(encodeFrame(streamId, TYPE_RESPONSE, body));
     };
     socket.on('data', (chunk: Buffer) => {
-      for (const f of reader.push(chunk)) this.dispatch(f, send);
+      for (const f of reader.push(chunk)) void this.gate.then(() => this.dispatch(f, send));
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.conns.delete(socket));

@@ -162,3 +162,23 @@ t.test('a closed connection fails the calls in flight', async (t) => {
   server.close();
   t.match(await p, { message: /closed/ });
 });
+
+t.test('holdUntil: a request waits for the services that come after the listen', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'runts-ttrpc-'));
+  const server = new TtrpcServer(toStatus);
+  let ready!: () => void;
+  server.holdUntil(new Promise((res) => (ready = res)));
+  const path = join(dir, 's.sock');
+  await server.listen(path);
+  t.teardown(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const c = await TtrpcClient.connect(path);
+  t.teardown(() => c.close());
+  const call = c.call<{ shimPid: number }>(TASK, 'Connect', { id: 'a' });
+  await new Promise((res) => setTimeout(res, 50));
+  server.addService(TASK, { Connect: () => ({ shimPid: 9 }) });
+  ready();
+  t.equal((await call).shimPid, 9, 'answered by the service added later, not Unimplemented');
+});

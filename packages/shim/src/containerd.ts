@@ -108,10 +108,9 @@ async function start(f: Flags): Promise<void> {
   const bundle = process.cwd();
   const sock = socketOf(f, bundle);
   const address = `unix://${sock}`;
-  if (!(existsSync(sock) && (await answers(sock)))) {
-    rmSync(sock, { force: true });
-    await spawnResident(f, bundle, sock);
-  }
+  // A group's shim may be serving already, or be starting for another container
+  // right now: the resident that loses the bind hands over to the winner.
+  if (!(await answers(sock))) await spawnResident(f, bundle, sock);
   writeFileSync(join(bundle, 'address'), address, { mode: 0o600 });
   // containerd 1.6 reads a plain address, not the JSON bootstrap form.
   writeSync(1, address);
@@ -153,6 +152,17 @@ async function serve(f: Flags, commit: string): Promise<void> {
   // and an EPIPE there must not take the shim (and its containers' exits) down.
   process.stderr.on('error', () => undefined);
   try {
+    const server = new TtrpcServer(toStatus);
+    let up!: () => void;
+    server.holdUntil(new Promise((res) => (up = res)));
+    mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o711 });
+    // Bound before anything of the group's is touched: one shim per group.
+    if (!(await bind(server, sock))) {
+      say('ready\n');
+      process.exit(0);
+    }
+    // containerd (root) is its only client.
+    chmodSync(sock, 0o600);
     const sys = new LinuxSys();
     sys.setChildSubreaper();
     const dir = join(SHIM_ROOT, sock.slice(sock.lastIndexOf('/') + 1));
@@ -165,7 +175,6 @@ async function serve(f: Flags, commit: string): Promise<void> {
     const tasks = new Tasks(rt, sys, reaper, outbox, join(dir, 'logs'));
     const shim = new ContainerdTasks(tasks, sys, commit, f.namespace);
     const forwarder = new Forwarder(outbox, f, (e) => shim.event(e));
-    const server = new TtrpcServer(toStatus);
     setInterval(() => tasks.pollOom(), 1000).unref();
     shim.onIdle = async () => {
       server.close();
@@ -177,16 +186,28 @@ async function serve(f: Flags, commit: string): Promise<void> {
       process.exit(0);
     };
     server.addService(TASK, shim.handlers());
-    mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o711 });
-    await server.listen(sock);
-    // containerd (root) is its only client.
-    chmodSync(sock, 0o600);
+    up();
     forwarder.start();
     say('ready\n');
   } catch (e) {
     say(`${(e as Error).message}\n`);
     throw e;
   }
+}
+
+/** Listens on sock; false if another shim of the group serves it already.
+ * A socket nobody answers on is a dead shim's, and is replaced. */
+async function bind(server: TtrpcServer, sock: string): Promise<boolean> {
+  try {
+    await server.listen(sock);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+  }
+  if (await answers(sock)) return false;
+  rmSync(sock, { force: true });
+  await server.listen(sock);
+  return true;
 }
 
 const ts = (ms: number) => (ms ? { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 } : null);
