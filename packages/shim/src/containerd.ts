@@ -56,8 +56,8 @@ function parseFlags(argv: string[]): Flags {
       continue;
     }
     const [name, inline] = a.replace(/^--?/, '').split(/=(.*)/s, 2) as [string, string | undefined];
-    if (name === 'debug' || name === 'v') {
-      f.debug = name === 'debug';
+    if (name === 'debug') {
+      f.debug = true;
       continue;
     }
     const key = names[name];
