@@ -58,7 +58,7 @@ packages/oci/src/gen/check.ts: packages/oci/scripts/gen-check.mts packages/oci/s
 	$(NODE) --no-warnings $<
 
 # gRPC message and service types from proto/.
-packages/proto/src/gen/shim.ts: packages/proto/scripts/gen.mts $(wildcard proto/runts/*/v1/*.proto) proto/k8s/cri/v1/api.proto
+packages/proto/src/gen/shim.ts: packages/proto/scripts/gen.mts $(shell find proto -name "*.proto")
 	$(NODE) $<
 
 ts: packages/seccomp/src/gen/syscalls.ts packages/oci/src/gen/check.ts packages/proto/src/gen/shim.ts
@@ -90,6 +90,7 @@ bins:
 	@bundle() { in=$$1 out=$$2; shift 2; $(ESBUILD) $$in --bundle --platform=node --target=node24 --format=cjs --external:koffi --external:@sinclair/typebox \
 	    --log-level=warning --log-override:require-resolve-not-external=silent --outfile=$$out.js "$$@"; }; \
 	bundle packages/runtime/dist/cli/main.js bin/runts $(CJS_WRAP) $(RELEASE) & bundle packages/shim/dist/main.js bin/runts-shim $(RELEASE) & \
+	bundle packages/shim/dist/containerd.js bin/$(CONTAINERD_SHIM) $(RELEASE) & \
 	bundle packages/supervisor/dist/runtsd.js bin/runtsd $(RELEASE) & bundle packages/supervisor/dist/runtsctl.js bin/runtsctl $(CJS_WRAP) $(RELEASE) & \
 	bundle packages/runtime/dist/cli/main.js test/.bin/runts $(CJS_WRAP) --define:RUNTS_TEST_BUILD=true & wait
 	@$(ASCII_ONLY) bin/*.js
@@ -99,7 +100,9 @@ bins:
 	    "$(NODE)" "$(ROOT)/packages/runtime/dist/cli/multicall.js" "$(ROOT)/bin/$$1.js" "$$commit" > bin/$$1; chmod 755 bin/$$1; }; \
 	resident() { printf '#!%s\nrequire("node:module").enableCompileCache("%s");\nrequire("%s").cli("%s");\n' \
 	    "/usr/bin/env -S $(NODE) $(RESIDENT_FLAGS)" "$(ROOT)/bin/.cache" "$(ROOT)/bin/$$1.js" "$$commit" > bin/$$1; chmod 755 bin/$$1; }; \
-	oneshot runts; oneshot runtsctl; resident runts-shim; resident runtsd
+	oneshot runts; oneshot runtsctl; resident runts-shim; resident runtsd; \
+	sed -i 's|^require("$(ROOT)/bin/runts-shim.js")|require(require("node:path").basename(process.argv[1]) === "$(CONTAINERD_SHIM)" ? "$(ROOT)/bin/$(CONTAINERD_SHIM).js" : "$(ROOT)/bin/runts-shim.js")|' bin/runts-shim; \
+	ln -sfn runts-shim bin/$(CONTAINERD_SHIM)
 	@$(NODE) packages/runtime/scripts/code-cache.mts --eager bin/runts.js bin/runtsctl.js
 	@$(NODE) packages/runtime/scripts/code-cache.mts --out .lazy.cache bin/runts.js
 
@@ -110,7 +113,10 @@ bins:
 # (packages/sys/src/sea.ts).
 comma := ,
 SEA_ASSETS := $(ROOT)/node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node $(ROOT)/bindings/libruntsstage.so $(ROOT)/bindings/runts-stage
-SEA_NAMES := runts-shim runtsd runtsctl
+# containerd resolves runtime io.containerd.runts.v1 to this name on its PATH:
+# runts-shim's containerd face, its own bundle (no grpc-js to load).
+CONTAINERD_SHIM := containerd-shim-runts-v1
+SEA_NAMES := runts-shim runtsd runtsctl $(CONTAINERD_SHIM)
 SEA_JS := runts $(SEA_NAMES) typebox
 # The resident processes' heap limits (RESIDENT_FLAGS) for every name: they cost the CLI nothing measurable.
 RESIDENT_ARGV := $(subst $(eval) ,$(comma),$(foreach f,$(RESIDENT_FLAGS),\"$(f)\"))
@@ -129,13 +135,14 @@ dist/runts: $(SEA_INPUTS)
 	    --log-level=warning --log-override:require-resolve-not-external=silent $(RELEASE) --outfile=dist/sea/$$out.js "$$@"; }; \
 	bundle packages/runtime/dist/cli/multicall.js main & bundle packages/runtime/dist/cli/main.js runts $(CJS_WRAP) & \
 	bundle packages/shim/dist/main.js runts-shim $(CJS_WRAP) & bundle packages/supervisor/dist/runtsd.js runtsd $(CJS_WRAP) & \
+	bundle packages/shim/dist/containerd.js $(CONTAINERD_SHIM) $(CJS_WRAP) & \
 	bundle packages/supervisor/dist/runtsctl.js runtsctl $(CJS_WRAP) & \
 	echo 'module.exports = { "@sinclair/typebox": require("@sinclair/typebox"), "@sinclair/typebox/value": require("@sinclair/typebox/value") };' | \
 	    $(ESBUILD) --bundle --platform=node --target=node24 --format=cjs --log-level=warning $(CJS_WRAP) --outfile=dist/sea/typebox.js & wait
 	@$(ASCII_ONLY) dist/sea/*.js
 	@$(NODE) packages/runtime/scripts/code-cache.mts --eager dist/sea/runts.js dist/sea/runtsctl.js
 	@$(NODE) packages/runtime/scripts/code-cache.mts --out .lazy.cache dist/sea/runts.js
-	@$(NODE) packages/runtime/scripts/code-cache.mts dist/sea/runts-shim.js dist/sea/runtsd.js dist/sea/typebox.js
+	@$(NODE) packages/runtime/scripts/code-cache.mts dist/sea/runts-shim.js dist/sea/runtsd.js dist/sea/$(CONTAINERD_SHIM).js dist/sea/typebox.js
 	@cp dist/.commit dist/sea/commit
 	@set -e; sums=""; assets='"commit":"dist/sea/commit","sha256":"dist/sea/sha256.json"'; \
 	for n in $(SEA_JS); do assets="$$assets,\"$$n.js\":\"dist/sea/$$n.js\",\"$$n.js.cache\":\"dist/sea/$$n.js.cache\""; done; \

@@ -260,3 +260,54 @@ t.test('cycles on one shim leave no fd, zombie or memory growth', async (t) => {
   t.same(zombies, [], 'no children left');
   t.same((await s.call('Connect', { id: '' })).ids, [], 'serves nothing');
 });
+
+t.test('a grouped shim never stalls: a 5 s createRuntime hook does not hold up another container', async (t) => {
+  const { env, s } = await withShim(t);
+  const a = env.id();
+  await s.call('Create', { id: a, bundle: env.bundle(sh('sleep 100')), start: true });
+  const slow = env.id();
+  const config = sh('true');
+  config.hooks = { createRuntime: [{ path: '/bin/sleep', args: ['sleep', '5'] }] };
+  const creating = s.call('Create', { id: slow, bundle: env.bundle(config) });
+  await sleep(300);
+  const timed = async (what: string, fn: () => Promise<unknown>) => {
+    const t0 = Date.now();
+    await fn();
+    return [what, Date.now() - t0] as const;
+  };
+  const took = [
+    await timed('State', () => s.call('State', { id: a })),
+    await timed('Exec', async () => {
+      await s.call('Exec', { id: a, execId: 'e1', specJson: JSON.stringify(baseConfig(['true']).process) });
+      await s.call('Start', { id: a, execId: 'e1' });
+    }),
+    await timed('Kill', () => s.call('Kill', { id: a, signal: 9 })),
+  ];
+  for (const [what, ms] of took) t.ok(ms < 100, `${what} answered in ${ms} ms while the other create waits for its hook`);
+  t.ok((await creating).pid > 0, 'the slow create finishes');
+  await s.call('Wait', { id: a });
+  await s.call('Delete', { id: a });
+  await s.call('Delete', { id: slow, force: true });
+});
+
+t.test('a grouped shim never stalls: a 2 s startContainer hook does not hold up another container', async (t) => {
+  const { env, s } = await withShim(t);
+  const a = env.id();
+  await s.call('Create', { id: a, bundle: env.bundle(sh('sleep 100')), start: true });
+  const slow = env.id();
+  const config = sh('true');
+  config.hooks = { startContainer: [{ path: '/bin/sleep', args: ['sleep', '2'] }] };
+  await s.call('Create', { id: slow, bundle: env.bundle(config) });
+  const starting = s.call('Start', { id: slow });
+  await sleep(300);
+  const t0 = Date.now();
+  await s.call('State', { id: a });
+  const ms = Date.now() - t0;
+  t.ok(ms < 100, `State answered in ${ms} ms while the other start waits for its hook`);
+  t.ok((await starting).pid > 0, 'the slow start finishes');
+  await s.call('Kill', { id: a, signal: 9 });
+  await s.call('Wait', { id: a });
+  await s.call('Delete', { id: a });
+  await s.call('Wait', { id: slow });
+  await s.call('Delete', { id: slow });
+});

@@ -38,3 +38,5 @@ export { grpc };
 export { StatusError, unaryCall, unaryHandler } from './status';
 export type * as shim from './gen/runts/shim/v1/index';
 export type * as supervisor from './gen/runts/supervisor/v1/index';
+export type * as taskv2 from './gen/containerd/task/v2/index';
+export type * as ctdEvents from './gen/containerd/events/index';

@@ -21,7 +21,7 @@ export interface CallError extends Error {
   details: string;
 }
 
-interface Namespace {
+export interface Namespace {
   nested?: Record<string, Namespace>;
   fields?: Record<string, { type: string; id: number; rule?: string }>;
   oneofs?: Record<string, { oneof: string[] }>;
@@ -32,7 +32,7 @@ interface Namespace {
 type Obj = Record<string, unknown>;
 
 /** Finds a type by its (possibly relative) name, from scope outwards, as protobuf does. */
-function lookup(name: string, scope: string[]): { def: Namespace; path: string[] } {
+export function lookup(name: string, scope: string[]): { def: Namespace; path: string[] } {
   const parts = name.split('.');
   for (let n = scope.length; n >= 0; n--) {
     let def: Namespace | undefined = DESCRIPTOR as Namespace;
@@ -55,7 +55,7 @@ interface FieldCodec {
   values?: Record<string, number>;
 }
 
-class MessageCodec {
+export class MessageCodec {
   private readonly fields: FieldCodec[] = [];
   private readonly byId = new Map<number, FieldCodec>();
 
@@ -178,7 +178,8 @@ function readVarint(r: { buf: Buffer; pos: number }): bigint {
 }
 
 const codecs = new Map<string, MessageCodec>();
-function codec(fullName: string): MessageCodec {
+/** The codec of a message type by its full name (ttrpc uses it too). */
+export function codec(fullName: string): MessageCodec {
   let c = codecs.get(fullName);
   if (!c) {
     const path = fullName.split('.');

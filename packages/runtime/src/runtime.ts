@@ -51,6 +51,8 @@ const CREATE_WAIT_MS = 30_000;
 const EVENTS_POLL_MS = 100;
 // How often start looks whether an init that has not given the go still lives.
 const START_POLL_MS = 10;
+// umount2's lazy detach: the mount and everything under it.
+const MNT_DETACH = 2;
 
 /** What an error report from the stage needs of the step that failed. */
 type Step = NonNullable<ContainerRecord['lateSteps']>['steps'][number];
@@ -79,6 +81,9 @@ function stageError(step: Step | undefined, index: number, kind: number, err: nu
     errno: name,
   });
 }
+
+/** The rest of this turn of the event loop, for a wait that goes on in slices. */
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 const SIGNALS_FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 
 /** Undo steps of a create, run in reverse if it fails. */
@@ -119,14 +124,14 @@ export class Runtime implements RuntimeApi {
   }
 
   async create(id: string, opts: CreateOptions): Promise<void> {
-    this.safeClose(this.createSync(id, opts, false).pidfd);
+    this.safeClose((await this.createInit(id, opts, false)).pidfd);
     this.pidfds.delete(id);
   }
 
   /** create for a parent that stays (the shim): it owns the init's pidfd and, with
    * a terminal and no console socket, the pty master. */
-  spawnInit(id: string, opts: CreateOptions): Created {
-    const created = this.createSync(id, opts, true);
+  async spawnInit(id: string, opts: CreateOptions): Promise<Created> {
+    const created = await this.createInit(id, opts, true);
     this.pidfds.delete(id);
     return created;
   }
@@ -156,20 +161,20 @@ export class Runtime implements RuntimeApi {
   }
 
   /** With attach, a terminal's master comes back here instead of going to a console socket. */
-  private createSync(id: string, opts: CreateOptions, attach: boolean): Created {
+  private async createInit(id: string, opts: CreateOptions, attach: boolean): Promise<Created> {
     const dir = this.store.claim(id);
     fault('claimed');
     const undo = new Undo();
     undo.push(() => this.store.remove(id));
     try {
-      return this.setup(id, dir, opts, attach, undo);
+      return await this.setup(id, dir, opts, attach, undo);
     } catch (e) {
       undo.run();
       throw e;
     }
   }
 
-  private setup(id: string, dir: string, opts: CreateOptions, attach: boolean, undo: Undo): Created {
+  private async setup(id: string, dir: string, opts: CreateOptions, attach: boolean, undo: Undo): Promise<Created> {
     const bundle = resolve(opts.bundle);
     const configPath = join(bundle, 'config.json');
     let text: string;
@@ -318,7 +323,7 @@ export class Runtime implements RuntimeApi {
     rec.pid = pid;
     rec.startTime = startTime(pid) ?? '';
 
-    this.converse(parentEnd, pidfd, plan, {
+    await this.converse(parentEnd, pidfd, plan, {
       [SyncTag.SETUP]: (joinErr) => {
         this.debug?.(`create ${id}: init asks for id maps and cgroup placement`);
         writeIdMaps(pid, spec, caller);
@@ -333,14 +338,14 @@ export class Runtime implements RuntimeApi {
         this.debug?.(`create ${id}: id maps, cgroups${spec.linux?.resources ? ', limits' : ''} done`);
         return '';
       },
-      [SyncTag.HOOKS]: () => {
+      [SyncTag.HOOKS]: async () => {
         this.debug?.(`create ${id}: mounts done; prestart and createRuntime hooks (${(spec.hooks?.prestart?.length ?? 0) + (spec.hooks?.createRuntime?.length ?? 0)})`);
         // The runtime-spec's state doc: "created" once the environment is made (step 2 of the
         // lifecycle); these hooks are steps 3-5 (crun agrees; runc sends "creating").
         const s = stateJson('created');
         fault('hooks');
-        runHooks(spec.hooks?.prestart, 'prestart', s);
-        runHooks(spec.hooks?.createRuntime, 'createRuntime', s);
+        await runHooks(spec.hooks?.prestart, 'prestart', s);
+        await runHooks(spec.hooks?.createRuntime, 'createRuntime', s);
         return s;
       },
       [SyncTag.START_STATE]: () => stateJson('created'),
@@ -384,9 +389,9 @@ export class Runtime implements RuntimeApi {
     return new RuntsError('ERR_SYSCALL', `native stage: plan refused at ${index === 0xffff_ffff ? 'its header' : `step ${index}`}: ${name} (${strerror(err)})`, { errno: name });
   }
 
-
-  /** Answers the child's SYNC points until it reports READY; turns its errors into RuntsErrors. */
-  private converse(fd: number, pidfd: number, plan: Plan, handlers: Record<number, (joinErr: number) => string>, onListener?: (listener: number) => void): void {
+  /** Answers the child's SYNC points until it reports READY; turns its errors into RuntsErrors.
+   * A handler may wait (hooks): the event loop runs meanwhile. */
+  private async converse(fd: number, pidfd: number, plan: Plan, handlers: Record<number, (joinErr: number) => string | Promise<string>>, onListener?: (listener: number) => void): Promise<void> {
     let last = -1;
     const receive = () => {
       try {
@@ -425,7 +430,7 @@ export class Runtime implements RuntimeApi {
         const handler = handlers[arg];
         let payload = Buffer.alloc(0);
         try {
-          payload = Buffer.from(handler ? handler(err) : '');
+          payload = Buffer.from(handler ? await handler(err) : '');
         } catch (e) {
           this.reply(fd, 1, payload);
           throw e;
@@ -515,7 +520,7 @@ export class Runtime implements RuntimeApi {
     const relay = opts.process.terminal === true && !opts.detach && !opts.consoleSocket;
     const size = relay && opts.process.consoleSize === undefined ? terminalSize() : undefined;
     const proc = size ? { ...opts.process, consoleSize: { height: size.rows, width: size.cols } } : opts.process;
-    const { pidfd, master } = this.spawnExec(id, { ...opts, process: proc }, relay);
+    const { pidfd, master } = await this.spawnExec(id, { ...opts, process: proc }, relay);
     if (master !== undefined) return await attachTerminal(this.sys, master, this.waitForwarding(pidfd, ['SIGWINCH']));
     if (!opts.detach) return await this.waitForwarding(pidfd);
     this.safeClose(pidfd);
@@ -524,7 +529,7 @@ export class Runtime implements RuntimeApi {
 
   /** Starts an exec'd process and hands back its pidfd; with attach, a terminal's
    * master comes back instead of going to a console socket. */
-  spawnExec(id: string, opts: ExecOptions, attach = true): Created {
+  async spawnExec(id: string, opts: ExecOptions, attach = true): Promise<Created> {
     const rec = this.store.load(id);
     const status = statusOf(this.store, rec);
     if (status === 'stopped' || status === 'creating') throw new RuntsError('ERR_BAD_STATE', `cannot exec in a ${status} container`);
@@ -564,7 +569,7 @@ export class Runtime implements RuntimeApi {
       this.closeChildEnds(fds, [childEnd, consoleFd, ...joinFds]);
       let master: number | undefined;
       try {
-        this.converse(parentEnd, pidfd, plan, {
+        await this.converse(parentEnd, pidfd, plan, {
           [SyncTag.SETUP]: (joinErr) => {
             if (joinFds.length === 0 || joinErr !== 0) cgroup.apply(pid);
             return '';
@@ -675,19 +680,20 @@ export class Runtime implements RuntimeApi {
           throw new RuntsError('ERR_BAD_STATE', `container "${id}" init exited before start`);
         }
         // Woken by the init's write; a writer that left without one (hang-up) would wake us at once.
-        if (!this.sys.pollIn(fd, START_POLL_MS)) sleepMs(1);
+        if (!this.sys.pollIn(fd, START_POLL_MS)) await nextTurn();
       }
       this.debug?.(`start ${id}: init took the go; startContainer hooks, then exec`);
       // The init holds its end until it execs the process, after its startContainer
       // hooks and seccomp filter; poststart comes after that (runtime-spec), so wait
-      // for the hang-up. A step that fails before it writes its report here.
+      // for the hang-up, in slices: a shim serves its other containers meanwhile. A
+      // step that fails before it writes its report here.
       let report = Buffer.alloc(0);
       const take = (n: number) => (report = Buffer.concat([report, b.subarray(0, n)]));
       for (;;) {
         const n = read(MSG_SIZE);
         if (n > 0) take(n);
         else if (n === 0 || !isAlive(rec.pid, rec.startTime)) break;
-        else this.sys.pollIn(fd, START_POLL_MS);
+        else if (!this.sys.pollIn(fd, START_POLL_MS)) await nextTurn();
       }
       if (report.length >= MSG_SIZE) {
         const late = rec.lateSteps;
@@ -704,11 +710,11 @@ export class Runtime implements RuntimeApi {
       }
     }
     this.debug?.(`start ${id}: the process runs; poststart hooks (${rec.poststart.length})`);
-    runHooksWarn(rec.poststart, 'poststart', JSON.stringify(ociState(rec, 'running')), this.warn);
+    await runHooksWarn(rec.poststart, 'poststart', JSON.stringify(ociState(rec, 'running')), this.warn);
   }
 
   async run(id: string, opts: RunOptions): Promise<number> {
-    const { pidfd, master } = this.createSync(id, opts, !opts.detach);
+    const { pidfd, master } = await this.createInit(id, opts, !opts.detach);
     try {
       // The init waits on the exec fifo: the pty gets our terminal's size before the process runs.
       const size = master !== undefined ? terminalSize() : undefined;
@@ -927,10 +933,10 @@ export class Runtime implements RuntimeApi {
         }
       }
       this.debug?.(`delete ${id}: killed; waiting for init ${rec.pid} to go`);
-      this.waitGone(rec);
+      await this.waitGone(rec);
     }
     this.debug?.(`delete ${id}: poststop hooks (${rec.creating ? 0 : rec.poststop.length})`);
-    if (!rec.creating) runHooksWarn(rec.poststop, 'poststop', JSON.stringify(ociState(rec, 'stopped')), this.warn);
+    if (!rec.creating) await runHooksWarn(rec.poststop, 'poststop', JSON.stringify(ociState(rec, 'stopped')), this.warn);
     cg.destroy(rec.cgroupCreated);
     this.debug?.(`delete ${id}: cgroups removed`);
     this.detachRoot(rec);
@@ -941,7 +947,7 @@ export class Runtime implements RuntimeApi {
   private detachRoot(rec: ContainerRecord): void {
     if (rec.rootMountBase === undefined) return;
     const top = topMountAt(rec.rootfs);
-    if (top !== null && top !== rec.rootMountBase) this.sys.umountDetach(rec.rootfs);
+    if (top !== null && top !== rec.rootMountBase) this.sys.umount2(rec.rootfs, MNT_DETACH);
   }
 
   /** The record once a create still under way in another process has finished: its undo
@@ -955,12 +961,12 @@ export class Runtime implements RuntimeApi {
     return rec;
   }
 
-  private waitGone(rec: ContainerRecord): void {
+  private async waitGone(rec: ContainerRecord): Promise<void> {
     const fd = this.pidfds.get(rec.id);
     for (let i = 0; i < 10000 && rec.pid > 0 && isAlive(rec.pid, rec.startTime); i++) {
       // Our own child must be reaped, or it stays a zombie until we exit.
       if (fd !== undefined && this.sys.tryWaitPidfd(fd)) break;
-      sleepMs(1);
+      await new Promise((r) => setTimeout(r, 1));
     }
   }
 

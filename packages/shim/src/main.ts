@@ -50,7 +50,7 @@ async function main(commit: string): Promise<void> {
   const shutdown = async (now: boolean) => {
     if (now) await tasks.deleteAll();
     // As containerd's shims: a shim that still serves containers stays.
-    if (tasks.ids().length === 0) setImmediate(exit);
+    if (tasks.idle()) setImmediate(exit);
   };
   const service = shimApi().Task.service;
   server.addService(service, taskHandlers(tasks, outbox, shutdown, commit));

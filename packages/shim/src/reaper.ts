@@ -1,4 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
+import { nodeChildren } from '@runts/runtime';
 import type { Sys, WaitStatus } from '@runts/sys';
 
 interface Watched {
@@ -8,7 +9,7 @@ interface Watched {
 
 // The shim is a subreaper: its own children (inits, execs) are reaped through
 // their pidfds, and orphans the containers leave behind by pid, so none stays
-// a zombie. Node's child_process reaps its own children; the shim starts none.
+// a zombie. Node's child_process reaps its own children (hooks, loggers): spared.
 export class Reaper {
   private readonly watched = new Map<number, Watched>();
   private timer: NodeJS.Timeout | undefined;
@@ -42,7 +43,7 @@ export class Reaper {
     if (this.sweep) return;
     this.sweep = setImmediate(() => {
       this.sweep = undefined;
-      for (const pid of orphanZombies(new Set(this.watched.keys()))) this.sys.reapPid(pid);
+      for (const pid of orphanZombies(new Set([...this.watched.keys(), ...nodeChildren]))) this.sys.reapPid(pid);
     });
   }
 

@@ -3,11 +3,14 @@ import { join } from 'node:path';
 import { parseResourcesJson, type OomWatch } from '@runts/cgroups';
 import { RuntsError, isRuntsError } from '@runts/errors';
 import { validateConfig, type Process } from '@runts/oci';
-import { StatusError, grpc, type shim } from '@runts/proto';
+// No grpc-js here: containerd's shim serves these over ttrpc and loads none of it.
+import type { shim } from '@runts/proto';
+import { Status } from '@runts/proto/dist/light';
+import { StatusError } from '@runts/proto/dist/status';
 import type { Runtime } from '@runts/runtime';
 import type { Sys, WaitStatus } from '@runts/sys';
 import { toJson } from '@runts/runtime/dist/cli/json';
-import { ProcessIO, type Output } from './io';
+import { ProcessIO, type Output, type StdioPaths } from './io';
 import type { EventBody, Outbox } from './outbox';
 import type { Reaper } from './reaper';
 
@@ -40,26 +43,28 @@ interface Container {
   oom?: OomWatch;
 }
 
-const CODES: Record<string, grpc.status> = {
-  ERR_NOT_FOUND: grpc.status.NOT_FOUND,
-  ERR_EXISTS: grpc.status.ALREADY_EXISTS,
-  ERR_INVALID_ID: grpc.status.INVALID_ARGUMENT,
-  ERR_BAD_STATE: grpc.status.FAILED_PRECONDITION,
-  ERR_CONFIG_INVALID: grpc.status.INVALID_ARGUMENT,
-  ERR_USAGE: grpc.status.INVALID_ARGUMENT,
-  ERR_UNSUPPORTED: grpc.status.UNIMPLEMENTED,
+const CODES: Record<string, number> = {
+  ERR_NOT_FOUND: Status.NOT_FOUND,
+  ERR_EXISTS: Status.ALREADY_EXISTS,
+  ERR_INVALID_ID: Status.INVALID_ARGUMENT,
+  ERR_BAD_STATE: Status.FAILED_PRECONDITION,
+  ERR_CONFIG_INVALID: Status.INVALID_ARGUMENT,
+  ERR_USAGE: Status.INVALID_ARGUMENT,
+  ERR_UNSUPPORTED: Status.UNIMPLEMENTED,
 };
 
-export function toStatus(e: unknown): { code: grpc.status; details: string } {
+export function toStatus(e: unknown): { code: number; details: string } {
   if (e instanceof StatusError) return { code: e.code, details: e.message };
-  if (isRuntsError(e)) return { code: CODES[e.code] ?? grpc.status.INTERNAL, details: e.message };
-  return { code: grpc.status.INTERNAL, details: (e as Error).message ?? String(e) };
+  if (isRuntsError(e)) return { code: CODES[e.code] ?? Status.INTERNAL, details: e.message };
+  return { code: Status.INTERNAL, details: (e as Error).message ?? String(e) };
 }
 
 // The containers this shim serves, over the runtime library: one method per
 // Task RPC. Events go to the outbox in the order the contract promises.
 export class Tasks {
   private readonly containers = new Map<string, Container>();
+  /** Creates under way: they wait for the stage and hooks off the event loop. */
+  private creating = 0;
 
   constructor(
     private readonly rt: Runtime,
@@ -75,16 +80,25 @@ export class Tasks {
     return [...this.containers.keys()];
   }
 
-  create(r: shim.CreateTaskRequest__Output): number {
-    if (!r.id) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'id is required');
-    if (this.containers.has(r.id)) throw new StatusError(grpc.status.ALREADY_EXISTS, `container "${r.id}" already exists`);
-    const io = new ProcessIO(this.sys, join(this.logDir, `${r.id}.log`), r.terminal, r.stdin);
+  /** No container, and none being created: a shim may exit. */
+  idle(): boolean {
+    return this.containers.size === 0 && this.creating === 0;
+  }
+
+  /** With paths (containerd), stdio goes to the client's fifos instead of a log. */
+  async create(r: shim.CreateTaskRequest__Output, paths?: StdioPaths): Promise<number> {
+    if (!r.id) throw new StatusError(Status.INVALID_ARGUMENT, 'id is required');
+    if (this.containers.has(r.id)) throw new StatusError(Status.ALREADY_EXISTS, `container "${r.id}" already exists`);
+    const io = new ProcessIO(this.sys, paths ? '' : join(this.logDir, `${r.id}.log`), r.terminal, r.stdin, paths);
     let created;
+    this.creating++;
     try {
-      created = this.rt.spawnInit(r.id, { bundle: r.bundle, noNewKeyring: r.noNewKeyring, ...(io.stdio ? { stdio: io.stdio } : {}) });
+      created = await this.rt.spawnInit(r.id, { bundle: r.bundle, noNewKeyring: r.noNewKeyring, ...(io.stdio ? { stdio: io.stdio } : {}) });
     } catch (e) {
       io.close();
       throw e;
+    } finally {
+      this.creating--;
     }
     io.spawned(created.master);
     const init = this.proc(r.id, '', created.pid, created.pidfd, io, r.terminal, r.stdin);
@@ -103,7 +117,7 @@ export class Tasks {
   /** Create with start: all or nothing, so a failed start leaves no container behind.
    * A terminal is given its size in between: its process sees it from the start. */
   async run(r: shim.CreateTaskRequest__Output, size?: { width: number; height: number }): Promise<number> {
-    const pid = this.create(r);
+    const pid = await this.create(r);
     try {
       if (size?.width && size.height) this.resize({ id: r.id, execId: '', width: size.width, height: size.height });
       await this.start({ id: r.id, execId: '' });
@@ -117,7 +131,7 @@ export class Tasks {
   async start(r: shim.StartRequest__Output): Promise<number> {
     const c = this.get(r.id);
     const p = this.process(c, r.execId);
-    if (p.status !== 'created') throw new StatusError(grpc.status.FAILED_PRECONDITION, `cannot start a process that is ${p.status}`);
+    if (p.status !== 'created' || p.starting) throw new StatusError(Status.FAILED_PRECONDITION, `cannot start a process that is ${p.starting ? 'starting' : p.status}`);
     if (!r.execId) {
       p.starting = true;
       try {
@@ -129,7 +143,17 @@ export class Tasks {
         if (p.pendingExit) this.exited(c, p, p.pendingExit);
       }
     } else {
-      const created = this.rt.spawnExec(c.id, { process: p.process!, ...(p.io.stdio ? { stdio: p.io.stdio } : {}) });
+      let created;
+      p.starting = true;
+      try {
+        created = await this.rt.spawnExec(c.id, { process: p.process!, ...(p.io.stdio ? { stdio: p.io.stdio } : {}) });
+      } catch (e) {
+        // Its output ends here: a client reading it (a containerd fifo) sees EOF.
+        p.io.spawned();
+        throw e;
+      } finally {
+        p.starting = false;
+      }
       p.io.spawned(created.master);
       p.pid = created.pid;
       p.pidfd = created.pidfd;
@@ -140,20 +164,20 @@ export class Tasks {
     return p.pid;
   }
 
-  exec(r: shim.ExecProcessRequest__Output): void {
+  exec(r: shim.ExecProcessRequest__Output, paths?: StdioPaths): void {
     const c = this.get(r.id);
-    if (!r.execId) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'exec_id is required');
-    if (c.execs.has(r.execId)) throw new StatusError(grpc.status.ALREADY_EXISTS, `exec "${r.execId}" already exists in container "${c.id}"`);
-    if (c.init.status !== 'running') throw new StatusError(grpc.status.FAILED_PRECONDITION, `cannot exec in a ${c.init.status} container`);
+    if (!r.execId) throw new StatusError(Status.INVALID_ARGUMENT, 'exec_id is required');
+    if (c.execs.has(r.execId)) throw new StatusError(Status.ALREADY_EXISTS, `exec "${r.execId}" already exists in container "${c.id}"`);
+    if (c.init.status !== 'running') throw new StatusError(Status.FAILED_PRECONDITION, `cannot exec in a ${c.init.status} container`);
     let process: Process;
     try {
       process = validateConfig({ ociVersion: '1.0.2', process: JSON.parse(r.specJson) }).process!;
     } catch (e) {
       if (isRuntsError(e)) throw e;
-      throw new StatusError(grpc.status.INVALID_ARGUMENT, `spec_json: invalid JSON: ${(e as Error).message}`);
+      throw new StatusError(Status.INVALID_ARGUMENT, `spec_json: invalid JSON: ${(e as Error).message}`);
     }
     process.terminal = r.terminal;
-    const io = new ProcessIO(this.sys, join(this.logDir, `${c.id}.${r.execId}.log`), r.terminal, r.stdin);
+    const io = new ProcessIO(this.sys, paths ? '' : join(this.logDir, `${c.id}.${r.execId}.log`), r.terminal, r.stdin, paths);
     const p = this.proc(c.id, r.execId, 0, -1, io, r.terminal, r.stdin);
     p.process = process;
     c.execs.set(r.execId, p);
@@ -179,7 +203,7 @@ export class Tasks {
     const signal = r.signal || 15;
     if (!r.execId) return this.rt.kill(c.id, signal, { all: r.all });
     const p = this.process(c, r.execId);
-    if (p.status !== 'running') throw new StatusError(grpc.status.FAILED_PRECONDITION, `exec "${p.execId}" is ${p.status}`);
+    if (p.status !== 'running') throw new StatusError(Status.FAILED_PRECONDITION, `exec "${p.execId}" is ${p.status}`);
     this.sys.pidfdSendSignal(p.pidfd, signal);
   }
 
@@ -224,13 +248,13 @@ export class Tasks {
     const c = this.get(r.id);
     if (r.execId) {
       const p = this.process(c, r.execId);
-      if (p.status === 'running') throw new StatusError(grpc.status.FAILED_PRECONDITION, `exec "${p.execId}" is still running`);
+      if (p.status === 'running') throw new StatusError(Status.FAILED_PRECONDITION, `exec "${p.execId}" is still running`);
       this.drop(p);
       c.execs.delete(p.execId);
       return { pid: p.pid, exitStatus: p.exitStatus, exitedAtMs: p.exitedAtMs };
     }
     const p = c.init;
-    if (p.status === 'running' && !r.force) throw new StatusError(grpc.status.FAILED_PRECONDITION, `cannot delete container "${c.id}" that is running (use force)`);
+    if (p.status === 'running' && !r.force) throw new StatusError(Status.FAILED_PRECONDITION, `cannot delete container "${c.id}" that is running (use force)`);
     await this.rt.delete(c.id, { force: true });
     if (p.status !== 'stopped') {
       // Killed by the delete: its exit is reaped (often by this tick) and published before the delete.
@@ -297,7 +321,7 @@ export class Tasks {
   /** A deleted process's stdio and log: nothing reads a log after its container is gone. */
   private drop(p: Proc): void {
     p.io.close();
-    rmSync(p.io.logPath, { force: true });
+    if (p.io.logPath) rmSync(p.io.logPath, { force: true });
   }
 
   private proc(containerId: string, execId: string, pid: number, pidfd: number, io: ProcessIO, terminal: boolean, stdin: boolean): Proc {

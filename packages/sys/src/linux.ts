@@ -22,7 +22,6 @@ const AT_FDCWD = -100;
 const AT_EMPTY_PATH = 0x1000;
 const AT_RECURSIVE = 0x8000;
 const OPEN_TREE_CLONE = 1;
-const MNT_DETACH = 2;
 const MOUNT_ATTR_SIZE = 32;
 // The same numbers on every architecture (the syscall table unified after 5.1).
 const SYS_OPEN_TREE = 428;
@@ -37,7 +36,6 @@ interface Lib {
   socketpair: Fn;
   mkfifo: Fn;
   open: Fn;
-  umount2: Fn;
   pidfdOpen: Fn;
   pidfdSendSignal: Fn;
   kill: Fn;
@@ -48,6 +46,8 @@ interface Lib {
   sendFd: Fn;
   ioctl: Fn;
   eventfd: Fn;
+  mount: Fn;
+  umount2: Fn;
   poll: Fn;
   syscall: Fn;
 }
@@ -113,7 +113,6 @@ function load(): Lib {
     socketpair: f(libc, 'int socketpair(int domain, int type, int protocol, int32_t *sv)'),
     mkfifo: f(libc, 'int mkfifo(const char *path, uint32_t mode)'),
     open: f(libc, 'int open(const char *path, int flags)'),
-    umount2: f(libc, 'int umount2(const char *path, int flags)'),
     pidfdOpen: f(libc, 'int pidfd_open(int pid, unsigned int flags)'),
     pidfdSendSignal: f(libc, 'int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)'),
     kill: f(libc, 'int kill(int pid, int sig)'),
@@ -124,6 +123,8 @@ function load(): Lib {
     sendFd: f(stage, 'int runts_send_fd(int sock, const uint8_t *buf, int len, int fd)'),
     ioctl: f(libc, 'int ioctl(int fd, unsigned long req, uint8_t *arg)'),
     eventfd: f(libc, 'int eventfd(unsigned int initval, int flags)'),
+    mount: f(libc, 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+    umount2: f(libc, 'int umount2(const char *target, int flags)'),
     poll: f(libc, 'int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
     syscall: f(libc, 'long syscall(long nr, ...)'),
   };
@@ -189,11 +190,6 @@ export class LinuxSys implements Sys {
     const fd = l.open(path, O_PATH | O_CLOEXEC);
     if (fd < 0) throw sysError('open', errno(l), path, { file: path });
     return fd;
-  }
-
-  umountDetach(path: string): void {
-    const l = load();
-    if (l.umount2(path, MNT_DETACH) < 0) throw sysError('umount2', errno(l), path, { file: path });
   }
 
   pidfdOpen(pid: number): number {
@@ -343,6 +339,16 @@ export class LinuxSys implements Sys {
     attr.writeUInt32LE(attachType, 8);
     attr.writeUInt32LE(flags, 12);
     if (Number(l.syscall(bpfNr(), 'int', BPF_PROG_ATTACH, 'uint8_t *', attr, 'unsigned int', BPF_ATTR_SIZE)) < 0) throw sysError('bpf BPF_PROG_ATTACH', errno(l));
+  }
+
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void {
+    const l = load();
+    if (l.mount(source, target, fstype, flags, data || null) < 0) throw sysError('mount', errno(l), target, { file: target });
+  }
+
+  umount2(target: string, flags: number): void {
+    const l = load();
+    if (l.umount2(target, flags) < 0) throw sysError('umount2', errno(l), target, { file: target });
   }
 
   setChildSubreaper(): void {

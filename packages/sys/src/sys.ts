@@ -33,8 +33,6 @@ export interface Sys {
   mkfifo(path: string, mode: number): void;
   /** open(path, O_PATH|O_CLOEXEC): a handle to pass to the child without opening the file. */
   openPath(path: string): number;
-  /** umount2(path, MNT_DETACH): the mount at path and everything under it, lazily. */
-  umountDetach(path: string): void;
   pidfdOpen(pid: number): number;
   /** Sends a signal through a pidfd: no race with pid reuse. */
   pidfdSendSignal(pidfd: number, signal: number): void;
@@ -63,6 +61,10 @@ export interface Sys {
   bpfProgAttach(progFd: number, targetFd: number, attachType: number, flags: number): void;
   /** PR_SET_CHILD_SUBREAPER: orphaned descendants become our children (the shim). */
   setChildSubreaper(): void;
+  /** mount(2) in the caller's mount namespace (the containerd shim's rootfs). */
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  /** umount2(2). */
+  umount2(target: string, flags: number): void;
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];
   /** Non-blocking reap of one child by pid: null while it runs (or is not ours to reap). */

@@ -14,7 +14,8 @@ interface Entry {
 
 type Sea = typeof import('node:sea');
 
-const NAMES = ['runts', 'runts-shim', 'runtsd', 'runtsctl'];
+// containerd-shim-runts-v1: runts-shim as containerd's shim (its own entry, no grpc-js).
+const NAMES = ['runts', 'runts-shim', 'runtsd', 'runtsctl', 'containerd-shim-runts-v1'];
 const TYPEBOX = ['@sinclair/typebox', '@sinclair/typebox/value'];
 
 /** runts commands that build a container: they run most of the bundle, and
