@@ -10,9 +10,6 @@ mkdir -p /dev/pts /dev/shm /dev/mqueue
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 mount -t tmpfs -o mode=1777 shm /dev/shm
 mount -t mqueue mqueue /dev/mqueue
-mount -t tmpfs -o mode=0755 run /run
-mount -t tmpfs tmp /tmp
-chmod 1777 /tmp
 ip link set lo up 2>/dev/null || busybox ip link set lo up
 repo=$(sed -n 's/.*repo=\([^ ]*\).*/\1/p' /proc/cmdline)
 export V2_CASES=$(sed -n "s/.*v2cases=\([^ ]*\).*/\1/p" /proc/cmdline)
