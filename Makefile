@@ -197,8 +197,8 @@ test-engines: build
 	@rm -rf $(CORPUS_DIR) && mkdir -p $(CORPUS_DIR)
 	RUNTIME=$${RUNTIME:-$(ROOT)/bin/runts} ENGINE_KEEP_TRACE=$(CORPUS_DIR) tini -s -- $(TAP) test/engines/*.test.ts
 
-# Every config.json the engines wrote in test-engines (plus runc spec, crun spec and
-# variants), run by runts and by runc side by side.
+# Every config.json the engines wrote in test-engines and test-cri (plus runc spec,
+# crun spec and variants), run by runts and by runc side by side.
 test-corpus: build
 	@dpkg -s runc crun >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc crun)
 	CORPUS_DIR=$(CORPUS_DIR) $(TAP) test/corpus.test.ts
@@ -218,7 +218,8 @@ CRI_PKGS := containerd runc tini busybox-static
 test-cri: build
 	@missing=""; for p in $(CRI_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
-	RUNTIME=$${RUNTIME:-$(ROOT)/bin/runts} tini -s -- $(TAP) test/cri/*.test.ts
+	@mkdir -p $(CORPUS_DIR)
+	RUNTIME=$${RUNTIME:-$(ROOT)/bin/runts} ENGINE_KEEP_TRACE=$(CORPUS_DIR) tini -s -- $(TAP) test/cri/*.test.ts
 
 demo: build
 	@sh test/demo.sh

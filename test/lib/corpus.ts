@@ -36,16 +36,37 @@ const NEWER_SYSCALLS = new Set([
   'futex_wake', 'futex_wait', 'futex_requeue', 'statmount', 'listmount', 'lsm_get_self_attr', 'lsm_set_self_attr', 'lsm_list_modules', 'mseal',
 ]);
 
-/** Engine configs kept by the engine tests under dir (`<engine>-<pid>/config-<id>.json`). */
+/** What a config asks of the runtime, without what differs from one container to the next
+ * (ids, names, paths the engine made): configs alike in this are run once. */
+function shape(c: any): string {
+  const strip = structuredClone(c);
+  delete strip.annotations;
+  delete strip.hostname;
+  delete strip.root;
+  if (strip.process) delete strip.process.env;
+  if (strip.linux) {
+    delete strip.linux.cgroupsPath;
+    strip.linux.namespaces = (strip.linux.namespaces ?? []).map((n: any) => ({ type: n.type, joined: !!n.path }));
+  }
+  strip.mounts = (strip.mounts ?? []).map((m: any) => ({ ...m, source: undefined }));
+  return JSON.stringify(strip);
+}
+
+/** Engine configs kept by the engine tests under dir (`<engine>-<pid>/config-<id>.json`), one of each shape. */
 export function capturedConfigs(dir: string | undefined): CorpusEntry[] {
   if (!dir || !existsSync(dir)) return [];
   const out: CorpusEntry[] = [];
+  const seen = new Set<string>();
   for (const run of readdirSync(dir).sort()) {
     const engine = run.replace(/-\d+$/, '');
     const sub = join(dir, run);
     for (const f of readdirSync(sub).filter((x) => /^config-.+\.json$/.test(x)).sort()) {
       try {
-        out.push({ name: `${engine}/${f.slice(7, -5)}`, config: JSON.parse(readFileSync(join(sub, f), 'utf8')) });
+        const config = JSON.parse(readFileSync(join(sub, f), 'utf8'));
+        const key = shape(config);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push({ name: `${engine}/${f.slice(7, -5)}`, config });
       } catch {
         /* a half-copied file: not a config */
       }
