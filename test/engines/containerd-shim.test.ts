@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFil
 import { join } from 'node:path';
 import { codec } from '../../packages/proto/src/light';
 import { TtrpcClient } from '../../packages/proto/src/ttrpc';
-import { Engine, TOP, ensurePackages, ociArchive, onPty, sh, sleep, waitFor, type Result } from './lib';
+import { Engine, TOP, ensurePackages, ociArchive, onPty, sh, sleep, waitFor, type Result, containerdConfig, ctrTaskStatus } from './lib';
 
 const skip = ensurePackages(['containerd']);
 const SHIM = join(TOP, 'bin', 'containerd-shim-runts-v1');
@@ -30,34 +30,13 @@ function main(): void {
   const binDir = e.path('bin');
   mkdirSync(binDir);
   symlinkSync(SHIM, join(binDir, 'containerd-shim-runts-v1'));
-  writeFileSync(e.path('config.toml'), [
-    'version = 2',
-    `root = "${e.path('root')}"`,
-    `state = "${e.path('state')}"`,
-    'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",',
-    '  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp",',
-    '  "io.containerd.internal.v1.tracing"]',
-    '[grpc]',
-    `  address = "${sock}"`,
-    '[ttrpc]',
-    `  address = "${sock}.ttrpc"`,
-    '[debug]',
-    '  address = ""',
-    '[metrics]',
-    '  address = ""',
-    '[plugins."io.containerd.internal.v1.opt"]',
-    `  path = "${e.path('opt')}"`,
-    '',
-  ].join('\n'));
+  writeFileSync(e.path('config.toml'), containerdConfig(e, sock));
   const IMG = 'localhost/runts-busybox:latest';
   const ctr = (...args: string[]): Result => sh('ctr', ['--address', sock, '-n', ns, ...args], { timeoutMs: 60_000 });
   const runFlags = ['--runtime', 'io.containerd.runts.v1', '--snapshotter', 'overlayfs', '--fifo-dir', e.path('fifo')];
   const logTail = () => (existsSync(e.path('containerd.log')) ? readFileSync(e.path('containerd.log'), 'utf8').split('\n').filter((l) => /shim|runts|error/i.test(l)).slice(-15).join('\n') : '');
   const why = (r: Result) => ({ ...e.evidence(r), containerdLog: logTail() });
-  const taskStatus = (id: string) => {
-    const line = ctr('task', 'ls').stdout.split('\n').find((l) => l.split(/\s+/)[0] === id);
-    return line?.trim().split(/\s+/)[2] ?? '(none)';
-  };
+  const taskStatus = (id: string) => ctrTaskStatus(ctr, id);
   /** Our shims: their command lines name our containerd's socket. */
   const shims = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
     try {

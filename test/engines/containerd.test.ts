@@ -1,7 +1,7 @@
 // containerd 1.6 (private daemon) + ctr driving RUNTIME through the runc v2 shim.
 import t from 'tap';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { Engine, RUNTIME, ensurePackages, ociArchive, onPty, sh, waitFor, type Result } from './lib';
+import { Engine, RUNTIME, ensurePackages, ociArchive, onPty, sh, waitFor, type Result, containerdConfig, ctrTaskStatus } from './lib';
 
 const skip = ensurePackages(['containerd']);
 if (skip) {
@@ -18,33 +18,12 @@ function main(): void {
   // whatever we configure; ctr's fifos go to our dir.
   const runtimeRoot = `/run/containerd/runc/${ns}`;
   e.tidyDirs(['/run/containerd', '/run/containerd/runc', '/run/containerd/s', '/run/containerd/fifo', runtimeRoot]);
-  writeFileSync(e.path('config.toml'), [
-    'version = 2',
-    `root = "${e.path('root')}"`,
-    `state = "${e.path('state')}"`,
-    'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",',
-    '  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp",',
-    '  "io.containerd.internal.v1.tracing"]',
-    '[grpc]',
-    `  address = "${sock}"`,
-    '[ttrpc]',
-    `  address = "${sock}.ttrpc"`,
-    '[debug]',
-    '  address = ""',
-    '[metrics]',
-    '  address = ""',
-    '[plugins."io.containerd.internal.v1.opt"]',
-    `  path = "${e.path('opt')}"`,
-    '',
-  ].join('\n'));
+  writeFileSync(e.path('config.toml'), containerdConfig(e, sock));
   const IMG = 'localhost/runts-busybox:latest';
   const ctr = (...args: string[]): Result => sh('ctr', ['--address', sock, '-n', ns, ...args], { timeoutMs: 60_000 });
   const runFlags = ['--snapshotter', 'native', '--runc-binary', e.runtime, '--fifo-dir', e.path('fifo')];
   const why = (r: Result) => e.evidence(r);
-  const taskStatus = (id: string) => {
-    const line = ctr('task', 'ls').stdout.split('\n').find((l) => l.split(/\s+/)[0] === id);
-    return line?.trim().split(/\s+/)[2] ?? '(none)';
-  };
+  const taskStatus = (id: string) => ctrTaskStatus(ctr, id);
 
   // Tasks and containers go through containerd first; the Engine then stops
   // the daemon and kills any shim left (they name our socket on their command line).

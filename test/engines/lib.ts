@@ -356,3 +356,32 @@ function rmdirTree(d: string): void {
     }
   } catch { /* already gone */ }
 }
+
+/** A private containerd's config.toml (no CRI): its root, state and sockets under the Engine's dir. */
+export function containerdConfig(e: Engine, sock: string): string {
+  return [
+    'version = 2',
+    `root = "${e.path('root')}"`,
+    `state = "${e.path('state')}"`,
+    'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",',
+    '  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp",',
+    '  "io.containerd.internal.v1.tracing"]',
+    '[grpc]',
+    `  address = "${sock}"`,
+    '[ttrpc]',
+    `  address = "${sock}.ttrpc"`,
+    '[debug]',
+    '  address = ""',
+    '[metrics]',
+    '  address = ""',
+    '[plugins."io.containerd.internal.v1.opt"]',
+    `  path = "${e.path('opt')}"`,
+    '',
+  ].join('\n');
+}
+
+/** A task's status as `ctr task ls` shows it, or (none). */
+export function ctrTaskStatus(ctr: (...args: string[]) => Result, id: string): string {
+  const line = ctr('task', 'ls').stdout.split('\n').find((l) => l.split(/\s+/)[0] === id);
+  return line?.trim().split(/\s+/)[2] ?? '(none)';
+}
