@@ -46,6 +46,7 @@ export class ProcessIO {
   private readonly streams: Socket[] = [];
   private stdinFd: number | undefined;
   private master: number | undefined;
+  private masterStream: ReadStream | undefined;
   private readonly logFd: number | undefined;
   private readonly sinks: Partial<Record<keyof Output, Sink>> = {};
   private stdinFifo: Socket | undefined;
@@ -102,7 +103,9 @@ export class ProcessIO {
     if (master === undefined) return;
     this.master = master;
     const stream = new ReadStream(master);
-    // The stream owns the master: once it closes, the fd number is not ours.
+    // The stream owns the master: once destroyed (at its end, or EIO) the fd number is
+    // not ours, and a late ResizePty must not reach it (EBADF, or another container's fd).
+    this.masterStream = stream;
     stream.on('close', () => (this.master = undefined));
     this.read(stream, 'stdout');
   }
@@ -171,7 +174,7 @@ export class ProcessIO {
   }
 
   resize(width: number, height: number): void {
-    if (this.master !== undefined && width > 0 && height > 0) this.sys.setWinsize(this.master, height, width);
+    if (this.master !== undefined && !this.masterStream?.destroyed && width > 0 && height > 0) this.sys.setWinsize(this.master, height, width);
   }
 
   close(): void {
