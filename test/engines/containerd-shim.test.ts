@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFil
 import { join } from 'node:path';
 import { codec } from '../../packages/proto/src/light';
 import { TtrpcClient } from '../../packages/proto/src/ttrpc';
-import { Engine, TOP, ensurePackages, ociArchive, onPty, sh, sleep, waitFor, type Result, containerdConfig, ctrTaskStatus } from './lib';
+import { Engine, TOP, ensurePackages, ociArchive, onPty, sh, sleep, waitFor, type Result, containerdConfig, ctrPsPauseResume, ctrTaskStatus } from './lib';
 
 const skip = ensurePackages(['containerd']);
 const SHIM = join(TOP, 'bin', 'containerd-shim-runts-v1');
@@ -180,21 +180,7 @@ function main(): void {
     t.equal(readFileSync(`/sys/fs/cgroup/memory/${ns}/d1/memory.limit_in_bytes`, 'utf8').trim(), String(64 << 20));
   });
 
-  t.test('task ps', async (t) => {
-    const pid = ctr('task', 'ls').stdout.split('\n').find((l) => l.startsWith('d1 '))?.trim().split(/\s+/)[1] ?? '?';
-    const r = ctr('task', 'ps', 'd1');
-    t.equal(r.code, 0, 'exit code', why(r));
-    t.match(r.stdout, new RegExp(`^${pid}\\s`, 'm'), 'lists the init by host pid', why(r));
-  });
-
-  t.test('pause and resume', async (t) => {
-    let r = ctr('task', 'pause', 'd1');
-    t.equal(r.code, 0, 'pause exit code', why(r));
-    t.equal(taskStatus('d1'), 'PAUSED');
-    r = ctr('task', 'resume', 'd1');
-    t.equal(r.code, 0, 'resume exit code', why(r));
-    t.equal(taskStatus('d1'), 'RUNNING');
-  });
+  ctrPsPauseResume(t, ctr, why, 'd1');
 
   t.test('metrics', async (t) => {
     const r = ctr('task', 'metrics', 'd1');

@@ -9,6 +9,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import type { Test } from 'tap';
 
 export const TOP = resolve(__dirname, '..', '..');
 export const RUNTIME = resolve(process.env['RUNTIME'] ?? join(TOP, 'bin', 'runts'));
@@ -384,4 +385,23 @@ export function containerdConfig(e: Engine, sock: string): string {
 export function ctrTaskStatus(ctr: (...args: string[]) => Result, id: string): string {
   const line = ctr('task', 'ls').stdout.split('\n').find((l) => l.split(/\s+/)[0] === id);
   return line?.trim().split(/\s+/)[2] ?? '(none)';
+}
+
+/** `ctr task ps` lists a running task's init by host pid; pause and resume move it to PAUSED and back. */
+export function ctrPsPauseResume(t: Test, ctr: (...args: string[]) => Result, why: (r: Result) => object, id: string): void {
+  t.test('task ps', async (t) => {
+    const pid = ctr('task', 'ls').stdout.split('\n').find((l) => l.startsWith(`${id} `))?.trim().split(/\s+/)[1] ?? '?';
+    const r = ctr('task', 'ps', id);
+    t.equal(r.code, 0, 'exit code', why(r));
+    t.match(r.stdout, new RegExp(`^${pid}\\s`, 'm'), 'lists the init by host pid', why(r));
+  });
+
+  t.test('pause and resume', async (t) => {
+    let r = ctr('task', 'pause', id);
+    t.equal(r.code, 0, 'pause exit code', why(r));
+    t.equal(ctrTaskStatus(ctr, id), 'PAUSED');
+    r = ctr('task', 'resume', id);
+    t.equal(r.code, 0, 'resume exit code', why(r));
+    t.equal(ctrTaskStatus(ctr, id), 'RUNNING');
+  });
 }
