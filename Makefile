@@ -27,7 +27,7 @@ node_modules/.installed: package.json package-lock.json
 
 build: deps bindings ts bins
 
-bindings: bindings/libruntsstage.so bindings/runts-stage
+bindings: bindings/libruntsstage.so bindings/runts-stage bindings/shim-front bindings/shim-front-sea
 
 bindings/libruntsstage.so: bindings/stage.c bindings/stage.h
 	$(CC) -O2 $(CFLAGS) $(HARDEN_CFLAGS) -fPIC -shared $(HARDEN_LDFLAGS) -o $@ bindings/stage.c
@@ -37,6 +37,13 @@ bindings/libruntsstage.so: bindings/stage.c bindings/stage.h
 STAGE_ENTRY = $(if $(filter x86_64-%,$(shell $(CC) -dumpmachine)),-Wl$(comma)-e$(comma)runts_stage_entry)
 bindings/runts-stage: bindings/stage.c bindings/stage.h
 	$(CC) -O2 $(CFLAGS) $(HARDEN_CFLAGS) -fPIE -DRUNTS_STAGE_MAIN -static-pie $(HARDEN_LDFLAGS) $(STAGE_ENTRY) -o $@ bindings/stage.c
+
+# containerd-shim-runts-v1's front: start and delete go to a warm shim, the
+# rest to the Node shim beside it (bin/: a script; the single executable: runts).
+bindings/shim-front: bindings/shim-front.c
+	$(CC) -O2 $(CFLAGS) $(HARDEN_CFLAGS) -fPIE -pie $(HARDEN_LDFLAGS) -o $@ $<
+bindings/shim-front-sea: bindings/shim-front.c
+	$(CC) -O2 $(CFLAGS) $(HARDEN_CFLAGS) -fPIE -pie $(HARDEN_LDFLAGS) -DFALLBACK='"runts"' -DFALLBACK_ARG='"$(CONTAINERD_SHIM)"' -o $@ $<
 
 # The plan decoder under libFuzzer with ASan and UBSan, seeded with plans the
 # runtime builds, for FUZZ_SECONDS (make test runs it; a finding fails the build).
@@ -99,10 +106,9 @@ bins:
 	oneshot() { printf '#!%s\nrequire("%s").launch("%s", "%s");\n' \
 	    "$(NODE)" "$(ROOT)/packages/runtime/dist/cli/multicall.js" "$(ROOT)/bin/$$1.js" "$$commit" > bin/$$1; chmod 755 bin/$$1; }; \
 	resident() { printf '#!%s\nrequire("node:module").enableCompileCache("%s");\nrequire("%s").cli("%s");\n' \
-	    "/usr/bin/env -S $(NODE) $(RESIDENT_FLAGS)" "$(ROOT)/bin/.cache" "$(ROOT)/bin/$$1.js" "$$commit" > bin/$$1; chmod 755 bin/$$1; }; \
-	oneshot runts; oneshot runtsctl; resident runts-shim; resident runtsd; \
-	sed -i 's|^require("$(ROOT)/bin/runts-shim.js")|require(require("node:path").basename(process.argv[1]) === "$(CONTAINERD_SHIM)" ? "$(ROOT)/bin/$(CONTAINERD_SHIM).js" : "$(ROOT)/bin/runts-shim.js")|' bin/runts-shim; \
-	ln -sfn runts-shim bin/$(CONTAINERD_SHIM)
+	    "/usr/bin/env -S $(NODE) $(RESIDENT_FLAGS)" "$(ROOT)/bin/.cache" "$(ROOT)/bin/$${2:-$$1}.js" "$$commit" > bin/$$1; chmod 755 bin/$$1; }; \
+	oneshot runts; oneshot runtsctl; resident runts-shim; resident runtsd; resident $(CONTAINERD_SHIM)-node $(CONTAINERD_SHIM); \
+	rm -f bin/$(CONTAINERD_SHIM) && cp bindings/shim-front bin/$(CONTAINERD_SHIM)
 	@$(NODE) packages/runtime/scripts/code-cache.mts --eager bin/runts.js bin/runtsctl.js
 	@$(NODE) packages/runtime/scripts/code-cache.mts --out .lazy.cache bin/runts.js
 
@@ -116,8 +122,8 @@ SEA_ASSETS := $(ROOT)/node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node
 # containerd resolves runtime io.containerd.runts.v1 to this name on its PATH:
 # runts-shim's containerd face, its own bundle (no grpc-js to load).
 CONTAINERD_SHIM := containerd-shim-runts-v1
-SEA_NAMES := runts-shim runtsd runtsctl $(CONTAINERD_SHIM)
-SEA_JS := runts $(SEA_NAMES) typebox
+SEA_NAMES := runts-shim runtsd runtsctl
+SEA_JS := runts $(SEA_NAMES) $(CONTAINERD_SHIM) typebox
 # The resident processes' heap limits (RESIDENT_FLAGS) for every name: they cost the CLI nothing measurable.
 RESIDENT_ARGV := $(subst $(eval) ,$(comma),$(foreach f,$(RESIDENT_FLAGS),\"$(f)\"))
 sea: deps bindings ts dist/runts
@@ -128,7 +134,7 @@ dist/.commit: FORCE
 	@mkdir -p dist; c=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown); [ "$$(cat $@ 2>/dev/null)" = "$$c" ] || printf %s "$$c" > $@
 .PHONY: FORCE
 SEA_INPUTS := $(shell find packages/*/src packages/*/scripts -name '*.ts' -o -name '*.mts' 2>/dev/null) $(wildcard packages/*/package.json) \
-  package-lock.json Makefile $(SEA_ASSETS) dist/.commit
+  package-lock.json Makefile $(SEA_ASSETS) bindings/shim-front-sea dist/.commit
 dist/runts: $(SEA_INPUTS)
 	@mkdir -p dist/sea
 	@bundle() { in=$$1 out=$$2; shift 2; $(ESBUILD) $$in --bundle --platform=node --target=node24 --format=cjs --external:koffi --external:@sinclair/typebox \
@@ -155,6 +161,7 @@ dist/runts: $(SEA_INPUTS)
 	@$(ROOT)/node_modules/.bin/postject dist/sea/runts.tmp NODE_SEA_BLOB dist/sea/blob --sentinel-fuse NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2 >/dev/null 2>dist/sea/postject.log \
 	    || { cat dist/sea/postject.log; exit 1; }
 	@mv dist/sea/runts.tmp dist/runts && for n in $(SEA_NAMES); do ln -sfn runts dist/$$n; done
+	@rm -f dist/$(CONTAINERD_SHIM) && cp bindings/shim-front-sea dist/$(CONTAINERD_SHIM)
 	@# Drop the new file from the page cache: written in one piece it sits in large
 	@# folios that every exec would map whole (~20 MiB more RSS until evicted).
 	@sync dist/runts && dd if=dist/runts iflag=nocache count=0 status=none
@@ -165,6 +172,7 @@ PREFIX ?= /usr/local
 install: sea
 	install -D -m 0755 dist/runts $(DESTDIR)$(PREFIX)/bin/runts
 	for n in $(SEA_NAMES); do ln -sfn runts $(DESTDIR)$(PREFIX)/bin/$$n; done
+	install -m 0755 bindings/shim-front-sea $(DESTDIR)$(PREFIX)/bin/$(CONTAINERD_SHIM)
 
 TAP := $(NODE) node_modules/.bin/tap
 test: build sea fuzz

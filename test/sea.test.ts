@@ -36,6 +36,9 @@ t.test('make install, the multi-call names, a run, the private lib dir', { skip 
   t.match(ctl.stdout, /^usage: runtsctl/, 'runtsctl by its symlink');
   t.match(exec('runts', ['runtsctl', '--version']).stdout, /^runtsctl version/, 'runtsctl as a first argument');
   t.match(exec('runts-shim', []).stderr, /usage: runts-shim/, 'runts-shim by its symlink');
+  // containerd's name is the native front (shim-front.c); with no warm shim it runs the executable by that name.
+  t.ok(lstatSync(join(bin, 'containerd-shim-runts-v1')).isFile(), 'containerd-shim-runts-v1 is the front');
+  t.match(exec('containerd-shim-runts-v1', ['-bogus']).stderr, /^containerd-shim-runts-v1: unknown flag -bogus$/m, 'which runs the shim\'s containerd face');
 
   const specDir = mkdtempSync(join(env.dir, 'spec-'));
   t.equal(exec('runts', ['spec'], specDir).code, 0);

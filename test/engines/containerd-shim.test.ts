@@ -4,10 +4,11 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { codec } from '../../packages/proto/src/light';
 import { TtrpcClient } from '../../packages/proto/src/ttrpc';
+import { SHIM_ROOT, warmSocket } from '../../packages/shim/src/warm';
 import { Engine, TOP, ensurePackages, ociArchive, onPty, sh, sleep, waitFor, type Result, containerdConfig, ctrPsPauseResume, ctrTaskStatus } from './lib';
 
 const skip = ensurePackages(['containerd']);
@@ -37,16 +38,44 @@ function main(): void {
   const logTail = () => (existsSync(e.path('containerd.log')) ? readFileSync(e.path('containerd.log'), 'utf8').split('\n').filter((l) => /shim|runts|error/i.test(l)).slice(-15).join('\n') : '');
   const why = (r: Result) => ({ ...e.evidence(r), containerdLog: logTail() });
   const taskStatus = (id: string) => ctrTaskStatus(ctr, id);
-  /** Our shims: their command lines name our containerd's socket. */
-  const shims = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+  const cmdline = (p: string) => {
     try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      return cmd.includes('containerd-shim-runts-v1') && cmd.includes(sock);
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8');
     } catch {
-      return false;
+      return '';
     }
+  };
+  /** Our shim processes: their command lines name our containerd's socket. */
+  const ours = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    const cmd = cmdline(p);
+    return cmd.includes('containerd-shim-runts-v1') && cmd.includes(sock);
   });
   const socketOf = (id: string) => `/run/containerd/s/${createHash('sha256').update(join(sock, ns, id)).digest('hex')}`;
+  /** The pid of the shim that serves a group, from its own pid file. */
+  const shimOf = (group: string) => {
+    try {
+      return readFileSync(join(SHIM_ROOT, basename(socketOf(group)), 'shim.pid'), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const residents = () => new Set(readdirSync(SHIM_ROOT).map((d) => {
+    try {
+      return readFileSync(join(SHIM_ROOT, d, 'shim.pid'), 'utf8');
+    } catch {
+      return '';
+    }
+  }));
+  /** Warm spares (warm.ts): ours, started as `warm`, serving no group. */
+  const spares = () => {
+    const r = residents();
+    return ours().filter((p) => cmdline(p).endsWith('\0warm\0') && !r.has(p));
+  };
+  /** Shims that serve tasks. */
+  const shims = () => {
+    const w = new Set(spares());
+    return ours().filter((p) => !w.has(p));
+  };
   const ids: string[] = [];
 
   e.onCleanup(() => {
@@ -240,7 +269,7 @@ function main(): void {
   t.test('the shim killed with -9: containerd sees the exit, delete cleans up', async (t) => {
     const r = run('k1', '-d', '--', 'sleep', '1000');
     t.equal(r.code, 0, 'run', why(r));
-    const shimPid = shims().find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('\0k1\0'));
+    const shimPid = shimOf('k1');
     t.ok(shimPid, 'k1\'s shim');
     process.kill(Number(shimPid), 'SIGKILL');
     await waitFor('k1 gone or stopped', () => ['STOPPED', '(none)'].includes(taskStatus('k1')), 10_000).catch(() => undefined);
@@ -302,6 +331,24 @@ function main(): void {
     }
   });
 
+  t.test('the warm spare becomes the next task\'s shim, and a new spare follows', async (t) => {
+    await waitFor('a warm spare', () => spares().length === 1, 10_000).catch(() => undefined);
+    const [spare] = spares();
+    t.ok(spare, 'a warm spare serves our containerd', { ours: ours().map(cmdline) });
+    const st = statSync(warmSocket(sock));
+    t.equal(st.mode & 0o777, 0o600, 'its socket is root\'s only');
+    t.equal(statSync(SHIM_ROOT).mode & 0o777, 0o700, 'in a dir only root can use');
+    const r = run('w1', '-d', '--', 'sleep', '1000');
+    t.equal(r.code, 0, 'run', why(r));
+    t.equal(shimOf('w1'), spare, 'the spare serves w1');
+    await waitFor('a new spare', () => spares().some((p) => p !== spare), 10_000).catch(() => undefined);
+    t.ok(spares().some((p) => p !== spare), 'a new spare took its place');
+    ctr('task', 'kill', '-s', 'SIGKILL', 'w1');
+    await waitFor('w1 STOPPED', () => taskStatus('w1') === 'STOPPED', 10_000).catch(() => undefined);
+    t.equal(ctr('task', 'delete', 'w1').code, 0, 'task delete');
+    t.equal(ctr('container', 'delete', 'w1').code, 0, 'container delete');
+  });
+
   t.test('kill', async (t) => {
     const r = ctr('task', 'kill', '-s', 'SIGKILL', 'd1');
     t.equal(r.code, 0, 'exit code', why(r));
@@ -322,11 +369,20 @@ function main(): void {
   t.test('nothing left: no shim, mount, socket or cgroup', async (t) => {
     await waitFor('the shims to exit', () => shims().length === 0, 10_000).catch(() => undefined);
     t.same(shims(), [], 'no shim process', { containerdLog: logTail() });
+    t.ok(spares().length <= 1, 'at most one warm spare', { spares: spares().map(cmdline) });
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(e.dir));
     t.same(mounts, [], 'no mount under our containerd\'s dirs');
     t.same(ids.filter((id) => existsSync(socketOf(id))), [], 'no shim socket');
     const cg = `/sys/fs/cgroup/memory/${ns}`;
     t.same(existsSync(cg) ? readdirSync(cg, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name) : [], [], 'no container cgroup');
     t.notOk(existsSync(runtimeRoot) && readdirSync(runtimeRoot).length > 0, 'no runtime state');
+  });
+
+  t.test('the warm spare leaves with its containerd', async (t) => {
+    process.kill(daemon!.pid!, 'SIGTERM');
+    await waitFor('containerd to stop', () => ctr('version').code !== 0, 15_000).catch(() => undefined);
+    await waitFor('no spare', () => spares().length === 0, 10_000).catch(() => undefined);
+    t.same(spares(), [], 'no warm spare left');
+    t.notOk(existsSync(warmSocket(sock)), 'nor its socket');
   });
 }

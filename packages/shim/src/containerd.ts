@@ -2,11 +2,14 @@
 // same Tasks as runtsd's shim, behind ttrpc and containerd's task API:
 //   -namespace N -address A -publish-binary P -id ID start    (cwd: the bundle)
 //   -namespace N -address A -publish-binary P -id ID -bundle B delete
-// and, with no action, the resident shim that start spawns.
+// with no action, the resident shim that start spawns, and
+//   -address A warm
+// the warm shim that serves start and delete for the front (warm.ts).
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { isRuntsError, RuntsError } from '@runts/errors';
 import { StatusError } from '@runts/proto/dist/status';
@@ -19,6 +22,7 @@ import type { Sink, StdioPaths } from './io';
 import { Outbox, type Envelope } from './outbox';
 import { Reaper } from './reaper';
 import { toStatus, Tasks } from './service';
+import { serveWarm, SHIM_ROOT, warmSocket, type Answer, type Call } from './warm';
 
 export const SHIM_NAME = 'containerd-shim-runts-v1';
 const TASK = 'containerd.task.v2.Task';
@@ -27,12 +31,13 @@ const EVENTS = 'containerd.services.events.ttrpc.v1.Events';
 const SOCKET_DIR = '/run/containerd/s';
 /** The runtime's state, one root per namespace (as runc.v2's /run/containerd/runc/<ns>). */
 const RUNTIME_ROOT = '/run/containerd/runts';
-/** Each resident shim's own files (its event outbox), by socket name. */
-const SHIM_ROOT = '/run/containerd/runts-shim';
 const GROUP_ANNOTATION = 'io.kubernetes.cri.sandbox-id';
 /** The ttrpc metadata key containerd sends the namespace as. */
 const NAMESPACE_KEY = 'containerd-namespace-ttrpc';
 const MNT_DETACH = 2;
+/** The nice value a warm shim starts at, until it is ready. */
+const WARMING_NICE = 10;
+const SUCCESSOR_WAIT_MS = 5000;
 
 export interface Flags {
   namespace: string;
@@ -78,10 +83,18 @@ export function cli(commit: string): void {
 
 async function main(commit: string): Promise<void> {
   const f = parseFlags(process.argv.slice(2));
+  if (f.action === 'warm') return warm(f, commit);
   if (!f.namespace && f.action !== 'delete') throw new Error('-namespace is required');
   if (!f.id) throw new Error('-id is required');
-  if (f.action === 'start') return start(f);
-  if (f.action === 'delete') return remove(f);
+  if (f.action === 'start') {
+    writeSync(1, await startTask(f, process.cwd()));
+    spawnWarm(f);
+    return;
+  }
+  if (f.action === 'delete') {
+    writeSync(1, await remove(f, process.cwd(), (m) => process.stderr.write(`${SHIM_NAME}: ${m}\n`)));
+    return;
+  }
   if (f.action === '') return serve(f, commit);
   throw new Error(`unknown action ${f.action}: expected start or delete`);
 }
@@ -104,16 +117,94 @@ const answers = (path: string) => new Promise<boolean>((res) => {
   s.once('error', () => res(false));
 });
 
-async function start(f: Flags): Promise<void> {
-  const bundle = process.cwd();
+/** `start`: the address of the shim that serves the task's group, after
+ * making one (by `adopt`, or a new process) if none answers. */
+async function startTask(f: Flags, bundle: string, adopt?: (sock: string) => Promise<void>): Promise<string> {
   const sock = socketOf(f, bundle);
   const address = `unix://${sock}`;
   // A group's shim may be serving already, or be starting for another container
   // right now: the resident that loses the bind hands over to the winner.
-  if (!(await answers(sock))) await spawnResident(f, bundle, sock);
+  if (!(await answers(sock))) await (adopt ? adopt(sock) : spawnResident(f, bundle, sock));
   writeFileSync(join(bundle, 'address'), address, { mode: 0o600 });
   // containerd 1.6 reads a plain address, not the JSON bootstrap form.
-  writeSync(1, address);
+  return address;
+}
+
+/** A warm shim for f's containerd, unless one answers already (or with
+ * force): detached, not waited for, and niced while it starts so that it
+ * does not slow the task at hand. */
+function spawnWarm(f: Flags, force = false): void {
+  if (!f.address) return;
+  void (force ? Promise.resolve(false) : answers(warmSocket(f.address))).then((up) => {
+    if (up) return;
+    const child = spawn(process.argv[1]!, ['-address', f.address, 'warm'], { detached: true, stdio: 'ignore' });
+    child.on('error', () => undefined);
+    if (child.pid) try { setPriority(child.pid, WARMING_NICE); } catch { /* gone already */ }
+    child.unref();
+  });
+}
+
+/** The warm shim: answers the front's start and delete calls in process. At
+ * the first start that needs a new shim it becomes that shim, and spawns its
+ * successor; until the successor has the warm socket it answers the front
+ * still, making further new shims the slow way. Once its tasks are gone it
+ * waits for the successor (at most SUCCESSOR_WAIT_MS) before it exits: the
+ * `delete` containerd runs next must find a warm shim. */
+async function warm(f: Flags, commit: string): Promise<void> {
+  process.stderr.on('error', () => undefined);
+  const sys = new LinuxSys();
+  let adopted = false;
+  let stopWarm = async (): Promise<void> => undefined;
+  let succeeded!: () => void;
+  const successor = new Promise<void>((res) => (succeeded = res));
+  const handOver = async () => {
+    const timer = setTimeout(succeeded, SUCCESSOR_WAIT_MS);
+    await successor;
+    clearTimeout(timer);
+    await stopWarm();
+  };
+  stopWarm = await serveWarm(f.address, async (call: Call): Promise<Answer> => {
+    const cf = parseFlags(call.args);
+    const t0 = performance.now();
+    const errors: string[] = [];
+    if (cf.action === 'delete') {
+      const out = await remove(cf, cf.bundle || call.cwd, (m) => errors.push(`${SHIM_NAME}: ${m}\n`));
+      return { code: 0, stdout: out, stderr: errors.join('') };
+    }
+    if (cf.action !== 'start' || !cf.namespace || !cf.id) return { code: 1, stdout: '', stderr: `${SHIM_NAME}: the warm shim serves start and delete only\n` };
+    const adopt = adopted ? undefined : async (sock: string) => {
+      adopted = true;
+      becomeTask(sys, call);
+      // Another shim of the group won the socket: warm again.
+      // Its successor comes once the task has started: spawning is CPU the task's start needs.
+      if (!(await resident(cf, sock, commit, sys, { beforeExit: handOver, started: () => spawnWarm(cf, true) }))) adopted = false;
+    };
+    const address = await startTask(cf, call.cwd, adopt);
+    if (cf.debug) debug('start', { id: cf.id, adopted: String(adopted), ms: Math.round((performance.now() - t0) * 10) / 10 });
+    return { code: 0, stdout: address, stderr: '' };
+  }, () => {
+    if (!adopted) process.exit(0);
+    succeeded();
+  });
+  // What the first task would otherwise wait for: loading the native library (a pipe is its cheapest use).
+  for (const fd of sys.pipe()) sys.close(fd);
+  // Ready: from now on it runs as any shim would.
+  setPriority(0);
+}
+
+/** What a process spawned by containerd for this task would have: its
+ * environment (TTRPC_ADDRESS), the bundle as cwd, the bundle's log fifo as stderr. */
+function becomeTask(sys: Sys, call: Call): void {
+  for (const k of Object.keys(process.env)) delete process.env[k];
+  Object.assign(process.env, call.env);
+  process.chdir(call.cwd);
+  try {
+    const log = openSync(join(call.cwd, 'log'), constants.O_WRONLY | constants.O_NONBLOCK);
+    sys.dup2(log, 2);
+    closeSync(log);
+  } catch {
+    // containerd opens it first; without it the shim logs nowhere.
+  }
 }
 
 /** The resident shim: detached, without our stdout and stderr (containerd waits
@@ -139,7 +230,6 @@ async function spawnResident(f: Flags, bundle: string, sock: string): Promise<vo
 }
 
 async function serve(f: Flags, commit: string): Promise<void> {
-  const sock = f.socket || socketOf(f, process.cwd());
   const say = (m: string) => {
     try {
       writeSync(3, m);
@@ -148,51 +238,90 @@ async function serve(f: Flags, commit: string): Promise<void> {
       // Not started by start (a test, or by hand).
     }
   };
-  // Our stderr is the bundle's log fifo: with containerd gone it has no reader,
-  // and an EPIPE there must not take the shim (and its containers' exits) down.
-  process.stderr.on('error', () => undefined);
   try {
-    const server = new TtrpcServer(toStatus);
-    let up!: () => void;
-    server.holdUntil(new Promise((res) => (up = res)));
-    mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o711 });
-    // Bound before anything of the group's is touched: one shim per group.
-    if (!(await bind(server, sock))) {
-      say('ready\n');
-      process.exit(0);
-    }
-    // containerd (root) is its only client.
-    chmodSync(sock, 0o600);
-    const sys = new LinuxSys();
-    sys.setChildSubreaper();
-    const dir = join(SHIM_ROOT, sock.slice(sock.lastIndexOf('/') + 1));
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(dir, 'shim.pid'), String(process.pid));
-    const outbox = new Outbox(dir);
-    const reaper = new Reaper(sys);
-    reaper.start();
-    const rt = new Runtime({ root: join(RUNTIME_ROOT, f.namespace), sys, warn: (m) => process.stderr.write(`${SHIM_NAME}: warning: ${m}\n`) });
-    const tasks = new Tasks(rt, sys, reaper, outbox, join(dir, 'logs'));
-    const shim = new ContainerdTasks(tasks, sys, commit, f.namespace);
-    const forwarder = new Forwarder(outbox, f, (e) => shim.event(e));
-    setInterval(() => tasks.pollOom(), 1000).unref();
-    shim.onIdle = async () => {
-      server.close();
-      rmSync(sock, { force: true });
-      await forwarder.drained(2000);
-      reaper.stop();
-      outbox.close();
-      rmSync(dir, { recursive: true, force: true });
-      process.exit(0);
-    };
-    server.addService(TASK, shim.handlers());
-    up();
-    forwarder.start();
+    const bound = await resident(f, f.socket || socketOf(f, process.cwd()), commit, new LinuxSys());
     say('ready\n');
+    if (!bound) process.exit(0);
   } catch (e) {
     say(`${(e as Error).message}\n`);
     throw e;
   }
+}
+
+/** Serves the task API on sock as its group's shim; false if another shim of the group has it. */
+interface ResidentHooks {
+  /** After the first task started (or at idle, if none did). */
+  started?: () => void;
+  /** Before the process exits, its tasks gone. */
+  beforeExit?: () => Promise<void>;
+}
+
+async function resident(f: Flags, sock: string, commit: string, sys: Sys, hooks: ResidentHooks = {}): Promise<boolean> {
+  // Our stderr is the bundle's log fifo: with containerd gone it has no reader,
+  // and an EPIPE there must not take the shim (and its containers' exits) down.
+  process.stderr.on('error', () => undefined);
+  const server = new TtrpcServer(toStatus);
+  let up!: () => void;
+  server.holdUntil(new Promise((res) => (up = res)));
+  mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o711 });
+  // Bound before anything of the group's is touched: one shim per group.
+  if (!(await bind(server, sock))) return false;
+  // containerd (root) is its only client.
+  chmodSync(sock, 0o600);
+  sys.setChildSubreaper();
+  const dir = join(SHIM_ROOT, sock.slice(sock.lastIndexOf('/') + 1));
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileSync(join(dir, 'shim.pid'), String(process.pid));
+  const outbox = new Outbox(dir);
+  const reaper = new Reaper(sys);
+  reaper.start();
+  const rt = new Runtime({ root: join(RUNTIME_ROOT, f.namespace), sys, warn: (m) => process.stderr.write(`${SHIM_NAME}: warning: ${m}\n`) });
+  const tasks = new Tasks(rt, sys, reaper, outbox, join(dir, 'logs'));
+  const shim = new ContainerdTasks(tasks, sys, commit, f.namespace);
+  const forwarder = new Forwarder(outbox, f, (e) => shim.event(e));
+  setInterval(() => tasks.pollOom(), 1000).unref();
+  shim.onIdle = async () => {
+    server.close();
+    rmSync(sock, { force: true });
+    await forwarder.drained(2000);
+    reaper.stop();
+    outbox.close();
+    rmSync(dir, { recursive: true, force: true });
+    shim.onStart();
+    await hooks.beforeExit?.();
+    process.exit(0);
+  };
+  let started = false;
+  shim.onStart = () => {
+    if (!started) hooks.started?.();
+    started = true;
+  };
+  server.addService(TASK, f.debug ? logged(shim.handlers()) : shim.handlers());
+  up();
+  forwarder.start();
+  return true;
+}
+
+/** A debug line on the shim's log, which containerd copies into its own. */
+function debug(msg: string, fields: Record<string, string | number>): void {
+  const kv = Object.entries(fields).map(([k, v]) => ` ${k}=${typeof v === 'number' ? v : JSON.stringify(v)}`).join('');
+  process.stderr.write(`time="${new Date().toISOString()}" level=debug msg=${JSON.stringify(msg)}${kv}\n`);
+}
+
+/** With -debug (containerd at debug level): each call, its task and how long it took. */
+function logged(handlers: Record<string, TtrpcHandler>): Record<string, TtrpcHandler> {
+  return Object.fromEntries(Object.entries(handlers).map(([method, h]) => [method, async (r: { id?: string; execId?: string }, ctx: CallContext) => {
+    const t0 = performance.now();
+    let error = '';
+    try {
+      return await h(r, ctx);
+    } catch (e) {
+      error = (e as Error).message;
+      throw e;
+    } finally {
+      debug(`task ${method}`, { id: r.id ?? '', ...(r.execId ? { exec: r.execId } : {}), ms: Math.round((performance.now() - t0) * 10) / 10, ...(error ? { error } : {}) });
+    }
+  }]));
 }
 
 /** Listens on sock; false if another shim of the group serves it already.
@@ -227,6 +356,7 @@ export class ContainerdTasks {
   private readonly records = new Map<string, TaskRecord>();
   private readonly execStdio = new Map<string, StdioPaths>();
   onIdle: () => Promise<void> = async () => undefined;
+  onStart: () => void = () => undefined;
 
   constructor(private readonly tasks: Tasks, private readonly sys: Sys, private readonly version: string, private readonly namespace = '') {}
 
@@ -234,7 +364,11 @@ export class ContainerdTasks {
     const t = this.tasks;
     return {
       Create: (r: taskv2.CreateTaskRequest__Output, ctx: CallContext) => this.create(r, ctx.metadata.get(NAMESPACE_KEY)?.[0] ?? this.namespace),
-      Start: async (r: taskv2.StartRequest__Output) => ({ pid: await t.start({ id: r.id, execId: r.execId }) }),
+      Start: async (r: taskv2.StartRequest__Output) => {
+        const pid = await t.start({ id: r.id, execId: r.execId });
+        setImmediate(() => this.onStart());
+        return { pid };
+      },
       State: (r: taskv2.StateRequest__Output) => this.state(r),
       Delete: (r: taskv2.DeleteRequest__Output) => this.delete(r),
       Pids: (r: taskv2.PidsRequest__Output) => ({ processes: t.pids(r).map((p) => ({ pid: p.pid })) }),
@@ -447,9 +581,8 @@ async function startLogger(uri: string, id: string, ns: string): Promise<{ stdou
 }
 
 /** `delete`: what is left of a container whose shim is gone. Idempotent:
- * containerd runs it after every disconnect. Prints a DeleteResponse. */
-async function remove(f: Flags): Promise<void> {
-  const bundle = f.bundle || process.cwd();
+ * containerd runs it after every disconnect. Returns a DeleteResponse. */
+async function remove(f: Flags, bundle: string, warn: (m: string) => void): Promise<Buffer> {
   const sys = new LinuxSys();
   let pid = 0;
   if (f.namespace) {
@@ -458,7 +591,7 @@ async function remove(f: Flags): Promise<void> {
       pid = rt.state(f.id).pid ?? 0;
       await rt.delete(f.id, { force: true });
     } catch (e) {
-      if (!isRuntsError(e) || e.code !== 'ERR_NOT_FOUND') process.stderr.write(`${SHIM_NAME}: delete ${f.id}: ${(e as Error).message}\n`);
+      if (!isRuntsError(e) || e.code !== 'ERR_NOT_FOUND') warn(`delete ${f.id}: ${(e as Error).message}`);
     }
   }
   unmountAll(sys, join(bundle, 'rootfs'));
@@ -468,7 +601,7 @@ async function remove(f: Flags): Promise<void> {
     rmSync(sock, { force: true });
     rmSync(join(SHIM_ROOT, sock.slice(sock.lastIndexOf('/') + 1)), { recursive: true, force: true });
   }
-  writeSync(1, codec('containerd.task.v2.DeleteResponse').encode({ pid, exitStatus: 128 + 9, exitedAt: ts(Date.now()) }));
+  return codec('containerd.task.v2.DeleteResponse').encode({ pid, exitStatus: 128 + 9, exitedAt: ts(Date.now()) });
 }
 
 // mount(2) flags by fstab option; an option not here is filesystem data.

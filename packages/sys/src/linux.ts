@@ -363,6 +363,11 @@ export class LinuxSys implements Sys {
     return [fds[0]!, fds[1]!];
   }
 
+  dup2(oldfd: number, newfd: number): void {
+    const l = load();
+    if (Number(l.syscall(SYS_DUP3, 'int', oldfd, 'int', newfd, 'int', 0)) < 0) throw sysError('dup3', errno(l));
+  }
+
   reapPid(pid: number): WaitStatus | null {
     const l = load();
     const info = Buffer.alloc(128);
@@ -388,6 +393,7 @@ export class LinuxSys implements Sys {
 // x86-64 and arm64 numbers; the shim's only other raw syscalls.
 const SYS_PRCTL = process.arch === 'arm64' ? 167 : 157;
 const SYS_PIPE2 = process.arch === 'arm64' ? 59 : 293;
+const SYS_DUP3 = process.arch === 'arm64' ? 24 : 292;
 const PR_SET_CHILD_SUBREAPER = 36;
 const P_PID = 1;
 const ECHILD = 10;

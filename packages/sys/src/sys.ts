@@ -67,6 +67,8 @@ export interface Sys {
   umount2(target: string, flags: number): void;
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];
+  /** dup3(oldfd, newfd, 0): newfd now names oldfd's file (a warm shim's stderr becomes its task's log). */
+  dup2(oldfd: number, newfd: number): void;
   /** Non-blocking reap of one child by pid: null while it runs (or is not ours to reap). */
   reapPid(pid: number): WaitStatus | null;
   /** poll(2) for input on one fd: true once it is readable, false on timeout or hang-up. */
