@@ -1,7 +1,8 @@
 // Kubernetes' node path, one layer below kubelet: CRI calls to containerd's CRI
 // plugin, with the pod's RuntimeClass handler choosing the runtime. Every case
-// runs for the runts handler (runc v2 shim, options.BinaryName = RUNTIME) and
-// for runc, the reference. CRI_HANDLERS=runc or =runts runs one.
+// runs for the runts handler (runc v2 shim, options.BinaryName = RUNTIME), the
+// runts-shim handler (containerd-shim-runts-v1, no runtime exec at all) and
+// runc, the reference. CRI_HANDLERS=runts,runc (say) runs some.
 import t from 'tap';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,8 +12,9 @@ import type { cri } from '@runts/proto/dist/cri';
 
 const HANDLERS: Handler[] = [
   { name: 'runts' },
+  { name: 'runts-shim', runtimeType: 'io.containerd.runts.v1' },
   { name: 'runc', binary: '/usr/sbin/runc' },
-].filter((h) => (process.env['CRI_HANDLERS'] ?? 'runts,runc').split(',').includes(h.name));
+].filter((h) => (process.env['CRI_HANDLERS'] ?? 'runts,runts-shim,runc').split(',').includes(h.name));
 const SCALE_PODS = Number(process.env['CRI_SCALE_PODS'] ?? 20);
 
 t.setTimeout(600_000);
@@ -52,7 +54,7 @@ function main(): void {
       t.equal(ps.status?.runtimeHandler, h.name, 'with the handler asked for');
       // The Engine's wrapper logs each call of RUNTIME: the pause went through it only for runts.
       const created = new RegExp(`create --bundle \\S+/${podId}`).test(node.e.trace(1000));
-      t.equal(created, h.name === 'runts', `the sandbox was created by ${h.binary ?? RUNTIME}`, why());
+      t.equal(created, h.name === 'runts', `the sandbox was ${h.name === 'runts' ? '' : 'not '}created by ${RUNTIME}`, why());
 
       const before = Date.now();
       // CRI stamps started_at when the Start call returns: an exit before that would come first.
@@ -148,6 +150,15 @@ function main(): void {
       await exec(a, ['sh', '-c', 'echo mine > /tmp/only-in-a']);
       const rb = await rt().ExecSync({ containerId: b, cmd: ['cat', '/tmp/only-in-a'], timeout: 10 });
       t.not(rb.exitCode, 0, 'a file in a\'s rootfs is not in b\'s');
+      if (h.runtimeType) {
+        // One shim serves the pod (grouped by io.kubernetes.cri.sandbox-id): the parent of its pause and both inits.
+        const shim = node.groupShim(podId);
+        const ppid = (pid: string) => /^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+        const inits = [...await Promise.all([a, b].map(async (id) => JSON.parse((await rt().ContainerStatus({ containerId: id, verbose: true })).info['info'] ?? '{}').pid)),
+          JSON.parse((await rt().PodSandboxStatus({ podSandboxId: podId, verbose: true })).info['info'] ?? '{}').pid].map(String);
+        t.ok(shim, 'the pod\'s shim', why());
+        t.same(inits.map(ppid), inits.map(() => shim), 'is the parent of the pause and both containers', { inits });
+      }
       await node.removePod(podId);
       t.same(await node.leftovers(name, [podId, a, b]), [], 'nothing left');
     });

@@ -3,7 +3,7 @@
 // runtime in our config.toml; the Engine (test/engines/lib.ts) owns the temp
 // dir, the daemons and a teardown that leaves nothing behind, even on failure.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -19,7 +19,12 @@ export interface Handler {
   /** options.BinaryName, the runtime the runc v2 shim runs; without it, RUNTIME
    * through the Engine's wrapper (which logs each call). */
   binary?: string;
+  /** Not the runc v2 shim: containerd's runtime_type, its shim found on containerd's PATH. */
+  runtimeType?: string;
 }
+
+/** containerd-shim-runts-v1 as built into bin/: containerd finds it on its PATH. */
+export const RUNTS_SHIM = join(TOP, 'bin', 'containerd-shim-runts-v1');
 
 interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
@@ -55,7 +60,7 @@ export class CriNode {
     this.e = new Engine(t, 'cri');
     this.sock = this.e.path('containerd.sock');
     // Sockets of the runc v2 shims go to /run/containerd/s whatever we configure.
-    this.e.tidyDirs(['/run/containerd', '/run/containerd/s', '/run/containerd/fifo']);
+    this.e.tidyDirs(['/run/containerd', '/run/containerd/s', '/run/containerd/fifo', '/run/containerd/runts', '/run/containerd/runts/k8s.io', '/run/containerd/runts-shim']);
     mkdirSync(this.e.path('logs'));
     writeFileSync(this.e.path('config.toml'), this.config());
     // containerd first (its tasks and shims), then the Engine's own teardown.
@@ -100,6 +105,10 @@ export class CriNode {
       `  default_runtime_name = "${this.handlers[0]!.name}"`,
     ];
     for (const h of this.handlers) {
+      if (h.runtimeType) {
+        lines.push(`[${cri}.containerd.runtimes.${h.name}]`, `  runtime_type = "${h.runtimeType}"`);
+        continue;
+      }
       lines.push(
         `[${cri}.containerd.runtimes.${h.name}]`,
         '  runtime_type = "io.containerd.runc.v2"',
@@ -121,7 +130,13 @@ export class CriNode {
 
   /** Starts containerd and waits for its CRI service to answer. */
   async start(): Promise<void> {
-    this.daemon = this.e.daemon('containerd', ['--config', this.e.path('config.toml')], this.e.path('containerd.log'));
+    // Shims by runtime_type (containerd-shim-runts-v1) from a dir of ours first on its PATH.
+    const bin = this.e.path('bin');
+    if (!existsSync(bin)) {
+      mkdirSync(bin);
+      symlinkSync(RUNTS_SHIM, join(bin, 'containerd-shim-runts-v1'));
+    }
+    this.daemon = this.e.daemon('containerd', ['--config', this.e.path('config.toml')], this.e.path('containerd.log'), { ...process.env, PATH: `${bin}:${process.env['PATH']}` });
     this.client?.close();
     // runts' calls cost ~5x runc's (Node's start): 20 pods on a loaded 2-core host need minutes.
     this.client = new CriClient(`unix://${this.sock}`, 240_000);
@@ -256,6 +271,16 @@ export class CriNode {
       for (const d of readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) left.push(`cgroup ${join(dir, d.name)}`);
     }
     return left;
+  }
+
+  /** The pid of containerd-shim-runts-v1 serving a pod's group, from its own pid file; '' if none. */
+  groupShim(podId: string): string {
+    const group = createHash('sha256').update(join(this.sock, 'k8s.io', podId)).digest('hex');
+    try {
+      return readFileSync(join('/run/containerd/runts-shim', group, 'shim.pid'), 'utf8');
+    } catch {
+      return '';
+    }
   }
 
   /** The container's cgroup dir in a v1 hierarchy (cgroupfs: <parent>/<id>). */
