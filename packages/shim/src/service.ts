@@ -13,22 +13,20 @@ import { toJson } from '@runts/runtime/dist/cli/json';
 import { ProcessIO, type Output, type StdioPaths } from './io';
 import type { EventBody, Outbox } from './outbox';
 import type { Reaper } from './reaper';
-
-type Status = 'created' | 'running' | 'stopped';
+import { ProcessState } from './state';
 
 interface Proc {
   containerId: string;
   execId: string;
   pid: number;
   pidfd: number;
-  status: Status;
+  state: ProcessState;
   terminal: boolean;
   stdin: boolean;
   io: ProcessIO;
   exitStatus: number;
   exitedAtMs: number;
-  /** Start is under way: an exit seen now waits in pendingExit, as TaskStart goes first. */
-  starting: boolean;
+  /** An exit seen while starting waits here: TaskStart goes first. */
   pendingExit?: WaitStatus;
   waiters: (() => void)[];
   /** For an exec not yet started: its process. */
@@ -131,33 +129,32 @@ export class Tasks {
   async start(r: shim.StartRequest__Output): Promise<number> {
     const c = this.get(r.id);
     const p = this.process(c, r.execId);
-    if (p.status !== 'created' || p.starting) throw new StatusError(Status.FAILED_PRECONDITION, `cannot start a process that is ${p.starting ? 'starting' : p.status}`);
+    p.state.transition('start');
     if (!r.execId) {
-      p.starting = true;
       try {
         await this.rt.start(c.id);
-        p.status = 'running';
-        this.publish('/tasks/start', { start: { containerId: c.id, pid: p.pid } });
-      } finally {
-        p.starting = false;
+      } catch (e) {
+        p.state.transition('startFailed');
         if (p.pendingExit) this.exited(c, p, p.pendingExit);
+        throw e;
       }
+      p.state.transition('started');
+      this.publish('/tasks/start', { start: { containerId: c.id, pid: p.pid } });
+      if (p.pendingExit) this.exited(c, p, p.pendingExit);
     } else {
       let created;
-      p.starting = true;
       try {
         created = await this.rt.spawnExec(c.id, { process: p.process!, ...(p.io.stdio ? { stdio: p.io.stdio } : {}) });
       } catch (e) {
+        p.state.transition('startFailed');
         // Its output ends here: a client reading it (a containerd fifo) sees EOF.
         p.io.spawned();
         throw e;
-      } finally {
-        p.starting = false;
       }
       p.io.spawned(created.master);
       p.pid = created.pid;
       p.pidfd = created.pidfd;
-      p.status = 'running';
+      p.state.transition('started');
       this.publish('/tasks/exec-started', { execStarted: { containerId: c.id, execId: p.execId, pid: p.pid } });
       this.reaper.watch(created.pid, created.pidfd, (st) => this.exited(c, p, st));
     }
@@ -168,7 +165,7 @@ export class Tasks {
     const c = this.get(r.id);
     if (!r.execId) throw new StatusError(Status.INVALID_ARGUMENT, 'exec_id is required');
     if (c.execs.has(r.execId)) throw new StatusError(Status.ALREADY_EXISTS, `exec "${r.execId}" already exists in container "${c.id}"`);
-    if (c.init.status !== 'running') throw new StatusError(Status.FAILED_PRECONDITION, `cannot exec in a ${c.init.status} container`);
+    if (!c.init.state.is('running')) throw new StatusError(Status.FAILED_PRECONDITION, `cannot exec in container "${c.id}": it is ${c.init.state.state}, not running`);
     let process: Process;
     try {
       process = validateConfig({ ociVersion: '1.0.2', process: JSON.parse(r.specJson) }).process!;
@@ -187,9 +184,7 @@ export class Tasks {
   state(r: shim.StateRequest__Output): shim.StateResponse {
     const c = this.get(r.id);
     const p = this.process(c, r.execId);
-    let status: shim.Status = p.status === 'created' ? 'CREATED' : p.status === 'running' ? 'RUNNING' : 'STOPPED';
-    if (!r.execId && status === 'RUNNING' && this.rt.state(c.id).status === 'paused') status = 'PAUSED';
-    return { id: c.id, execId: p.execId, bundle: c.bundle, pid: p.pid, status, terminal: p.terminal, exitStatus: p.exitStatus, exitedAtMs: p.exitedAtMs };
+    return { id: c.id, execId: p.execId, bundle: c.bundle, pid: p.pid, status: p.state.status, terminal: p.terminal, exitStatus: p.exitStatus, exitedAtMs: p.exitedAtMs };
   }
 
   pids(r: shim.PidsRequest__Output): shim.ProcessInfo[] {
@@ -203,17 +198,23 @@ export class Tasks {
     const signal = r.signal || 15;
     if (!r.execId) return this.rt.kill(c.id, signal, { all: r.all });
     const p = this.process(c, r.execId);
-    if (p.status !== 'running') throw new StatusError(Status.FAILED_PRECONDITION, `exec "${p.execId}" is ${p.status}`);
+    if (!p.state.is('running')) throw new StatusError(Status.FAILED_PRECONDITION, `cannot signal exec "${p.execId}" in container "${c.id}": it is ${p.state.state}, not running`);
     this.sys.pidfdSendSignal(p.pidfd, signal);
   }
 
   pause(id: string): void {
-    this.rt.pause(this.get(id).id);
+    const c = this.get(id);
+    c.init.state.check('pause');
+    this.rt.pause(c.id);
+    c.init.state.transition('pause');
     this.publish('/tasks/paused', { paused: { containerId: id } });
   }
 
   resume(id: string): void {
-    this.rt.resume(this.get(id).id);
+    const c = this.get(id);
+    c.init.state.check('resume');
+    this.rt.resume(c.id);
+    c.init.state.transition('resume');
     this.publish('/tasks/resumed', { resumed: { containerId: id } });
   }
 
@@ -248,19 +249,22 @@ export class Tasks {
     const c = this.get(r.id);
     if (r.execId) {
       const p = this.process(c, r.execId);
-      if (p.status === 'running') throw new StatusError(Status.FAILED_PRECONDITION, `exec "${p.execId}" is still running`);
+      p.state.transition('delete');
       this.drop(p);
       c.execs.delete(p.execId);
       return { pid: p.pid, exitStatus: p.exitStatus, exitedAtMs: p.exitedAtMs };
     }
     const p = c.init;
-    if (p.status === 'running' && !r.force) throw new StatusError(Status.FAILED_PRECONDITION, `cannot delete container "${c.id}" that is running (use force)`);
+    const event = r.force ? 'forceDelete' : 'delete';
+    p.state.check(event);
     await this.rt.delete(c.id, { force: true });
-    if (p.status !== 'stopped') {
+    if (!p.state.is('stopped')) {
       // Killed by the delete: its exit is reaped (often by this tick) and published before the delete.
       this.reaper.tick();
       await Promise.race([stopped(p), sleep(2000)]);
     }
+    // Its exit may not have come: a forced delete goes on all the same.
+    if (!p.state.is('deleted')) p.state.transition(p.state.can(event) ? event : 'forceDelete');
     for (const e of c.execs.values()) this.drop(e);
     this.drop(p);
     c.oom?.close();
@@ -287,12 +291,12 @@ export class Tasks {
   }
 
   private exited(c: Container, p: Proc, st: WaitStatus): void {
-    if (p.starting) {
+    if (p.state.is('starting')) {
       p.pendingExit = st;
       return;
     }
     // An init's exit is published after its execs' (they die with its pid namespace).
-    const execRunning = () => [...c.execs.values()].some((e) => e.status === 'running');
+    const execRunning = () => [...c.execs.values()].some((e) => e.state.is('running'));
     if (p.execId === '' && execRunning()) {
       this.reaper.tick();
       if (execRunning()) {
@@ -300,10 +304,10 @@ export class Tasks {
         return;
       }
     }
-    if (p.status === 'stopped') return;
+    if (p.state.is('stopped', 'deleted')) return;
     // An OOM kill is told before the exit it caused.
     if (p.execId === '') this.pollOom(c);
-    p.status = 'stopped';
+    p.state.transition('exit');
     p.exitStatus = st.code;
     p.exitedAtMs = Date.now();
     delete p.pendingExit;
@@ -325,7 +329,8 @@ export class Tasks {
   }
 
   private proc(containerId: string, execId: string, pid: number, pidfd: number, io: ProcessIO, terminal: boolean, stdin: boolean): Proc {
-    return { containerId, execId, pid, pidfd, status: 'created', starting: false, terminal, stdin, io, exitStatus: 0, exitedAtMs: 0, waiters: [] };
+    const who = execId ? `exec "${execId}" in container "${containerId}"` : `container "${containerId}"`;
+    return { containerId, execId, pid, pidfd, state: new ProcessState(who), terminal, stdin, io, exitStatus: 0, exitedAtMs: 0, waiters: [] };
   }
 
   private get(id: string): Container {
@@ -350,5 +355,5 @@ const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms).unr
 
 /** Resolves once p has exited (at once if it has). */
 function stopped(p: Proc): Promise<void> {
-  return p.status === 'stopped' ? Promise.resolve() : new Promise<void>((res) => p.waiters.push(res));
+  return p.state.is('stopped', 'deleted') ? Promise.resolve() : new Promise<void>((res) => p.waiters.push(res));
 }
