@@ -18,6 +18,7 @@ import { TtrpcClient, TtrpcServer, type CallContext, type TtrpcHandler } from '@
 import type { taskv2 } from '@runts/proto';
 import { nodeChildren, Runtime } from '@runts/runtime';
 import { LinuxSys, type Sys } from '@runts/sys';
+import { processInfos } from './details';
 import type { Sink, StdioPaths } from './io';
 import { metricsAny } from './metrics';
 import { Outbox, type Envelope } from './outbox';
@@ -372,7 +373,7 @@ export class ContainerdTasks {
       },
       State: (r: taskv2.StateRequest__Output) => this.state(r),
       Delete: (r: taskv2.DeleteRequest__Output) => this.delete(r),
-      Pids: (r: taskv2.PidsRequest__Output) => ({ processes: t.pids(r).map((p) => ({ pid: p.pid })) }),
+      Pids: (r: taskv2.PidsRequest__Output) => ({ processes: processInfos(t.pids(r)) }),
       Pause: (r: taskv2.PauseRequest__Output) => t.pause(r.id),
       Resume: (r: taskv2.ResumeRequest__Output) => t.resume(r.id),
       Checkpoint: () => {
