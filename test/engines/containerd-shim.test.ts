@@ -209,7 +209,7 @@ function main(): void {
     t.equal(readFileSync(`/sys/fs/cgroup/memory/${ns}/d1/memory.limit_in_bytes`, 'utf8').trim(), String(64 << 20));
   });
 
-  ctrPsPauseResume(t, ctr, why, 'd1');
+  ctrPsPauseResume(t, ctr, why, 'd1', e.path('fifo'));
 
   t.test('metrics', async (t) => {
     const r = ctr('task', 'metrics', 'd1');

@@ -94,7 +94,7 @@ function main(): void {
     t.match(r.stdout, /\/dev\/pts\/\d+/, 'output', why(r));
   });
 
-  ctrPsPauseResume(t, ctr, why, 'd1');
+  ctrPsPauseResume(t, ctr, why, 'd1', e.path('fifo'));
 
   t.test('exec after resume', async (t) => {
     const r = ctr('task', 'exec', '--fifo-dir', e.path('fifo'), '--exec-id', 'e4', 'd1', 'true');

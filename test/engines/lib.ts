@@ -387,13 +387,23 @@ export function ctrTaskStatus(ctr: (...args: string[]) => Result, id: string): s
   return line?.trim().split(/\s+/)[2] ?? '(none)';
 }
 
-/** `ctr task ps` lists a running task's init by host pid; pause and resume move it to PAUSED and back. */
-export function ctrPsPauseResume(t: Test, ctr: (...args: string[]) => Result, why: (r: Result) => object, id: string): void {
+/** `ctr task ps` lists a running task's init by host pid, and an exec's process with its exec id;
+ *  pause and resume move the task to PAUSED and back. */
+export function ctrPsPauseResume(t: Test, ctr: (...args: string[]) => Result, why: (r: Result) => object, id: string, fifoDir: string): void {
   t.test('task ps', async (t) => {
     const pid = ctr('task', 'ls').stdout.split('\n').find((l) => l.startsWith(`${id} `))?.trim().split(/\s+/)[1] ?? '?';
     const r = ctr('task', 'ps', id);
     t.equal(r.code, 0, 'exit code', why(r));
-    t.match(r.stdout, new RegExp(`^${pid}\\s`, 'm'), 'lists the init by host pid', why(r));
+    t.match(r.stdout, new RegExp(`^${pid}\\s+-$`, 'm'), 'lists the init by host pid, with no details', why(r));
+  });
+
+  t.test('task ps: an exec\'s process shows its exec id (ProcessDetails)', async (t) => {
+    const x = ctr('task', 'exec', '-d', '--fifo-dir', fifoDir, '--exec-id', 'ps1', id, 'sleep', '1000');
+    t.equal(x.code, 0, 'exec -d', why(x));
+    t.teardown(() => void ctr('task', 'kill', '--exec-id', 'ps1', '-s', 'SIGKILL', id));
+    const r = ctr('task', 'ps', id);
+    t.equal(r.code, 0, 'exit code', why(r));
+    t.match(r.stdout, /^\d+\s+&ProcessDetails\{ExecID:ps1,/m, 'the exec\'s line', why(r));
   });
 
   t.test('pause and resume', async (t) => {

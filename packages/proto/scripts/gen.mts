@@ -15,6 +15,7 @@ rmSync(out, { recursive: true, force: true });
 const FILES = [
   'runts/shim/v1/shim.proto', 'runts/supervisor/v1/supervisor.proto', 'ttrpc/ttrpc.proto',
   'containerd/task/v2/shim.proto', 'containerd/events/task.proto', 'containerd/events/ttrpc.proto', 'containerd/cgroups/v1/metrics.proto',
+  'containerd/cgroups/v2/metrics.proto', 'containerd/runc/v1/options.proto',
 ];
 const gen = spawnSync(process.execPath, [
   join(top, 'node_modules', '@grpc', 'proto-loader', 'build', 'bin', 'proto-loader-gen-types.js'),
@@ -42,7 +43,7 @@ const descriptor = (file: string, protos: string[]) => {
 descriptor('descriptor.ts', FILES);
 descriptor('cri-descriptor.ts', ['k8s/cri/v1/api.proto']);
 
-for (const p of ['runts/shim/v1', 'runts/supervisor/v1', 'ttrpc', 'containerd/task/v2', 'containerd/events', 'containerd/services/events/ttrpc/v1', 'io/containerd/cgroups/v1', 'runtime/v1']) {
+for (const p of ['runts/shim/v1', 'runts/supervisor/v1', 'ttrpc', 'containerd/task/v2', 'containerd/events', 'containerd/services/events/ttrpc/v1', 'io/containerd/cgroups/v1', 'io/containerd/cgroups/v2', 'containerd/runc/v1', 'runtime/v1']) {
   const dir = join(out, ...p.split('/'));
   const lines = readdirSync(dir).filter((f) => f.endsWith('.ts')).sort()
     .map((f) => `export type * from './${f.replace(/\.ts$/, '')}';`);

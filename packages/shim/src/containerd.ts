@@ -18,7 +18,9 @@ import { TtrpcClient, TtrpcServer, type CallContext, type TtrpcHandler } from '@
 import type { taskv2 } from '@runts/proto';
 import { nodeChildren, Runtime } from '@runts/runtime';
 import { LinuxSys, type Sys } from '@runts/sys';
+import { processInfos } from './details';
 import type { Sink, StdioPaths } from './io';
+import { metricsAny } from './metrics';
 import { Outbox, type Envelope } from './outbox';
 import { Reaper } from './reaper';
 import { toStatus, Tasks } from './service';
@@ -371,7 +373,7 @@ export class ContainerdTasks {
       },
       State: (r: taskv2.StateRequest__Output) => this.state(r),
       Delete: (r: taskv2.DeleteRequest__Output) => this.delete(r),
-      Pids: (r: taskv2.PidsRequest__Output) => ({ processes: t.pids(r).map((p) => ({ pid: p.pid })) }),
+      Pids: (r: taskv2.PidsRequest__Output) => ({ processes: processInfos(t.pids(r)) }),
       Pause: (r: taskv2.PauseRequest__Output) => t.pause(r.id),
       Resume: (r: taskv2.ResumeRequest__Output) => t.resume(r.id),
       Checkpoint: () => {
@@ -386,7 +388,7 @@ export class ContainerdTasks {
         const w = await t.wait(r);
         return { exitStatus: w.exitStatus, exitedAt: ts(Number(w.exitedAtMs)) };
       },
-      Stats: async (r: taskv2.StatsRequest__Output) => ({ stats: metricsAny(JSON.parse(await t.stats(r.id)) as StatsJson) }),
+      Stats: async (r: taskv2.StatsRequest__Output) => ({ stats: metricsAny(await t.stats(r.id)) }),
       Connect: (r: taskv2.ConnectRequest__Output) => ({ shimPid: process.pid, taskPid: this.records.has(r.id) ? Number(t.state({ id: r.id, execId: '' }).pid) : 0, version: this.version }),
       Shutdown: () => {
         // As runc.v2: a shim that still serves containers stays.
@@ -684,27 +686,4 @@ export function unmountAll(sys: Sys, target: string): void {
       return;
     }
   }
-}
-
-interface StatsJson {
-  cpu?: { usage: { total: number; percpu: number[]; kernel: number; user: number }; throttling: { periods: number; throttledPeriods: number; throttledTime: number } };
-  memory?: { cache: number; usage: object; swap: object; kernel: object; kernelTCP: object; raw: Record<string, number> };
-  pids?: { current: number; limit: number };
-}
-
-/** runc-style stats as containerd's cgroup v1 Metrics, in an Any. */
-function metricsAny(s: StatsJson): { type_url: string; value: Buffer } {
-  const raw = s.memory?.raw ?? {};
-  const metrics = {
-    pids: s.pids ?? null,
-    cpu: s.cpu ? { usage: { ...s.cpu.usage, perCpu: s.cpu.usage.percpu }, throttling: s.cpu.throttling } : null,
-    memory: s.memory ? {
-      cache: s.memory.cache, rss: raw['rss'] ?? 0, rssHuge: raw['rss_huge'] ?? 0, mappedFile: raw['mapped_file'] ?? 0, dirty: raw['dirty'] ?? 0,
-      writeback: raw['writeback'] ?? 0, pgPgIn: raw['pgpgin'] ?? 0, pgPgOut: raw['pgpgout'] ?? 0, pgFault: raw['pgfault'] ?? 0, pgMajFault: raw['pgmajfault'] ?? 0,
-      inactiveAnon: raw['inactive_anon'] ?? 0, activeAnon: raw['active_anon'] ?? 0, inactiveFile: raw['inactive_file'] ?? 0, activeFile: raw['active_file'] ?? 0,
-      unevictable: raw['unevictable'] ?? 0, hierarchicalMemoryLimit: raw['hierarchical_memory_limit'] ?? 0, hierarchicalSwapLimit: raw['hierarchical_memsw_limit'] ?? 0,
-      usage: s.memory.usage, swap: s.memory.swap, kernel: s.memory.kernel, kernelTcp: s.memory.kernelTCP,
-    } : null,
-  };
-  return { type_url: 'io.containerd.cgroups.v1.Metrics', value: codec('io.containerd.cgroups.v1.Metrics').encode(metrics) };
 }
