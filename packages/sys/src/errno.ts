@@ -59,3 +59,9 @@ const messages: Record<string, string> = {
 export function strerror(errno: number): string {
   return messages[errnoName(errno)] ?? errnoName(errno);
 }
+
+/** The errno name a failure carries: a RuntsError's, or a Node error's code. */
+export function errnoOf(e: unknown, fallback = 'EIO'): string {
+  const err = e as { code?: unknown; detail?: { errno?: string } } | null;
+  return err?.detail?.errno ?? (typeof err?.code === 'string' ? err.code : fallback);
+}
