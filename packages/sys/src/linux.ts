@@ -12,6 +12,7 @@ type Fn = (...args: unknown[]) => number;
 const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
 const O_WRONLY = 1;
+const O_TRUNC = 0o1000;
 const EIO = 5;
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
@@ -209,7 +210,7 @@ export class LinuxSys implements Sys {
 
   writeFile(path: string, data: string): void {
     const l = load();
-    const fd = l.open(path, O_WRONLY | O_CLOEXEC);
+    const fd = l.open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
     if (fd < 0) throw sysError('open', errno(l), path, { file: path });
     const buf = Buffer.from(data);
     const n = Number(l.write(fd, buf, buf.length));

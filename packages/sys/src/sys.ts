@@ -35,7 +35,7 @@ export interface Sys {
   openPath(path: string): number;
   /** open(path, flags|O_CLOEXEC) of a file that exists (a namespace, a cgroup's procs file, the exec fifo). */
   open(path: string, flags: number): number;
-  /** One write(2) of data to a file that exists, as a /proc knob wants it (id maps, oom_score_adj). */
+  /** open(O_WRONLY|O_TRUNC) of a file that exists, and one write(2) of data, as a /proc knob wants it (id maps, oom_score_adj). */
   writeFile(path: string, data: string): void;
   chmod(path: string, mode: number): void;
   chown(path: string, uid: number, gid: number): void;
