@@ -85,9 +85,9 @@ function stageExe(l: Lib): 0 | 1 {
 
 const bindingsFile = (name: string): string => join(require.resolve('@runts/sys/package.json'), '..', '..', '..', 'bindings', name);
 
-/** koffi's addon, loaded directly: its JS loader costs ~7 ms per start (the
- * addon alone 0.7 ms), looks for the addon beside its package (not in the
- * single executable) and only adds deprecated aliases. */
+/** koffi's addon, loaded directly: its JS loader costs many times what the
+ * addon does at every start, looks for the addon beside its package (not in
+ * the single executable) and only adds deprecated aliases. */
 function loadKoffi(): Koffi {
   const dlopen = (file: string): Koffi => {
     const m = { exports: {} };
@@ -248,7 +248,7 @@ export class LinuxSys implements Sys {
   }
 
   /** Checks at each SIGCHLD rather than blocking in waitid on a worker thread:
-   * the first one would start libuv's four (~3 ms of a one-shot run). */
+   * the first one would start libuv's four, a cost a one-shot run would feel. */
   waitPidfd(pidfd: number): Promise<WaitStatus> {
     return new Promise((resolve, reject) => {
       // Signal listeners do not keep the event loop alive; this does.
