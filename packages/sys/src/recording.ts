@@ -1,13 +1,16 @@
 // A Sys for tests, as youki's recording syscall double: every call is logged
 // with its arguments, a test can make the Nth call of a method fail with an
 // errno, and what it does not script goes to an inner Sys (or fails ENOSYS).
-// A failure it makes names the method as its syscall: `recvMsg: EIO (...)`.
+// A failure it makes names the method as its syscall, and a path argument:
+// `mkfifo /x: EACCES (...)`, `recvMsg: EIO (...)`.
 import { sysError } from './errno';
 import type { Sys } from './sys';
 
 export interface SysCall {
   method: keyof Sys;
   args: unknown[];
+  /** What it returned, if anything (fds, pids). */
+  result?: unknown;
   /** The errno name it failed with, injected or from the inner Sys. */
   errno?: string;
 }
@@ -49,11 +52,16 @@ export class RecordingSys {
     const rec: SysCall = { method, args };
     this.calls.push(rec);
     const fault = this.faults.get(method)?.find((f) => f.nth === n);
+    // A path, as LinuxSys names it in its errors.
+    const path = typeof args[0] === 'string' ? args[0] : undefined;
+    const fail = (errno: number) => sysError(method, errno, path, path ? { file: path } : {});
     try {
-      if (fault) throw sysError(method, fault.errno);
+      if (fault) throw fail(fault.errno);
       const fn = this.inner[method] as ((...a: unknown[]) => unknown) | undefined;
-      if (!fn) throw sysError(method, ENOSYS);
-      return fn.apply(this.inner, args);
+      if (!fn) throw fail(ENOSYS);
+      const result = fn.apply(this.inner, args);
+      if (result !== undefined) rec.result = result;
+      return result;
     } catch (e) {
       rec.errno = (e as { detail?: { errno?: string } }).detail?.errno ?? 'EIO';
       throw e;

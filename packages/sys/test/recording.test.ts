@@ -14,13 +14,13 @@ const thrown = (fn: () => unknown): string => {
   return 'returned';
 };
 
-t.test('calls are logged in order with their arguments, and go to the inner Sys', async (t) => {
+t.test('calls are logged in order with their arguments and results, and go to the inner Sys', async (t) => {
   const sys = new RecordingSys({ geteuid: () => 0, kill: () => undefined, mkfifo: () => undefined });
   t.equal(sys.geteuid(), 0);
   sys.kill(42, 15);
   sys.mkfifo('/run/x/exec.fifo', 0o622);
   t.same(sys.calls, [
-    { method: 'geteuid', args: [] },
+    { method: 'geteuid', args: [], result: 0 },
     { method: 'kill', args: [42, 15] },
     { method: 'mkfifo', args: ['/run/x/exec.fifo', 0o622] },
   ]);
@@ -47,9 +47,11 @@ t.test('what nobody scripted fails ENOSYS; an inner failure is logged too', asyn
   });
   t.equal(thrown(() => sys.pidfdOpen(1)), 'pidfdOpen: ENOSYS (function not implemented) [ENOSYS]');
   t.throws(() => sys.open('/nope', 0));
+  t.equal(thrown(() => sys.mkfifo('/x', 0o600)), 'mkfifo /x: ENOSYS (function not implemented) [ENOSYS]', 'a path is named as LinuxSys names it');
   t.same(sys.calls, [
     { method: 'pidfdOpen', args: [1], errno: 'ENOSYS' },
     { method: 'open', args: ['/nope', 0], errno: 'ENOENT' },
+    { method: 'mkfifo', args: ['/x', 0o600], errno: 'ENOSYS' },
   ]);
 });
 
