@@ -10,7 +10,7 @@ import { errnoOf } from '@runts/sys';
 import type { Plan } from './plan/build';
 import { encodePlan } from './plan/encode';
 import { SyncTag } from './plan/ops';
-import { mountPointOf, ownStartTime, startTime, topMountAt } from './proc';
+import { mountPointOf, ownStartTime, startTime, topMountAt, writeProc } from './proc';
 import { openIdmapTrees } from './idmap';
 import { idmapMounts } from './plan/idmap';
 import { cgroupsWritable, wantsLimits, writeIdMaps, type Caller } from './rootless';
@@ -341,7 +341,7 @@ class InitSetup {
           if (spec.linux?.resources) cgroup.set(spec.linux.resources);
         }
         if (spec.process?.oomScoreAdj !== undefined) {
-          writeProc(ctx, `/proc/${pid}/oom_score_adj`, String(spec.process.oomScoreAdj), 'process.oomScoreAdj');
+          writeProc(ctx.sys, `/proc/${pid}/oom_score_adj`, String(spec.process.oomScoreAdj), 'process.oomScoreAdj');
         }
         ctx.debug?.(`create ${id}: id maps, cgroups${spec.linux?.resources ? ', limits' : ''} done`);
         return '';
@@ -386,13 +386,4 @@ class InitSetup {
 function hostId(map: { containerID: number; hostID: number; size: number }[] | undefined, id: number): number {
   const m = (map ?? []).find((e) => id >= e.containerID && id < e.containerID + e.size);
   return m ? m.hostID + (id - m.containerID) : id;
-}
-
-function writeProc(ctx: Ctx, file: string, value: string, path: string): void {
-  try {
-    ctx.sys.writeFile(file, value);
-  } catch (e) {
-    const code = errnoOf(e);
-    throw new RuntsError('ERR_SYSCALL', `${path}: write ${file}: ${code}`, { path, file, errno: code });
-  }
 }

@@ -1,7 +1,7 @@
 import type { LinuxResources, Process, State } from '@runts/oci';
 import type { Stdio } from './plan/build';
 
-/** What the runtime library offers its front ends (the CLI, the shim); the lifecycle lives in runtime.ts. */
+/** What the runtime library offers its front ends (the CLI, the shim); runtime.ts hands each operation to its file. */
 export interface CreateOptions {
   bundle: string;
   pidFile?: string;

@@ -4,7 +4,8 @@ import { accessSync, existsSync, readFileSync, constants as fsc } from 'node:fs'
 import { dirname, join } from 'node:path';
 import type { LinuxIdMapping, LinuxResources, Spec } from '@runts/oci';
 import { RuntsError, configError } from '@runts/errors';
-import { errnoOf, type Sys } from '@runts/sys';
+import type { Sys } from '@runts/sys';
+import { writeProc } from './proc';
 
 /** Who runs the runtime. */
 export interface Caller {
@@ -65,22 +66,13 @@ function findTool(name: string): string | undefined {
   return dirs.map((d) => join(d, name)).find((p) => existsSync(p));
 }
 
-function writeMapFile(sys: Sys, file: string, text: string, field: string): void {
-  try {
-    sys.writeFile(file, text);
-  } catch (e) {
-    const code = errnoOf(e);
-    throw new RuntsError('ERR_SYSCALL', `${field}: write ${file}: ${code}`, { path: field, file, errno: code });
-  }
-}
-
 function writeMap(sys: Sys, kind: 'uid' | 'gid', pid: number, map: LinuxIdMapping[], caller: Caller | null): void {
   const k = KIND[kind];
-  if (caller === null) return writeMapFile(sys, `/proc/${pid}/${kind}_map`, map.map((e) => `${e.containerID} ${e.hostID} ${e.size}\n`).join(''), k.field);
+  if (caller === null) return writeProc(sys, `/proc/${pid}/${kind}_map`, map.map((e) => `${e.containerID} ${e.hostID} ${e.size}\n`).join(''), k.field);
   if (ownIdOnly(map, kind === 'uid' ? caller.uid : caller.gid)) {
     // The kernel lets an unprivileged gid_map through only once setgroups is denied for good.
-    if (kind === 'gid') writeMapFile(sys, `/proc/${pid}/setgroups`, 'deny', k.field);
-    return writeMapFile(sys, `/proc/${pid}/${kind}_map`, `${map[0]!.containerID} ${map[0]!.hostID} 1\n`, k.field);
+    if (kind === 'gid') writeProc(sys, `/proc/${pid}/setgroups`, 'deny', k.field);
+    return writeProc(sys, `/proc/${pid}/${kind}_map`, `${map[0]!.containerID} ${map[0]!.hostID} 1\n`, k.field);
   }
   let subText = '';
   try {
