@@ -2,7 +2,8 @@
 // with its arguments, a test can make the Nth call of a method fail with an
 // errno, and what it does not script goes to an inner Sys (or fails ENOSYS).
 // A failure it makes names the method as its syscall, and a path argument:
-// `mkfifo /x: EACCES (...)`, `recvMsg: EIO (...)`.
+// `mkfifo /x: EACCES (...)`, `recvMsg: EIO (...)`; it is thrown, even by
+// waitPidfd, whose real failures reject.
 import { sysError } from './errno';
 import type { Sys } from './sys';
 
