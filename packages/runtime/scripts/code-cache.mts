@@ -5,8 +5,8 @@
 // them: V8 rejects a cache from another version or flags.
 //
 // --eager: compile every function now, not only the top level. A one-shot
-// command otherwise compiles each function it calls at every start (~10 ms of
-// a `runts run`). V8 compiles eagerly under --no-lazy but hashes its flags into
+// command otherwise compiles each function it calls at every start, a large
+// part of a `runts run` (bench/NOTES.md). V8 compiles eagerly under --no-lazy but hashes its flags into
 // the cache, so the flag is set back before the cache is written; that cache is
 // then accepted by a default Node. Residents keep lazy caches: they start once,
 // and bytecode for code they never run would be heap they keep.

@@ -14,7 +14,7 @@ export async function runHooks(hooks: readonly Hook[] | undefined, kind: string,
 }
 
 function runHook(h: Hook, path: string, stateJson: string): Promise<void> {
-  // Loaded only when there are hooks: child_process and its streams cost ~5 ms at every start.
+  // Loaded only when there are hooks: child_process and its streams would slow every start (bench/NOTES.md).
   const { spawn } = require('node:child_process') as typeof import('node:child_process');
   const args = h.args && h.args.length > 0 ? h.args : [h.path];
   const child = spawn(h.path, args.slice(1), {

@@ -1,10 +1,9 @@
 // Idmapped mounts, made by the runtime before the clone: the kernel lets only
 // CAP_SYS_ADMIN over the filesystem's user namespace (the host's) idmap a
 // mount, so the container's init, inside its own user namespace, cannot.
-import { openSync, writeFileSync } from 'node:fs';
 import type { LinuxIdMapping } from '@runts/oci';
 import { RuntsError } from '@runts/errors';
-import type { Sys } from '@runts/sys';
+import { errnoOf, type Sys } from '@runts/sys';
 import { encodePlan } from './plan/encode';
 import { CLONE, MOUNT_ATTR, PR, SIGKILL } from './plan/flags';
 import type { IdmapMount } from './plan/idmap';
@@ -34,12 +33,12 @@ function mappedUserns(sys: Sys, uid: LinuxIdMapping[], gid: LinuxIdMapping[], pa
     pidfd = child.pidfd;
     for (const [file, map, field] of [['uid_map', uid, 'uidMappings'], ['gid_map', gid, 'gidMappings']] as const) {
       try {
-        writeFileSync(`/proc/${child.pid}/${file}`, formatMap(map));
+        sys.writeFile(`/proc/${child.pid}/${file}`, formatMap(map));
       } catch (e) {
-        throw fail(`${path}.${field}`, `write ${file} of the idmap user namespace`, e);
+        throw fail(`${path}.${field}`, `write ${file} of the idmap user namespace`, { code: errnoOf(e) });
       }
     }
-    return openSync(`/proc/${child.pid}/ns/user`, 'r');
+    return sys.open(`/proc/${child.pid}/ns/user`, 0 /* O_RDONLY */);
   } finally {
     sys.close(mine);
     sys.close(theirs);

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { RuntsError } from '@runts/errors';
+import { errnoOf, type Sys } from '@runts/sys';
 
 /** Fields of /proc/<pid>/stat after the command name (which may hold spaces). */
 function statFields(pid: number): string[] | null {
@@ -56,4 +58,14 @@ export function topMountAt(path: string): number | null {
 /** Sleeps without the event loop: the one-shot CLI waits in short steps. */
 export function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Writes a /proc knob of a child (id maps, oom_score_adj); a failure names the config field it serves. */
+export function writeProc(sys: Sys, file: string, value: string, field: string): void {
+  try {
+    sys.writeFile(file, value);
+  } catch (e) {
+    const code = errnoOf(e);
+    throw new RuntsError('ERR_SYSCALL', `${field}: write ${file}: ${code}`, { path: field, file, errno: code });
+  }
 }

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { OCI_VERSION } from '@runts/oci/dist/defaults';
 import type { State } from '@runts/oci';
 import { isAlive } from './proc';
-import type { Queries } from './cli/api';
+import type { Queries } from './options';
 import { StateStore, type ContainerRecord, type Status } from './state';
 
 export function createQueries(store: StateStore): Queries {

@@ -1,9 +1,11 @@
 // What differs when runts runs as an unprivileged user: who writes the id maps,
 // and whether the container gets cgroups of its own.
-import { accessSync, existsSync, readFileSync, writeFileSync, constants as fsc } from 'node:fs';
+import { accessSync, existsSync, readFileSync, constants as fsc } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LinuxIdMapping, LinuxResources, Spec } from '@runts/oci';
 import { RuntsError, configError } from '@runts/errors';
+import type { Sys } from '@runts/sys';
+import { writeProc } from './proc';
 
 /** Who runs the runtime. */
 export interface Caller {
@@ -64,22 +66,13 @@ function findTool(name: string): string | undefined {
   return dirs.map((d) => join(d, name)).find((p) => existsSync(p));
 }
 
-function writeMapFile(file: string, text: string, field: string): void {
-  try {
-    writeFileSync(file, text);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new RuntsError('ERR_SYSCALL', `${field}: write ${file}: ${code}`, { path: field, file, errno: code });
-  }
-}
-
-function writeMap(kind: 'uid' | 'gid', pid: number, map: LinuxIdMapping[], caller: Caller | null): void {
+function writeMap(sys: Sys, kind: 'uid' | 'gid', pid: number, map: LinuxIdMapping[], caller: Caller | null): void {
   const k = KIND[kind];
-  if (caller === null) return writeMapFile(`/proc/${pid}/${kind}_map`, map.map((e) => `${e.containerID} ${e.hostID} ${e.size}\n`).join(''), k.field);
+  if (caller === null) return writeProc(sys, `/proc/${pid}/${kind}_map`, map.map((e) => `${e.containerID} ${e.hostID} ${e.size}\n`).join(''), k.field);
   if (ownIdOnly(map, kind === 'uid' ? caller.uid : caller.gid)) {
     // The kernel lets an unprivileged gid_map through only once setgroups is denied for good.
-    if (kind === 'gid') writeMapFile(`/proc/${pid}/setgroups`, 'deny', k.field);
-    return writeMapFile(`/proc/${pid}/${kind}_map`, `${map[0]!.containerID} ${map[0]!.hostID} 1\n`, k.field);
+    if (kind === 'gid') writeProc(sys, `/proc/${pid}/setgroups`, 'deny', k.field);
+    return writeProc(sys, `/proc/${pid}/${kind}_map`, `${map[0]!.containerID} ${map[0]!.hostID} 1\n`, k.field);
   }
   let subText = '';
   try {
@@ -103,15 +96,15 @@ function writeMap(kind: 'uid' | 'gid', pid: number, map: LinuxIdMapping[], calle
 /** Writes the maps of a user namespace the init created. Root writes them
  * itself; an unprivileged caller (non-null) writes a map of only its own id,
  * and anything more through the setuid newuidmap/newgidmap. */
-export function writeIdMaps(pid: number, spec: Spec, caller: Caller | null): void {
+export function writeIdMaps(sys: Sys, pid: number, spec: Spec, caller: Caller | null): void {
   if (!(spec.linux?.namespaces ?? []).some((n) => n.type === 'user' && !n.path)) return;
   const uid = spec.linux?.uidMappings;
   const gid = spec.linux?.gidMappings;
   if (caller !== null && (!uid?.length || !gid?.length)) {
     throw configError(uid?.length ? 'linux.gidMappings' : 'linux.uidMappings', 'a rootless container needs uid and gid mappings for its user namespace');
   }
-  if (uid?.length) writeMap('uid', pid, uid, caller);
-  if (gid?.length) writeMap('gid', pid, gid, caller);
+  if (uid?.length) writeMap(sys, 'uid', pid, uid, caller);
+  if (gid?.length) writeMap(sys, 'gid', pid, gid, caller);
 }
 
 /** Whether any limit is asked for (a devices list alone is not: without

@@ -95,8 +95,8 @@ export class StateStore {
   }
 
   /** Appends the record: the last whole line is the state. A rename over the
-   * file instead would, on ext4, start its writeback (auto_da_alloc): 0.25-0.75 ms
-   * each, for each of a create's saves. A save cut short by a crash leaves the line before. */
+   * file instead would, on ext4, start its writeback (auto_da_alloc) at each of
+   * a create's saves (bench/NOTES.md). A save cut short by a crash leaves the line before. */
   save(rec: ContainerRecord): void {
     appendFileSync(this.file(rec.id), JSON.stringify(rec) + '\n', { mode: 0o600 });
   }

@@ -1,7 +1,7 @@
 /** The ISO 8601 UTC form of a time, as Date's toISOString() writes it. toISOString()
  * loads ICU's time zone even for UTC, and with no /etc/localtime ICU reads every
- * file under /usr/share/zoneinfo for it (3,700 opens: 10 ms here, 10 s in a VM
- * without KVM); the getUTC* fields need no time zone. */
+ * file under /usr/share/zoneinfo for it (thousands of opens, seconds in a VM
+ * without KVM; bench/NOTES.md); the getUTC* fields need no time zone. */
 export function isoTime(ms: number = Date.now()): string {
   const d = new Date(ms);
   const p = (n: number, w = 2) => String(n).padStart(w, '0');

@@ -5,7 +5,7 @@ let names: Map<number, string> | undefined;
 /** `EPERM` for 1; `errno 1234` for numbers the platform does not name. */
 export function errnoName(errno: number): string {
   if (!names) {
-    // node:os costs ~0.5 ms to load: only a failure needs its table.
+    // node:os is loaded only when a failure needs its table: no start pays for it.
     names = new Map();
     for (const [name, num] of Object.entries((require('node:os') as typeof import('node:os')).constants.errno)) {
       if (!names.has(num)) names.set(num, name);
@@ -58,4 +58,10 @@ const messages: Record<string, string> = {
 
 export function strerror(errno: number): string {
   return messages[errnoName(errno)] ?? errnoName(errno);
+}
+
+/** The errno name a failure carries: a RuntsError's, or a Node error's code. */
+export function errnoOf(e: unknown, fallback = 'EIO'): string {
+  const err = e as { code?: unknown; detail?: { errno?: string } } | null;
+  return err?.detail?.errno ?? (typeof err?.code === 'string' ? err.code : fallback);
 }

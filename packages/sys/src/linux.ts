@@ -11,6 +11,9 @@ type Fn = (...args: unknown[]) => number;
 
 const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
+const O_WRONLY = 1;
+const O_TRUNC = 0o1000;
+const EIO = 5;
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
 const SOCK_CLOEXEC = 0o2000000;
@@ -36,6 +39,9 @@ interface Lib {
   socketpair: Fn;
   mkfifo: Fn;
   open: Fn;
+  write: Fn;
+  chmod: Fn;
+  chown: Fn;
   pidfdOpen: Fn;
   pidfdSendSignal: Fn;
   kill: Fn;
@@ -79,9 +85,9 @@ function stageExe(l: Lib): 0 | 1 {
 
 const bindingsFile = (name: string): string => join(require.resolve('@runts/sys/package.json'), '..', '..', '..', 'bindings', name);
 
-/** koffi's addon, loaded directly: its JS loader costs ~7 ms per start (the
- * addon alone 0.7 ms), looks for the addon beside its package (not in the
- * single executable) and only adds deprecated aliases. */
+/** koffi's addon, loaded directly: its JS loader costs many times what the
+ * addon does at every start, looks for the addon beside its package (not in
+ * the single executable) and only adds deprecated aliases. */
 function loadKoffi(): Koffi {
   const dlopen = (file: string): Koffi => {
     const m = { exports: {} };
@@ -113,6 +119,9 @@ function load(): Lib {
     socketpair: f(libc, 'int socketpair(int domain, int type, int protocol, int32_t *sv)'),
     mkfifo: f(libc, 'int mkfifo(const char *path, uint32_t mode)'),
     open: f(libc, 'int open(const char *path, int flags)'),
+    write: f(libc, 'long write(int fd, const uint8_t *buf, size_t len)'),
+    chmod: f(libc, 'int chmod(const char *path, uint32_t mode)'),
+    chown: f(libc, 'int chown(const char *path, uint32_t uid, uint32_t gid)'),
     pidfdOpen: f(libc, 'int pidfd_open(int pid, unsigned int flags)'),
     pidfdSendSignal: f(libc, 'int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)'),
     kill: f(libc, 'int kill(int pid, int sig)'),
@@ -192,6 +201,35 @@ export class LinuxSys implements Sys {
     return fd;
   }
 
+  open(path: string, flags: number): number {
+    const l = load();
+    const fd = l.open(path, flags | O_CLOEXEC);
+    if (fd < 0) throw sysError('open', errno(l), path, { file: path });
+    return fd;
+  }
+
+  writeFile(path: string, data: string): void {
+    const l = load();
+    const fd = l.open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) throw sysError('open', errno(l), path, { file: path });
+    const buf = Buffer.from(data);
+    const n = Number(l.write(fd, buf, buf.length));
+    const e = errno(l);
+    closeSync(fd);
+    if (n < 0) throw sysError('write', e, path, { file: path });
+    if (n !== buf.length) throw sysError('write', EIO, `${path} (${n} of ${buf.length} bytes)`, { file: path });
+  }
+
+  chmod(path: string, mode: number): void {
+    const l = load();
+    if (l.chmod(path, mode) < 0) throw sysError('chmod', errno(l), path, { file: path });
+  }
+
+  chown(path: string, uid: number, gid: number): void {
+    const l = load();
+    if (l.chown(path, uid, gid) < 0) throw sysError('chown', errno(l), path, { file: path });
+  }
+
   pidfdOpen(pid: number): number {
     const l = load();
     const fd = l.pidfdOpen(pid, 0);
@@ -210,7 +248,7 @@ export class LinuxSys implements Sys {
   }
 
   /** Checks at each SIGCHLD rather than blocking in waitid on a worker thread:
-   * the first one would start libuv's four (~3 ms of a one-shot run). */
+   * the first one would start libuv's four, a cost a one-shot run would feel. */
   waitPidfd(pidfd: number): Promise<WaitStatus> {
     return new Promise((resolve, reject) => {
       // Signal listeners do not keep the event loop alive; this does.

@@ -33,6 +33,12 @@ export interface Sys {
   mkfifo(path: string, mode: number): void;
   /** open(path, O_PATH|O_CLOEXEC): a handle to pass to the child without opening the file. */
   openPath(path: string): number;
+  /** open(path, flags|O_CLOEXEC) of a file that exists (a namespace, a cgroup's procs file, the exec fifo). */
+  open(path: string, flags: number): number;
+  /** open(O_WRONLY|O_TRUNC) of a file that exists, and one write(2) of data, as a /proc knob wants it (id maps, oom_score_adj). */
+  writeFile(path: string, data: string): void;
+  chmod(path: string, mode: number): void;
+  chown(path: string, uid: number, gid: number): void;
   pidfdOpen(pid: number): number;
   /** Sends a signal through a pidfd: no race with pid reuse. */
   pidfdSendSignal(pidfd: number, signal: number): void;

@@ -21,8 +21,8 @@ const TYPEBOX = ['@sinclair/typebox', '@sinclair/typebox/value'];
 /** runts commands that build a container: they run most of the bundle, and
  * load the cache that holds every function. Any other command loads the one
  * of the top level only and compiles the little it runs, rather than
- * deserializing ~0.5 MB it does not (runts state -4.7 ms, start -4.3 ms; a
- * create would be 7 ms slower). A wrong guess costs only time. */
+ * deserializing the much larger cache of code it does not run (a create
+ * would be slower with the small one; bench/NOTES.md). A wrong guess costs only time. */
 const BUILDS = ['create', 'run', 'exec'];
 
 export function cacheName(name: string, args: readonly string[]): string {
@@ -46,7 +46,7 @@ function asset(sea: Sea, name: string, req: (id: string) => unknown, cache = `${
 
 /** The launcher of a bin/ bundle: `file` with its cache beside it. The bundle
  * finds its externals (koffi, TypeBox) with this file's require: both are in
- * the same tree, and node:module's createRequire costs ~0.3 ms to load. */
+ * the same tree, and loading node:module for createRequire would slow every start. */
 export function launch(file: string, commit: string): void {
   let cache: Buffer | undefined;
   try {

@@ -24,7 +24,7 @@ function dataSize(a: Arg): number {
 }
 
 /** A 64-bit argument. Numbers are written as two halves: BigInt conversions
- * cost ~1 ms per plan in a CLI's cold start. DataView's setters are V8
+ * are slow in a CLI's cold start (bench/NOTES.md). DataView's setters are V8
  * builtins, where Buffer's are JS that a cold start interprets. */
 function write64(view: DataView, off: number, v: number | bigint, op: string): void {
   if (typeof v === 'bigint') {
