@@ -240,8 +240,10 @@ demo-supervisor: build
 bench: build
 	@dpkg -s runc crun time golang-github-containers-common >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc crun time golang-github-containers-common)
 	-@unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec $(NODE) bench/bench.mts'
-	-@dpkg -s containerd >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd)
+	-@dpkg -s containerd tini >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd tini)
 	-@$(NODE) bench/resident.mts
+	@# containerd and its CRI plugin with each shim path; the engine tests' harness, so tap's TypeScript loader.
+	-@unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec tini -s -- $(NODE) --import=file://$(ROOT)/node_modules/@tapjs/typescript/dist/esm/import.mjs bench/engines.ts'
 
 clean:
 	rm -rf bin test/.bin dist bindings/*.so bindings/runts-stage bindings/fuzz-plan packages/*/dist packages/*/tsconfig.tsbuildinfo .tap
