@@ -390,7 +390,7 @@ export class Runtime implements RuntimeApi {
   }
 
   /** Answers the child's SYNC points until it reports READY; turns its errors into RuntsErrors.
-   * A handler may wait (hooks): the event loop runs meanwhile. */
+   * A handler may wait (hooks): the event loop runs meanwhile. The protocol: bindings/stage.h. */
   private async converse(fd: number, pidfd: number, plan: Plan, handlers: Record<number, (joinErr: number) => string | Promise<string>>, onListener?: (listener: number) => void): Promise<void> {
     let last = -1;
     const receive = () => {
