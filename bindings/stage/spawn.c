@@ -178,7 +178,7 @@ static int join_mid(int mid_pidfd, int report, int32_t *pidfd_out)
 }
 
 /* With the stage executable, nothing is forked from Node: no copy of its page
- * tables (~50 MiB mapped), no copy-on-write while the init waits for start.
+ * tables (all of Node's mappings), no copy-on-write while the init waits for start.
  * Without a user namespace to create or join, the child is vforked into its
  * namespaces and execs the stage, which runs the plan. Otherwise the stage is
  * exec'd as the intermediate: an exec inside a new user namespace, before its
