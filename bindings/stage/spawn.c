@@ -1,7 +1,8 @@
 /* The parent's side: clones the child that runs the plan, in one of three
  * ways. With the stage executable, a vforked child execs it straight into the
- * container's namespaces, or execs it as the intermediate that joins a user
- * (and pid) namespace first; without it, Node itself is forked. */
+ * container's namespaces, or execs it as the intermediate that makes or joins
+ * a user namespace (and joins a pid namespace) first; without it, Node itself
+ * is forked. */
 #include "internal.h"
 
 #include <dirent.h>
