@@ -29,14 +29,18 @@ build: deps bindings ts bins
 
 bindings: bindings/libruntsstage.so bindings/runts-stage bindings/shim-front bindings/shim-front-sea
 
-bindings/libruntsstage.so: bindings/stage.c bindings/stage.h
-	$(CC) -O2 $(CFLAGS) $(HARDEN_CFLAGS) -fPIC -shared $(HARDEN_LDFLAGS) -o $@ bindings/stage.c
+# The native stage, one file per job (bindings/stage/): the shared library Node
+# loads, and main.c with the rest for the static executable.
+STAGE_SRCS := $(addprefix bindings/stage/,msg.c plan.c run.c mounts.c creds.c console.c process.c spawn.c load.c)
+STAGE_DEPS := $(STAGE_SRCS) bindings/stage.h bindings/stage/internal.h
+bindings/libruntsstage.so: $(STAGE_DEPS)
+	$(CC) -O2 $(CFLAGS) $(HARDEN_CFLAGS) -fPIC -shared $(HARDEN_LDFLAGS) -o $@ $(STAGE_SRCS)
 
-# The same stage as a static executable: what a vforked child execs (stage.c, spawn_exec).
-# On x86_64 its ELF entry point makes it non-dumpable before the C library runs (stage.c).
+# The same stage as a static executable: what a vforked child execs (spawn.c, spawn_exec).
+# On x86_64 its ELF entry point makes it non-dumpable before the C library runs (main.c).
 STAGE_ENTRY = $(if $(filter x86_64-%,$(shell $(CC) -dumpmachine)),-Wl$(comma)-e$(comma)runts_stage_entry)
-bindings/runts-stage: bindings/stage.c bindings/stage.h
-	$(CC) -O2 $(CFLAGS) $(HARDEN_CFLAGS) -fPIE -DRUNTS_STAGE_MAIN -static-pie $(HARDEN_LDFLAGS) $(STAGE_ENTRY) -o $@ bindings/stage.c
+bindings/runts-stage: $(STAGE_DEPS) bindings/stage/main.c
+	$(CC) -O2 $(CFLAGS) $(HARDEN_CFLAGS) -fPIE -static-pie $(HARDEN_LDFLAGS) $(STAGE_ENTRY) -o $@ $(STAGE_SRCS) bindings/stage/main.c
 
 # containerd-shim-runts-v1's front: start and delete go to a warm shim, the
 # rest to the Node shim beside it (bin/: a script; the single executable: runts).
@@ -48,8 +52,8 @@ bindings/shim-front-sea: bindings/shim-front.c
 # The plan decoder under libFuzzer with ASan and UBSan, seeded with plans the
 # runtime builds, for FUZZ_SECONDS (make test runs it; a finding fails the build).
 FUZZ_SECONDS ?= 60
-bindings/fuzz-plan: bindings/fuzz-plan.c bindings/stage.c bindings/stage.h
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ bindings/fuzz-plan.c
+bindings/fuzz-plan: bindings/fuzz-plan.c $(STAGE_DEPS)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ bindings/fuzz-plan.c $(STAGE_SRCS)
 fuzz: bindings/fuzz-plan ts
 	@corpus=$$(mktemp -d) && trap 'rm -rf "$$corpus"' EXIT && \
 	$(NODE) packages/runtime/scripts/plan-seeds.mts "$$corpus" && \

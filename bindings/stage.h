@@ -10,6 +10,79 @@
  * The child reports over the sync socket with fixed 16-byte messages; the
  * parent answers each SYNC with a 8-byte reply header and an optional payload
  * that lands in the scratch area (state JSON for hooks).
+ *
+ * The sync protocol, in order: the runtime (packages/runtime: spawnIn and
+ * converse during create and exec, then start) on the left, the stage on the
+ * right. ─── is the sync socket, ═══ another channel; [x] marks what only
+ * some plans have. The SYNC tags are packages/runtime/src/plan/ops.ts's
+ * SyncTag: the stage passes them through and never reads them.
+ *
+ *   runtime (Node)                                              stage
+ *   socketpair(): the plan's sync_fd is the child's end, close_fd ours
+ *   runts_spawn[_join]: plan_check, then vfork + exec of runts-stage
+ *     (argv: sync_fd [clone flags, userns, pidns, report pipe])
+ *     ── u32 len, then the plan up to scratch_off ─────────────────▶ plan_check
+ *   [a user namespace to make or join, a pid     the stage is an intermediate:
+ *    namespace to join]                            it joins them, runs the ops
+ *                                                  before FORK, clones the init
+ *                                                  (CLONE_PARENT) and exits
+ *     ◀══ report pipe: i64 init pid, or -errno ═════════════════════
+ *   closes the child's ends: the init's exit now reads as EOF
+ *                                                  ops up to SYNC(SETUP), the
+ *                                                  cgroup self-join among them
+ *     ◀── MSG_SYNC { arg SETUP (1), err: that join's errno or 0 } ──
+ *   id maps; cgroup placement unless the self-join worked; resources;
+ *   oom_score_adj (exec: the cgroup placement only)
+ *     ── reply { status 0, len 0 } ────────────────────────────────▶
+ *                                                  namespaces, the root, mounts
+ *   [prestart or createRuntime hooks]
+ *     ◀── MSG_SYNC { arg HOOKS (2) } ─────────────────────────────
+ *   runs prestart, then createRuntime hooks
+ *     ── reply { 0, len, state JSON } ─────────────────────────────▶ into scratch
+ *                                                  HOOK createContainer: the
+ *                                                  state JSON on its stdin
+ *                                                  pivot_root, sysctls, masks
+ *   [terminal]                                     CONSOLE: a new pty
+ *     ◀══ console socket: "/dev/pts/N", the master (SCM_RIGHTS) ═══
+ *        (to --console-socket's listener, or to the runtime's own
+ *        socketpair when it relays the terminal itself)
+ *                                                  user, capabilities, cwd, fds
+ *   [startContainer hooks]
+ *     ◀── MSG_SYNC { arg START_STATE (3) } ───────────────────────
+ *     ── reply { 0, len, state JSON } ─────────────────────────────▶ into scratch
+ *   [SCMP_ACT_NOTIFY]                              SECCOMP with a listener
+ *     ◀── MSG_SECCOMP, the listener fd (SCM_RIGHTS) ──────────────
+ *   hands it to the agent at linux.seccomp.listenerPath
+ *     ── reply { status 0, len 0 } ────────────────────────────────▶
+ *     ◀── MSG_READY ──────────────────────────────────────────────
+ *   create: [relayed terminal] takes the master;
+ *   records the container; is done.                EXEC_FIFO: opens the exec
+ *                                                  fifo to write (blocks)
+ *   start: opens the fifo to read ═══════════════════════════════▶ writes "0"
+ *   reads "0"                                      and keeps the fifo open
+ *                                                  HOOK startContainer,
+ *                                                  UNBLOCK_SIGNALS, SECCOMP
+ *     ◀══ fifo: EOF, execve closed it ══════════════════════════════ EXEC
+ *   poststart hooks
+ *
+ * runts exec builds a plan without EXEC_FIFO: after MSG_READY it reads the
+ * sync socket once more, for EOF (the execve closed it) or a step's failure.
+ *
+ * At any step:
+ *   ◀── MSG_ERROR { op, err: errno }: that op failed; the stage exits 1 (an
+ *       execve that failed: 127). After EXEC_FIFO the message also goes to
+ *       the fifo, which start reads to its EOF. A plan damaged on its way to
+ *       the stage: EBADMSG, op = the first bad op (0xffffffff: the header).
+ *   ◀── MSG_HOOK { err 0, arg: exit status or 128 + signal; or err
+ *       ETIMEDOUT, arg -1 }: a hook the stage ran failed; the stage exits 1.
+ *   ── reply { status != 0 }: the runtime failed on its side and says why
+ *       itself; the stage exits 1 without a word.
+ *   EOF: the other side died. The stage then exits; the runtime reads the
+ *       init's wait status from its pidfd and names the last op reported.
+ *
+ * Without the stage executable (RUNTS_STAGE_EXE=, empty) Node itself is
+ * forked: no plan on the socket, and an intermediate only to join a user
+ * namespace; the conversation is otherwise the same.
  */
 #ifndef RUNTS_STAGE_H
 #define RUNTS_STAGE_H

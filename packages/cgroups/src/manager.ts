@@ -31,7 +31,7 @@ export interface Manager {
   apply(pid: number): string[];
   /** Files a single-threaded process can write "0" to, from an fd opened here, to move
    * itself in: v1's per-hierarchy `tasks` (this skips the global lock whose first taking
-   * waits out an RCU grace period, 5-40 ms). None on v2, where a thread cannot leave its domain. */
+   * waits out an RCU grace period). None on v2, where a thread cannot leave its domain. */
   selfJoinFiles(): string[];
   set(resources: LinuxResources): void;
   /** Removes the container's directories and the listed parents it created, if empty. */

@@ -1,7 +1,7 @@
 // An HTTP/2 client connection (RFC 9113) on one socket, as much as gRPC over a
 // unix socket needs: streams, flow control both ways, SETTINGS, PING,
 // RST_STREAM and GOAWAY; no TLS, priorities or push. node:http2 would do, but
-// loading it (and the TLS it pulls in) costs ~20 ms, most of runtsctl's start.
+// loading it (and the TLS it pulls in) would be most of runtsctl's start.
 import { EventEmitter } from 'node:events';
 import { Decoder, HpackError, encode, type Header } from './hpack';
 import type { ByteStream } from './pipe';

@@ -27,7 +27,7 @@ export class HpackError extends Error {}
 /** HPACK's code as a map from (1 << bits) | code to the byte: codes of
  * different lengths never share a key. Made at the first Huffman string, which
  * comes with the server's answer, not before the request; 224 entries, where a
- * decoding trie took ~3000 steps to build (and V8 compiled the loop to build it). */
+ * decoding trie took many times the steps to build (and V8 compiled the loop). */
 let codes: Map<number, number> | undefined;
 let longest = 0;
 

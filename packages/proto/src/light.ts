@@ -1,6 +1,6 @@
 // A gRPC client for one-shot commands (runtsctl): our own HTTP/2 (h2.ts) and a
 // protobuf codec driven by the descriptor generated from proto/, instead of
-// grpc-js and protobufjs, whose loading costs ~70 ms of every start. Calls and
+// grpc-js and protobufjs, whose loading would weigh on every start. Calls and
 // objects have the shapes of grpc-js with @grpc/proto-loader's options (see
 // index.ts), so the generated client types describe them.
 import { EventEmitter } from 'node:events';

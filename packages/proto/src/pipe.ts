@@ -1,9 +1,9 @@
 // The one-shot client's unix socket, on Node's own pipe handle rather than
 // node:net: loading node:net (and the streams it is built on) and going
-// through its connect cost ~3 ms of a ~45 ms `runtsctl run`, where the handle
-// connects and answers in ~0.5 ms. The handle is driven as node:net drives
-// it (lib/net.js, internal/stream_base_commons); without it, node:net does
-// the same job.
+// through its connect is a noticeable part of a short `runtsctl run`, where
+// the handle alone connects and answers at once. The handle is driven as
+// node:net drives it (lib/net.js, internal/stream_base_commons); without it,
+// node:net does the same job.
 import { EventEmitter } from 'node:events';
 import { getSystemErrorName } from 'node:util';
 

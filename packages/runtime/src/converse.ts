@@ -51,7 +51,7 @@ export function opError(plan: Plan, index: number, err: number): RuntsError {
 export type SyncHandlers = Record<number, (joinErr: number) => string | Promise<string>>;
 
 /** Answers the child's SYNC points until it reports READY; turns its errors into RuntsErrors.
- * A handler may wait (hooks): the event loop runs meanwhile. */
+ * A handler may wait (hooks): the event loop runs meanwhile. The protocol: bindings/stage.h. */
 export async function converse(ctx: Pick<Ctx, 'sys' | 'debug'>, fd: number, pidfd: number, plan: Plan, handlers: SyncHandlers, onListener?: (listener: number) => void): Promise<void> {
   let last = -1;
   const receive = () => {

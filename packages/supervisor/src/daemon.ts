@@ -316,9 +316,9 @@ export class Daemon implements ShimEvents {
   }
 
   /** A warm shim for a new container, back at normal priority, and another
-   * one started in its place a little later: a shim's boot takes a core for a
-   * few hundred ms, and made beside the container that took the last one it
-   * slowed that one by ~30 ms. */
+   * one started in its place a little later: a shim's boot takes a whole core
+   * for a while, and made beside the container that took the last one it
+   * slowed that one down. */
   private async takeWarm(): Promise<WarmShim | undefined> {
     const next = this.warm.shift();
     setTimeout(() => this.prewarm(), WARM_REFILL_MS).unref();
@@ -465,7 +465,7 @@ export class Daemon implements ShimEvents {
   }
 
   /** A shim that served a container has its code compiled and hot, where a
-   * new one's first container pays for that (~13 ms here), and it saves a
+   * new one's first container pays for that, and it saves a
    * boot. It keeps its client; its events resume after the last one seen. */
   private recycle(conn: ShimConn): boolean {
     if (this.closed || !conn.live || this.warm.length >= (this.opts.warmShims ?? 0)) return false;

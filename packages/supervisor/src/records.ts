@@ -2,8 +2,8 @@
 // <id>.jsonl, each change appended as the whole record on one line; the last
 // line that parses is the record, so a kill -9 of runtsd mid-write leaves the
 // previous one. Appending costs no rename: on ext4 a rename over a file starts
-// the writeback of the new one (auto_da_alloc), 0.25-0.75 ms each, five per
-// container run. Events from the shims are applied here.
+// the writeback of the new one (auto_da_alloc), five times per container run.
+// Events from the shims are applied here.
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { shim, supervisor } from '@runts/proto';
@@ -39,8 +39,8 @@ export function writeAtomic(file: string, data: string): void {
   // Not fsynced: a record must outlive runtsd, which the page cache sees to.
   // Only a host crash loses an unsynced write, and that takes the containers
   // too; then the record is the previous one, or unreadable and skipped by
-  // load(), and either is reconciled with the (gone) shims. An fsync cost
-  // 0.3 ms here, milliseconds on a real disk, several times per container.
+  // load(), and either is reconciled with the (gone) shims. An fsync would
+  // wait for the disk, several times per container.
   renameSync(tmp, file);
 }
 

@@ -67,7 +67,7 @@ export function renice(pid: number, nice: number): void {
 }
 
 // How long a new shim has to answer. RUNTSD_SHIM_TIMEOUT_MS raises it on an emulated CPU
-// (the cgroup v2 VM under TCG: a shim's boot takes 10-20 s there).
+// (the cgroup v2 VM under TCG, where a shim boots far slower than the default allows).
 const SHIM_TIMEOUT_MS = Number(process.env['RUNTSD_SHIM_TIMEOUT_MS']) || 10000;
 
 /** Starts runts-shim in its own session with its output in <dir>/shim.log; resolves once it answers.

@@ -69,7 +69,7 @@ export function stagePath(): string {
 
 /** Whether the container's first process (or its intermediate) execs the
  * stage built as a static executable instead of being a fork of Node
- * (bindings/stage.c, spawn_exec). It is exec'd from a sealed copy in memory
+ * (bindings/stage/spawn.c, spawn_exec). It is exec'd from a sealed copy in memory
  * (runts_stage_load, once per process), never from a file a container could
  * reach through /proc/N/exe and rewrite; the single executable's copy comes
  * straight from its asset. RUNTS_STAGE_EXE= (empty) forks Node instead. */

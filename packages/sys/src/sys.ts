@@ -20,7 +20,7 @@ export interface MountAttr {
 }
 
 export interface Sys {
-  /** Clones a child that runs `plan` in the native stage (bindings/stage.c);
+  /** Clones a child that runs `plan` in the native stage (bindings/stage/);
    * with `join`, through an intermediate that joins the user namespace, runs
    * the plan's ops before FORK, joins the pid namespace, then clones the child. */
   spawn(plan: Uint8Array, cloneFlags: bigint, join?: { userns?: number; pidns?: number }): Spawned;

@@ -54,7 +54,7 @@ export type OpName = keyof typeof Op;
 /** Child -> parent message kinds. */
 export const Msg = { SYNC: 1, ERROR: 2, READY: 3, HOOK: 4, SECCOMP: 5 } as const;
 
-/** Tags of the SYNC points where the parent acts. */
+/** Tags of the SYNC points where the parent acts; the whole conversation is drawn at the top of bindings/stage.h. */
 export const SyncTag = {
   /** Child exists: write id maps, place it in cgroups. */
   SETUP: 1,

@@ -50,7 +50,7 @@ export function parseSignal(s: string): number {
     const n = Number(s);
     if (n > 0 && n < 65) return n;
   } else {
-    // node:os costs ~0.5 ms to load: only a signal by name needs it.
+    // node:os takes time to load: only a signal by name needs it.
     const { signals } = (require('node:os') as typeof import('node:os')).constants;
     const name = (s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`) as keyof typeof signals;
     const n = signals[name];

@@ -49,7 +49,7 @@ function drain(stream: Pick<Session, 'on'>): Promise<number | undefined> {
 function wire(stream: Session, tty: boolean, interactive: boolean): () => void {
   const resize = () => stream.write({ width: process.stdout.columns ?? 80, height: process.stdout.rows ?? 24 });
   if (tty && process.stdout.isTTY) process.on('SIGWINCH', resize);
-  // process.stdin is made on first use (~2 ms): only an interactive session touches it.
+  // process.stdin is made on first use, which takes time: only an interactive session touches it.
   if (!interactive) return () => process.off('SIGWINCH', resize);
   const stdin = process.stdin;
   const raw = tty && stdin.isTTY;
@@ -90,7 +90,7 @@ async function follow(c: Client, stream: Session, target: Promise<Target>, tty: 
   let over = false;
   // As docker's sig-proxy: a signal to runtsctl goes to the process (in raw mode ^C is input
   // instead). Armed once the process exists: before, a signal ends runtsctl as it would have,
-  // and installing six handlers (~2 ms) stays off the path of the request to runtsd.
+  // and installing six handlers stays off the path of the request to runtsd.
   const forward = (sig: NodeJS.Signals) => c.Kill({ ...known!, signal: (require('node:os') as typeof import('node:os')).constants.signals[sig] }, () => {});
   void target.then((t) => {
     if (over) return;
@@ -129,7 +129,7 @@ export async function runCommand(c: Client, cmd: Command): Promise<number> {
       return follow(c, runSession(raw, (ctr) => created({ id: ctr.id, execId: '' })), target, cmd.tty, cmd.interactive);
     }
     case 'exec': {
-      // node:crypto costs ~4 ms to load: only exec needs it.
+      // node:crypto is slow to load: only exec needs it.
       const { randomBytes } = require('node:crypto') as typeof import('node:crypto');
       const execId = `exec-${randomBytes(4).toString('hex')}`;
       // The exec runs at once: it gets the caller's window size from the start.
