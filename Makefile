@@ -202,21 +202,22 @@ uninstall:
 	rm -f $(foreach n,$(INSTALL_NAMES),$(DESTDIR)$(MANDIR)/man1/$(n).1 $(DESTDIR)$(MANDIR)/man8/$(n).8 $(DESTDIR)$(COMPLETIONDIR)/$(n))
 	rm -rf $(DESTDIR)$(DOCDIR)
 
-# runts_<version>_amd64.deb in dist/: make install under /usr (the unit in
+# runts_<version>_amd64.deb in DEB_OUT (dist/): make install under /usr (the unit in
 # /lib/systemd/system, as bookworm's packages ship theirs). No maintainer
 # script starts or enables anything; postrm removes the written libraries.
-DEB_ROOT := $(ROOT)/dist/deb
+DEB_OUT ?= dist
+DEB_ROOT = $(abspath $(DEB_OUT))/.deb-root
 deb: sea
-	@rm -rf $(DEB_ROOT)
-	@$(MAKE) --no-print-directory -s install DESTDIR=$(DEB_ROOT) PREFIX=/usr UNITDIR=/lib/systemd/system >/dev/null
+	@rm -rf $(DEB_ROOT) && install -d -m 0755 $(DEB_ROOT)
+	@umask 022 && $(MAKE) --no-print-directory -s install DESTDIR=$(DEB_ROOT) PREFIX=/usr UNITDIR=/lib/systemd/system >/dev/null
 	@find $(DEB_ROOT)/usr/share/man -type f -exec gzip -9n {} + 2>/dev/null || true
 	@set -e; v=$$(dist/runts --version | sed -n 's/^runts version //p'); \
 	install -d -m 0755 $(DEB_ROOT)/DEBIAN; \
 	sed -e "s|@VERSION@|$$v|" -e "s|@SIZE@|$$(du -sk $(DEB_ROOT) | cut -f1)|" packaging/control.in > $(DEB_ROOT)/DEBIAN/control; \
 	install -m 0755 packaging/postrm $(DEB_ROOT)/DEBIAN/postrm; \
 	(cd $(DEB_ROOT) && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | xargs -0 md5sum) > $(DEB_ROOT)/DEBIAN/md5sums; \
-	dpkg-deb --root-owner-group -Zgzip --build $(DEB_ROOT) dist/runts_$${v}_amd64.deb >/dev/null; \
-	rm -rf $(DEB_ROOT); echo dist/runts_$${v}_amd64.deb
+	dpkg-deb --root-owner-group -Zgzip --build $(DEB_ROOT) $(DEB_OUT)/runts_$${v}_amd64.deb >/dev/null; \
+	rm -rf $(DEB_ROOT); echo $(DEB_OUT)/runts_$${v}_amd64.deb
 
 TAP := $(NODE) node_modules/.bin/tap
 test: build sea fuzz
