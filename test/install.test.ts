@@ -1,12 +1,14 @@
 // What an operator installs: make install and make uninstall under a temp
 // DESTDIR (never the real /usr), make deb read back with dpkg-deb and installed
-// into a temp root with dpkg --root, runtsd's systemd unit, and make bundle.
+// into a temp root with dpkg --root, runtsd's systemd unit, and the README's
+// ways to make a bundle (make bundle, umoci unpack).
 // Needs root (a container is run by the installed executable) and dist/runts.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Env, TOP, baseConfig } from './lib/harness';
+import { ociArchive } from './engines/lib';
 
 t.setTimeout(10 * 60 * 1000);
 
@@ -172,4 +174,21 @@ t.test('make bundle DIR=: a busybox bundle runts runs', async (t) => {
   t.same([ran.status, ran.stdout], [0, 'from-bundle\n'], ran.stderr);
   t.not(make(['bundle', `DIR=${dir}`]).status, 0, 'refuses a dir that has a bundle');
   t.not(make(['bundle']).status, 0, 'needs DIR');
+});
+
+const umoci = run('sh', ['-c', 'command -v umoci']).stdout.trim();
+t.test('an OCI image layout unpacked by umoci (Debian 12 packages it) is a bundle runts runs', { skip: umoci ? false : 'umoci is not installed' }, async (t) => {
+  const env = new Env(t);
+  const layout = join(env.dir, 'layout');
+  mkdirSync(layout);
+  t.equal(run('tar', ['-C', layout, '-xf', ociArchive('localhost/runts-busybox:latest')]).status, 0, 'an image layout');
+  const bundle = join(env.dir, 'bundle');
+  const u = run(umoci, ['unpack', '--image', `${layout}:latest`, bundle]);
+  t.equal(u.status, 0, `umoci unpack: ${u.stderr}`);
+  const cfg = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
+  cfg.process.terminal = false;
+  cfg.process.args = ['sh', '-c', 'echo from-umoci'];
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(cfg));
+  const ran = run(join(TOP, 'bin', 'runts'), ['--root', env.root, 'run', '--bundle', bundle, env.id()]);
+  t.same([ran.status, ran.stdout], [0, 'from-umoci\n'], ran.stderr);
 });
