@@ -48,12 +48,21 @@ t.test('SIGTERM stops the warm shim and removes its dir; the container and its s
   t.equal(sv.ctl(['rm', '-f', id]).code, 0);
 });
 
-t.test('SIGTERM while the warm shim is still booting stops it too', async (t) => {
+t.test('SIGTERM right after start stops the warm shim too, booted or still booting', async (t) => {
   const sv = new Supervisor(t);
   await sv.start();
-  // start() returns once runtsd answers, which is before its warm shim has booted.
+  // start() returns once runtsd answers, often before its warm shim has booted.
   t.equal(await sv.stop('SIGTERM'), 0, 'runtsd exits 0');
   t.same(shimProcs(sv), [], 'no shim runs');
   t.same(sv.allShimDirs(), [], 'no shim dir is left');
   t.same(staging(sv), [], 'nor a staging dir');
+});
+
+t.test("a warm shim that fails to boot leaves no dir; runtsd still stops cleanly", async (t) => {
+  const sv = new Supervisor(t);
+  await sv.start([], ['--shim', '/bin/false']);
+  t.ok(await sv.until(() => /warm shim: runts-shim failed/.test(sv.log())), 'the failure is logged');
+  t.same(sv.allShimDirs(), [], 'its dir is removed');
+  t.equal(await sv.stop('SIGTERM'), 0, 'runtsd exits 0');
+  t.same(staging(sv), [], 'no staging dir');
 });

@@ -324,7 +324,9 @@ export class Daemon implements ShimEvents {
       const p = spawnShim(this.opts.shimBin, paths, { nice: WARM_NICE }).then(
         (s) => ({ paths, ...s }),
         (e: Error) => {
+          // Its process is gone (spawnShim kills one that never answers); the reason is in this line.
           this.opts.log(`warm shim: ${e.message}`);
+          rmSync(paths.dir, { recursive: true, force: true });
           return undefined;
         },
       );
