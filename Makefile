@@ -187,8 +187,9 @@ install: sea
 	install -d -m 0755 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
 	sed 's|@BINDIR@|$(BINDIR)|g' packaging/runtsd.service.in > $(DESTDIR)$(UNITDIR)/runtsd.service && chmod 0644 $(DESTDIR)$(UNITDIR)/runtsd.service
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
-	@set -e; for f in $(wildcard $(MAN_DIR)/*.[1-8]); do s=$${f##*.}; echo "install $$f"; install -D -m 0644 $$f $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$f); done
-	@set -e; for f in $(wildcard $(COMPLETION_DIR)/*); do echo "install $$f"; install -D -m 0644 $$f $(DESTDIR)$(COMPLETIONDIR)/$$(basename $$f .bash); done
+	@# Flat or in manN/ subdirs; completion files named by command, .bash dropped (bash-completion loads by name).
+	@set -e; [ ! -d "$(MAN_DIR)" ] || for f in $$(find $(MAN_DIR) -type f -name '*.[1-8]'); do s=$${f##*.}; echo "install $$f"; install -D -m 0644 $$f $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$f); done
+	@set -e; [ ! -d "$(COMPLETION_DIR)" ] || for f in $$(find $(COMPLETION_DIR) -type f); do echo "install $$f"; install -D -m 0644 $$f $(DESTDIR)$(COMPLETIONDIR)/$$(basename $$f .bash); done
 
 # Removes what make install put down (same DESTDIR and PREFIX), and the
 # libraries the installed executable wrote: their dirs are named by the hashes
