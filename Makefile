@@ -12,16 +12,22 @@ HARDEN_CFLAGS := -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 HARDEN_LDFLAGS := -Wl,-z,relro -Wl,-z,now
 APT_PKGS := busybox-static clang libclang-rt-14-dev keyutils runc
 
-.PHONY: all deps build bindings ts bins sea install fuzz test test-unit soak test-integration conformance conformance-report test-engines test-corpus test-v2 test-cri demo demo-supervisor bench clean
+.PHONY: all deps apt-deps build bindings ts bins sea install uninstall deb bundle fuzz test test-unit soak test-integration conformance conformance-report test-engines test-corpus test-v2 test-cri demo demo-supervisor bench clean
 
 all: build
 
-# Install what a fresh machine lacks: npm packages (Node 24 among them) and Debian packages.
-deps: node_modules/.installed
-	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+# Install what a fresh machine lacks: Debian packages (a C compiler and static
+# libc among them), then npm packages (Node 24 among them).
+deps: apt-deps node_modules/.installed
 
-node_modules/.installed: package.json package-lock.json
+# A fresh Debian 12 has neither cc nor libc.a; npm only when node_modules must be made.
+BUILD_PKGS := gcc libc6-dev
+apt-deps:
+	@missing=""; for p in $(BUILD_PKGS) $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.installed ]; then command -v npm >/dev/null || missing="$$missing npm"; fi; \
+	if [ -n "$$missing" ]; then echo "apt-get install$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+node_modules/.installed: package.json package-lock.json | apt-deps
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
@@ -171,12 +177,62 @@ dist/runts: $(SEA_INPUTS)
 	@sync dist/runts && dd if=dist/runts iflag=nocache count=0 status=none
 	@echo "dist/runts: $$(du -m dist/runts | cut -f1) MiB"
 
-# Installs the single executable and its names (DESTDIR for packagers).
+# ---- install, uninstall, deb (for operators) ----
+# make install puts down the single executable and its names, runtsd's systemd
+# unit (not enabled), the README, and the man pages and bash completion when
+# the build made them (MAN_DIR, COMPLETION_DIR). DESTDIR and PREFIX for packagers.
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+DOCDIR ?= $(PREFIX)/share/doc/runts
+MAN_DIR ?= dist/man
+COMPLETION_DIR ?= dist/completion
+# Where the single executable writes its libraries when root runs it (packages/sys/src/sea.ts).
+SEA_LIBDIR := /var/lib/runts/lib
+INSTALL_NAMES := runts $(SEA_NAMES) $(CONTAINERD_SHIM)
 install: sea
-	install -D -m 0755 dist/runts $(DESTDIR)$(PREFIX)/bin/runts
-	for n in $(SEA_NAMES); do ln -sfn runts $(DESTDIR)$(PREFIX)/bin/$$n; done
-	install -m 0755 bindings/shim-front-sea $(DESTDIR)$(PREFIX)/bin/$(CONTAINERD_SHIM)
+	install -D -m 0755 dist/runts $(DESTDIR)$(BINDIR)/runts
+	for n in $(SEA_NAMES); do ln -sfn runts $(DESTDIR)$(BINDIR)/$$n; done
+	install -m 0755 bindings/shim-front-sea $(DESTDIR)$(BINDIR)/$(CONTAINERD_SHIM)
+	install -d -m 0755 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' packaging/runtsd.service.in > $(DESTDIR)$(UNITDIR)/runtsd.service && chmod 0644 $(DESTDIR)$(UNITDIR)/runtsd.service
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	@# Flat or in manN/ subdirs; completion files named by command, .bash dropped (bash-completion loads by name).
+	@set -e; [ ! -d "$(MAN_DIR)" ] || for f in $$(find $(MAN_DIR) -type f -name '*.[1-8]'); do s=$${f##*.}; echo "install $$f"; install -D -m 0644 $$f $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$f); done
+	@set -e; [ ! -d "$(COMPLETION_DIR)" ] || for f in $$(find $(COMPLETION_DIR) -type f); do echo "install $$f"; install -D -m 0644 $$f $(DESTDIR)$(COMPLETIONDIR)/$$(basename $$f .bash); done
+
+# Removes what make install put down (same DESTDIR and PREFIX), and the
+# libraries the installed executable wrote: their dirs are named by the hashes
+# it carries. runtsd's records and shims under /var/lib/runts stay.
+uninstall:
+	@set -e; exe=$(DESTDIR)$(BINDIR)/runts; \
+	if [ -f "$$exe" ]; then for h in $$(grep -aoE '"(koffi\.node|libruntsstage\.so)":"[0-9a-f]{64}"' "$$exe" | cut -d'"' -f4 | cut -c1-32 | sort -u); do \
+	    echo "rm -rf $(DESTDIR)$(SEA_LIBDIR)/$$h"; rm -rf "$(DESTDIR)$(SEA_LIBDIR)/$$h"; done; fi
+	-@rmdir $(DESTDIR)$(SEA_LIBDIR) $(DESTDIR)$(dir $(SEA_LIBDIR)) 2>/dev/null
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(INSTALL_NAMES)) $(DESTDIR)$(UNITDIR)/runtsd.service
+	rm -f $(foreach n,$(INSTALL_NAMES),$(DESTDIR)$(MANDIR)/man1/$(n).1 $(DESTDIR)$(MANDIR)/man8/$(n).8 $(DESTDIR)$(COMPLETIONDIR)/$(n))
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+# runts_<version>_amd64.deb in DEB_OUT (dist/): make install under /usr (the unit in
+# /lib/systemd/system, as bookworm's packages ship theirs). No maintainer
+# script starts or enables anything; postrm removes the written libraries.
+DEB_OUT ?= dist
+# The tests take none: they read the package back, they do not ship it.
+DEB_COMPRESS ?= gzip
+DEB_ROOT = $(abspath $(DEB_OUT))/.deb-root
+deb: sea
+	@rm -rf $(DEB_ROOT) && install -d -m 0755 $(DEB_ROOT)
+	@umask 022 && $(MAKE) --no-print-directory -s install DESTDIR=$(DEB_ROOT) PREFIX=/usr UNITDIR=/lib/systemd/system >/dev/null
+	@find $(DEB_ROOT)/usr/share/man -type f -exec gzip -9n {} + 2>/dev/null || true
+	@set -e; v=$$(dist/runts --version | sed -n 's/^runts version //p'); \
+	install -d -m 0755 $(DEB_ROOT)/DEBIAN; \
+	sed -e "s|@VERSION@|$$v|" -e "s|@SIZE@|$$(du -sk $(DEB_ROOT) | cut -f1)|" packaging/control.in > $(DEB_ROOT)/DEBIAN/control; \
+	install -m 0755 packaging/postrm $(DEB_ROOT)/DEBIAN/postrm; \
+	(cd $(DEB_ROOT) && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | xargs -0 md5sum) > $(DEB_ROOT)/DEBIAN/md5sums; \
+	dpkg-deb --root-owner-group -Z$(DEB_COMPRESS) --build $(DEB_ROOT) $(DEB_OUT)/runts_$${v}_amd64.deb >/dev/null; \
+	rm -rf $(DEB_ROOT); echo $(DEB_OUT)/runts_$${v}_amd64.deb
 
 TAP := $(NODE) node_modules/.bin/tap
 test: build sea fuzz
@@ -238,6 +294,18 @@ demo: build
 
 demo-supervisor: build
 	@sh test/demo-supervisor.sh
+
+# A busybox bundle at DIR: busybox-static's binary and a link per applet as the
+# rootfs, and `runts spec`'s config.json (its process: sh on a terminal).
+# Uses the clone's bin/runts once built, else the runts on PATH.
+RUNTS_FOR_SPEC = $(or $(wildcard $(ROOT)/bin/runts),$(shell command -v runts),$(error make bundle: no runts: make build or make install first))
+bundle:
+	@[ -n "$(DIR)" ] || { echo "usage: make bundle DIR=/path/to/new/bundle" >&2; exit 2; }
+	@[ ! -e "$(DIR)/config.json" ] || { echo "make bundle: $(DIR)/config.json exists" >&2; exit 1; }
+	@dpkg -s busybox-static >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static)
+	@$(ROOT)/test/lib/make-bundle.sh "$(DIR)"
+	@$(RUNTS_FOR_SPEC) spec --bundle "$(DIR)"
+	@echo "bundle $(DIR): run it with: runts run --bundle $(DIR) ID"
 
 # crun refuses hybrid cgroup hosts: all three run in one private mount
 # namespace without the cgroup2 mount, so they see the same host.

@@ -9,8 +9,9 @@ ctl() { "$top/bin/runtsctl" --address "$sock" "$@"; }
 daemon() { "$top/bin/runtsd" --address "$sock" --state-dir "$work/state" >>"$work/runtsd.log" 2>&1 & pid=$!; until ctl ps >/dev/null 2>&1; do sleep 0.1; done; }
 cleanup() {
   ctl rm -f demo-sv demo-sv-bg >/dev/null 2>&1 || true
-  kill "$pid" 2>/dev/null || true
-  # Shims outlive runtsd by design (the warm one too): they go with the demo.
+  # On SIGTERM runtsd stops its warm shims itself: wait for it.
+  kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  # Shims serving containers outlive runtsd by design: they go with the demo.
   for f in "$work"/state/shims/*/shim.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
   rm -rf "$work"
 }

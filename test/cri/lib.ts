@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { CriClient, type cri } from '@runts/proto/dist/cri';
-import { CACHE, Engine, TOP, ociArchive, sh, waitFor, type Result } from '../engines/lib';
+import { CACHE, Engine, TOP, ociArchive, readmeSnippet, sh, waitFor, type Result } from '../engines/lib';
 
 export const PAUSE_IMAGE = 'localhost/runts-pause:latest';
 export const BUSYBOX_IMAGE = 'localhost/runts-busybox:latest';
@@ -109,11 +109,10 @@ export class CriNode {
         lines.push(`[${cri}.containerd.runtimes.${h.name}]`, `  runtime_type = "${h.runtimeType}"`);
         continue;
       }
+      // The README's stanza, under this handler's name.
+      const stanza = readmeSnippet('containerd-runc-v2.toml', h.binary ?? this.e.runtime).replaceAll('.runtimes.runts', `.runtimes.${h.name}`);
       lines.push(
-        `[${cri}.containerd.runtimes.${h.name}]`,
-        '  runtime_type = "io.containerd.runc.v2"',
-        `[${cri}.containerd.runtimes.${h.name}.options]`,
-        `  BinaryName = "${h.binary ?? this.e.runtime}"`,
+        stanza.trimEnd(),
         // The runtime's state: ours, not /run/containerd/runc/k8s.io.
         `  Root = "${this.e.path('rt-root', h.name)}"`,
         '  SystemdCgroup = false',

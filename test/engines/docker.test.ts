@@ -4,7 +4,7 @@ import t from 'tap';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { dockerLikeCases } from './cli-cases';
-import { Engine, RUNTIME, dockerTree, ensurePackages, rootfsTar, sh, waitFor, type Result } from './lib';
+import { Engine, RUNTIME, dockerTree, ensurePackages, readmeSnippet, rootfsTar, sh, waitFor, type Result } from './lib';
 
 const tree = (() => {
   const skip = ensurePackages(['containerd', 'libdevmapper1.02.1']);
@@ -38,8 +38,8 @@ function main(root: string): void {
     'storage-driver': 'vfs',
     'cgroup-parent': `/${e.tag}`,
     'exec-opts': ['native.cgroupdriver=cgroupfs'],
-    runtimes: { runts: { path: e.runtime } },
-    'default-runtime': 'runts',
+    // runtimes and default-runtime: the README's.
+    ...(JSON.parse(readmeSnippet('docker-daemon.json', e.runtime)) as object),
   }, null, 2));
   mkdirSync(e.path('cli'));
   const env = { ...process.env, DOCKER_CONFIG: e.path('cli'), DOCKER_HOST: `unix://${sock}`, PATH: `/usr/sbin:/usr/bin:/sbin:/bin` };

@@ -415,3 +415,16 @@ export function ctrPsPauseResume(t: Test, ctr: (...args: string[]) => Result, wh
     t.equal(ctrTaskStatus(ctr, id), 'RUNNING');
   });
 }
+
+/** Where the README's engine snippets point: the installed runts (make install). */
+export const README_RUNTS = '/usr/local/bin/runts';
+
+/** The fenced block right after `<!-- snippet: NAME -->` in the README, with
+ * runtime in place of the installed runts: the engine tests configure exactly
+ * what the README shows (test/readme.test.ts checks each one is there). */
+export function readmeSnippet(name: string, runtime = README_RUNTS): string {
+  const readme = readFileSync(join(TOP, 'README.md'), 'utf8');
+  const m = new RegExp(`^<!-- snippet: ${name.replace(/[.]/g, '\\.')} -->\\n\`\`\`\\w*\\n([^]*?)^\`\`\`$`, 'm').exec(readme);
+  if (!m) throw new Error(`README.md: no snippet ${name}`);
+  return m[1]!.replaceAll(README_RUNTS, runtime);
+}

@@ -3,7 +3,7 @@ import t from 'tap';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import { dockerLikeCases } from './cli-cases';
-import { Engine, RUNTIME, ensurePackages, rootfsTar, sh, type Result } from './lib';
+import { Engine, RUNTIME, ensurePackages, readmeSnippet, rootfsTar, sh, type Result } from './lib';
 
 const skip = ensurePackages(['podman', 'conmon', 'uidmap', 'golang-github-containers-common']);
 if (skip) {
@@ -18,17 +18,19 @@ function main(): void {
   e.tidyDirs([`/run/${basename(e.runtime)}`]);
   const name = (n: string) => `${e.tag}-${n}`;
   mkdirSync(e.path('net'));
+  // The README's [engine] table (runtime, runtimes), with this test's private keys added to it.
+  const engine = [
+    'cgroup_manager = "cgroupfs"',
+    'events_logger = "file"',
+    `events_logfile_path = "${e.path('events.log')}"`,
+    `tmp_dir = "${e.path('tmp')}"`,
+  ];
   writeFileSync(e.path('containers.conf'), [
     '[containers]',
     // nproc too: podman's default exceeds what this host lets even root raise (no CAP_SYS_RESOURCE).
     'default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]',
     'netns = "none"',
-    '[engine]',
-    'cgroup_manager = "cgroupfs"',
-    'events_logger = "file"',
-    `events_logfile_path = "${e.path('events.log')}"`,
-    `runtime_supports_json = ["runc", "crun", "runts"]`,
-    `tmp_dir = "${e.path('tmp')}"`,
+    readmeSnippet('podman-containers.conf', e.runtime).replace(/^\[engine\]\n/m, `[engine]\n${engine.join('\n')}\n`),
     '[network]',
     `network_config_dir = "${e.path('net')}"`,
     '',
@@ -37,7 +39,8 @@ function main(): void {
   const env = { ...process.env, CONTAINERS_CONF: e.path('containers.conf'), CONTAINERS_STORAGE_CONF: e.path('storage.conf') };
   const global = [
     '--root', e.path('root'), '--runroot', e.path('runroot'), '--tmpdir', e.path('tmp'), '--storage-driver', 'vfs',
-    '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', e.runtime,
+    // By its name in containers.conf, as the README shows.
+    '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', 'runts',
   ];
   const podman = (...args: string[]): Result => sh('podman', [...global, ...args], { env, timeoutMs: 90_000 });
   const IMG = 'localhost/runts-busybox:latest';

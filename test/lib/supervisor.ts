@@ -36,10 +36,10 @@ export class Supervisor {
     t.teardown(() => this.cleanup());
   }
 
-  /** With a prefix, runtsd runs under that command (e.g. one that gives it a session keyring). */
-  async start(prefix: string[] = []): Promise<void> {
+  /** With a prefix, runtsd runs under that command (e.g. one that gives it a session keyring); extra: more flags. */
+  async start(prefix: string[] = [], extra: string[] = []): Promise<void> {
     const log = openSync(join(this.dir, 'runtsd.log'), 'a');
-    const [cmd, ...args] = [...prefix, RUNTSD, '--address', this.address, '--state-dir', this.state];
+    const [cmd, ...args] = [...prefix, RUNTSD, '--address', this.address, '--state-dir', this.state, ...extra];
     this.daemon = spawn(cmd!, args, { stdio: ['ignore', log, log] });
     closeSync(log);
     for (let i = 0; i < 200; i++) {

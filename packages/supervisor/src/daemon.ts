@@ -141,6 +141,23 @@ export class Daemon implements ShimEvents {
     }
   }
 
+  /** SIGTERM: stops serving, then stops the warm shims, which serve no
+   * container, and removes their dirs. Shims serving containers, and their
+   * containers, keep running for the next runtsd. */
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    this.server?.forceShutdown();
+    await Promise.all(
+      this.warm.splice(0).map(async (p) => {
+        const w = await p;
+        if (!w) return;
+        w.client.close();
+        await this.retire(w.paths.dir).catch((e: Error) => this.opts.log(`retiring warm shim ${w.paths.dir}: ${e.message}`));
+      }),
+    );
+    this.close();
+  }
+
   /** Stops serving; shims and containers keep running. */
   close(): void {
     this.closed = true;
@@ -307,7 +324,9 @@ export class Daemon implements ShimEvents {
       const p = spawnShim(this.opts.shimBin, paths, { nice: WARM_NICE }).then(
         (s) => ({ paths, ...s }),
         (e: Error) => {
+          // Its process is gone (spawnShim kills one that never answers); the reason is in this line.
           this.opts.log(`warm shim: ${e.message}`);
+          rmSync(paths.dir, { recursive: true, force: true });
           return undefined;
         },
       );

@@ -1,5 +1,6 @@
 // runtsd's entry point: flags, then the daemon until SIGTERM/SIGINT (which
-// leave shims and containers running: the next runtsd reconnects to them).
+// stop the warm shims and leave containers and their shims running: the
+// next runtsd reconnects to them).
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Daemon } from './daemon';
@@ -53,9 +54,12 @@ export function cli(commit: string): void {
     process.exitCode = 1;
     return;
   }
+  // A second signal does not wait for the warm shims to stop.
+  let quitting = false;
   const quit = () => {
-    daemon.close();
-    process.exit(0);
+    if (quitting) process.exit(0);
+    quitting = true;
+    void daemon.shutdown().finally(() => process.exit(0));
   };
   process.on('SIGTERM', quit);
   process.on('SIGINT', quit);
