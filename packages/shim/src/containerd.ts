@@ -188,8 +188,14 @@ async function warm(f: Flags, commit: string): Promise<void> {
     if (!adopted) process.exit(0);
     succeeded();
   });
-  // What the first task would otherwise wait for: loading the native library (a pipe is its cheapest use).
+  // What the first task would otherwise wait for: loading the native library (a pipe is
+  // its cheapest use), and compiling the create path (a dry run, no side effect).
   for (const fd of sys.pipe()) sys.close(fd);
+  try {
+    new Runtime({ root: RUNTIME_ROOT, sys }).warmUp();
+  } catch {
+    // Only time is lost.
+  }
   // Ready: from now on it runs as any shim would.
   setPriority(0);
 }
