@@ -21,6 +21,10 @@ t.test('each engine snippet is in the README, parses, and names the installed ru
   t.same(JSON.parse(readmeSnippet('docker-daemon.json', '/x/runts')), { runtimes: { runts: { path: '/x/runts' } }, 'default-runtime': 'runts' });
   t.match(readmeSnippet('podman-containers.conf'), /^\[engine\]\n/, "podman's harness adds its keys to this [engine] table");
   t.match(readmeSnippet('containerd-runc-v2.toml'), /\.runtimes\.runts\]\n\s+runtime_type = "io\.containerd\.runc\.v2"\n[^]*BinaryName = /);
+  const shimStanza = readmeSnippet('containerd-runts-shim.toml');
+  t.ok(toml(shimStanza), 'containerd-runts-shim.toml is TOML of tables and plain keys');
+  t.match(shimStanza, /\.runtimes\.runts-shim\]\n\s+runtime_type = "io\.containerd\.runts\.v1"/, 'the runts-shim handler\'s stanza');
+  t.match(harness, "readmeSnippet('containerd-runts-shim.toml'", 'read by the CRI harness');
   t.throws(() => readmeSnippet('no-such-snippet'), /README\.md: no snippet no-such-snippet/);
 });
 

@@ -106,7 +106,9 @@ export class CriNode {
     ];
     for (const h of this.handlers) {
       if (h.runtimeType) {
-        lines.push(`[${cri}.containerd.runtimes.${h.name}]`, `  runtime_type = "${h.runtimeType}"`);
+        // The README's stanza, under this handler's name and type.
+        lines.push(readmeSnippet('containerd-runts-shim.toml').replaceAll('.runtimes.runts-shim', `.runtimes.${h.name}`)
+          .replace('io.containerd.runts.v1', h.runtimeType).trimEnd());
         continue;
       }
       // The README's stanza, under this handler's name.
