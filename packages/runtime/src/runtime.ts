@@ -16,7 +16,7 @@ import { openIdmapTrees } from './idmap';
 import { idmapMounts } from './plan/idmap';
 import { cgroupsWritable, wantsLimits, writeIdMaps, type Caller } from './rootless';
 import { attachTerminal, terminalSize } from './tty';
-import { isoTime } from './time';
+import { isoTime } from '@runts/cli';
 import { StateStore, type ContainerRecord, type Status } from './state';
 import { createQueries, ociState, statusOf } from './query';
 import { NOT_PAUSED, NOT_RUNNING, NO_SUCH_PROCESS, START_RUNNING, START_STOPPED, deleteNotStopped } from './wording';

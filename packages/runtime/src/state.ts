@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Hook, Spec, State } from '@runts/oci';
 import { RuntsError } from '@runts/errors';
 import { NOT_EXIST } from './wording';
-import { privateDir } from '@runts/sys/dist/privdir';
+import { privateDir } from '@runts/sys/privdir';
 
 export type Status = State['status'];
 

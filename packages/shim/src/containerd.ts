@@ -9,9 +9,9 @@ import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readF
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { isRuntsError, RuntsError } from '@runts/errors';
-import { StatusError } from '@runts/proto/dist/status';
-import { codec, Status } from '@runts/proto/dist/light';
-import { TtrpcClient, TtrpcServer, type CallContext, type TtrpcHandler } from '@runts/proto/dist/ttrpc';
+import { StatusError } from '@runts/proto/status';
+import { codec, Status } from '@runts/proto/light';
+import { TtrpcClient, TtrpcServer, type CallContext, type TtrpcHandler } from '@runts/proto/ttrpc';
 import type { taskv2 } from '@runts/proto';
 import { nodeChildren, Runtime } from '@runts/runtime';
 import { LinuxSys, type Sys } from '@runts/sys';

@@ -2,7 +2,7 @@
 // statuses, and the Task service on a unix socket.
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseOptions, versionText, writeAll, type Flags } from '@runts/cli';
 import { grpc, shimApi, warmCodecs } from '@runts/proto';
 import { Runtime } from '@runts/runtime';
 import { LinuxSys, privateDir } from '@runts/sys';
@@ -11,19 +11,35 @@ import { Reaper } from './reaper';
 import { taskHandlers } from './server';
 import { Tasks } from './service';
 
-const USAGE = 'usage: runts-shim --address SOCKET --dir DIR';
+// runtsd starts it with both; no default would be right for two shims.
+const FLAGS: Flags = {
+  address: { type: 'string', describe: 'the unix socket to serve the Task service on (required)' },
+  dir: { type: 'string', describe: 'its private directory: outbox, logs, runtime state (required)' },
+};
 
 export function cli(commit: string): void {
-  main(commit).catch((e: unknown) => {
+  let address: string, dir: string;
+  try {
+    const p = parseOptions(process.argv.slice(2), FLAGS, 'runts-shim');
+    if (p.help !== undefined || p.version) {
+      writeAll(1, p.help ?? versionText('runts-shim', commit));
+      return;
+    }
+    address = p.global['address'] as string;
+    dir = p.global['dir'] as string;
+    if (!address || !dir) throw new Error('--address and --dir are required (see runts-shim --help)');
+  } catch (e) {
+    process.stderr.write(`runts-shim: ${(e as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  main(commit, address, dir).catch((e: unknown) => {
     process.stderr.write(`runts-shim: ${(e as Error).message}\n`);
     process.exit(1);
   });
 }
 
-async function main(commit: string): Promise<void> {
-  const { values } = parseArgs({ options: { address: { type: 'string' }, dir: { type: 'string' } }, strict: true });
-  if (!values.address || !values.dir) throw new Error(USAGE);
-  const { address, dir } = values;
+async function main(commit: string, address: string, dir: string): Promise<void> {
   privateDir(dir, '--dir', { create: true });
   privateDir(dirname(address), '--address', { create: true });
   const sys = new LinuxSys();

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { shim } from '@runts/proto';
-import { ackLine, parseOutbox } from '@runts/proto/dist/outbox';
+import { ackLine, parseOutbox } from '@runts/proto/outbox';
 
 /** An event as published: the envelope's topic and one event field. */
 export type EventBody = Omit<shim.Envelope, 'seq' | 'timestampMs'>;

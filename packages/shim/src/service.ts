@@ -5,11 +5,11 @@ import { RuntsError, isRuntsError } from '@runts/errors';
 import { validateConfig, type Process } from '@runts/oci';
 // No grpc-js here: containerd's shim serves these over ttrpc and loads none of it.
 import type { shim } from '@runts/proto';
-import { Status } from '@runts/proto/dist/light';
-import { StatusError } from '@runts/proto/dist/status';
+import { Status } from '@runts/proto/light';
+import { StatusError } from '@runts/proto/status';
 import type { Runtime } from '@runts/runtime';
 import type { Sys, WaitStatus } from '@runts/sys';
-import { toJson } from '@runts/runtime/dist/cli/json';
+import { toJson } from '@runts/cli';
 import { ProcessIO, type Output, type StdioPaths } from './io';
 import type { EventBody, Outbox } from './outbox';
 import type { Reaper } from './reaper';

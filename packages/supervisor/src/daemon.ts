@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { StatusError, grpc, supervisorApi, unaryCall, type shim, type supervisor } from '@runts/proto';
-import { privateDir } from '@runts/sys/dist/privdir';
+import { privateDir } from '@runts/sys/privdir';
 import { containersService } from './service';
 import { applyEvent, eventContainer, isInitExit, RecordStore, writeAtomic, type ContainerRecord } from './records';
 import { deadline, probe, readOutbox, renice, ShimConn, shimClient, shimPaths, spawnShim, type ShimEvents, type ShimPaths } from './shims';

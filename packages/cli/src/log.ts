@@ -1,5 +1,5 @@
 import { appendFileSync, writeSync } from 'node:fs';
-import { isoTime } from '../time';
+import { isoTime } from './time';
 
 /** Writes all of s to fd, without process.stdout or process.stderr: making
  * those loads node:stream, ~2 ms of a one-shot command. */
