@@ -160,6 +160,16 @@ dist/runts: $(SEA_INPUTS)
 	@sync dist/runts && dd if=dist/runts iflag=nocache count=0 status=none
 	@echo "dist/runts: $$(du -m dist/runts | cut -f1) MiB"
 
+# Man pages and bash completion, made from the option tables that --help
+# prints (packages/cli/scripts/gen-docs.mts), so they cannot drift from it:
+# dist/man/runts.8 runtsd.8 runtsctl.1, dist/completion/runts runtsd runtsctl
+# (each completion file is named for its command, as bash-completion looks them up).
+.PHONY: docs
+docs: ts
+	@$(NODE) packages/cli/scripts/gen-docs.mts dist >/dev/null
+build: docs
+sea: docs
+
 # Installs the single executable and its names (DESTDIR for packagers).
 PREFIX ?= /usr/local
 install: sea

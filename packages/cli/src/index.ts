@@ -6,3 +6,4 @@ export { parseJson, toJson } from './json';
 export { parseSignal } from './signal';
 export { isoTime } from './time';
 export { VERSION, versionText } from './version';
+export { bashCompletion, manPage, optionsOf } from './doc';
