@@ -9,7 +9,7 @@ import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readF
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { isRuntsError, RuntsError } from '@runts/errors';
-import { StatusError } from '@runts/proto/status';
+import { StatusError, toStatus } from '@runts/proto/status';
 import { codec, Status } from '@runts/proto/light';
 import { TtrpcClient, TtrpcServer, type CallContext, type TtrpcHandler } from '@runts/proto/ttrpc';
 import type { taskv2 } from '@runts/proto';
@@ -18,7 +18,7 @@ import { LinuxSys, type Sys } from '@runts/sys';
 import type { Sink, StdioPaths } from './io';
 import { Outbox, type Envelope } from './outbox';
 import { Reaper } from './reaper';
-import { toStatus, Tasks } from './service';
+import { Tasks } from './service';
 
 export const SHIM_NAME = 'containerd-shim-runts-v1';
 const TASK = 'containerd.task.v2.Task';

@@ -43,22 +43,6 @@ interface Container {
   oom?: OomWatch;
 }
 
-const CODES: Record<string, number> = {
-  ERR_NOT_FOUND: Status.NOT_FOUND,
-  ERR_EXISTS: Status.ALREADY_EXISTS,
-  ERR_INVALID_ID: Status.INVALID_ARGUMENT,
-  ERR_BAD_STATE: Status.FAILED_PRECONDITION,
-  ERR_CONFIG_INVALID: Status.INVALID_ARGUMENT,
-  ERR_USAGE: Status.INVALID_ARGUMENT,
-  ERR_UNSUPPORTED: Status.UNIMPLEMENTED,
-};
-
-export function toStatus(e: unknown): { code: number; details: string } {
-  if (e instanceof StatusError) return { code: e.code, details: e.message };
-  if (isRuntsError(e)) return { code: CODES[e.code] ?? Status.INTERNAL, details: e.message };
-  return { code: Status.INTERNAL, details: (e as Error).message ?? String(e) };
-}
-
 // The containers this shim serves, over the runtime library: one method per
 // Task RPC. Events go to the outbox in the order the contract promises.
 export class Tasks {

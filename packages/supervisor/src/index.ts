@@ -1,6 +1,5 @@
 // The supervisor's public API: the daemon, its records, and runtsctl's parser.
 export { Daemon, execProcess, type DaemonOptions } from './daemon';
-export { toStatus } from './errors';
 export { containersService } from './service';
 export { RecordStore, applyEvent, eventContainer, isInitExit, toContainer, writeAtomic, type ContainerRecord, type Status } from './records';
 export { ShimConn, readOutbox, shimPaths, shimClient, spawnShim, type ShimEvents } from './shims';

@@ -2,13 +2,16 @@
 // logs and attach are relayed to and from the container's shim.
 import { StatusError, grpc, unaryHandler, type shim, type supervisor } from '@runts/proto';
 import { newId, type Daemon, type Upstream } from './daemon';
-import { toStatus } from './errors';
+import { toStatus as statusOf } from '@runts/proto/status';
 import { toContainer } from './records';
 
 type Output = grpc.ServerWritableStream<supervisor.LogsRequest__Output, shim.AttachOutput> | grpc.ServerDuplexStream<shim.AttachInput__Output, shim.AttachOutput>;
 type RunCall = grpc.ServerDuplexStream<supervisor.RunInput__Output, supervisor.RunOutput>;
 
 const CANCELLED = 1;
+
+/** What a client gets for an error: a shim that does not answer is named as such. */
+const toStatus = (e: unknown) => statusOf(e, "the container's shim");
 
 const unary = <Req, Res>(fn: (req: Req) => Promise<Res>) => unaryHandler(fn, toStatus);
 
