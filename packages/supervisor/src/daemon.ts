@@ -7,8 +7,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { dirname, isAbsolute, join } from 'node:path';
 import { StatusError, grpc, supervisorApi, unaryCall, type shim, type supervisor } from '@runts/proto';
 import { privateDir } from '@runts/sys/privdir';
+import { writeAtomic } from '@runts/sys/journal';
 import { containersService } from './service';
-import { applyEvent, eventContainer, isInitExit, RecordStore, writeAtomic, type ContainerRecord } from './records';
+import { applyEvent, eventContainer, isInitExit, RecordStore, type ContainerRecord } from './records';
 import { deadline, probe, readOutbox, renice, ShimConn, shimClient, shimPaths, spawnShim, type ShimEvents, type ShimPaths } from './shims';
 
 export interface DaemonOptions {
