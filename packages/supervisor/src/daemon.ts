@@ -8,9 +8,9 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { StatusError, grpc, supervisorApi, unaryCall, type shim, type supervisor } from '@runts/proto';
 import { privateDir } from '@runts/sys/privdir';
 import { writeAtomic } from '@runts/sys/journal';
-import { containersService } from './service';
+import { containersService, type Containers } from './service';
 import { applyEvent, eventContainer, isInitExit, RecordStore, type ContainerRecord } from './records';
-import { deadline, probe, readOutbox, renice, ShimConn, shimClient, shimPaths, spawnShim, type ShimEvents, type ShimPaths } from './shims';
+import { deadline, probe, readOutbox, renice, ShimConn, shimClient, shimPaths, spawnShim, type ShimEvents, type ShimPaths, type Upstream } from './shims';
 
 export interface DaemonOptions {
   address: string;
@@ -49,10 +49,8 @@ interface Waiter {
 }
 
 type Sink = { write(m: supervisor.Event): boolean };
-/** A shim Attach stream, from runtsd's side. */
-export type Upstream = grpc.ClientDuplexStream<shim.AttachInput, shim.AttachOutput__Output>;
 
-export class Daemon implements ShimEvents {
+export class Daemon implements ShimEvents, Containers {
   private readonly store: RecordStore;
   private readonly records = new Map<string, ContainerRecord>();
   /** Live shims by dir. */
@@ -540,7 +538,7 @@ export class Daemon implements ShimEvents {
 }
 
 /** An id for a container created without one. */
-export function newId(): string {
+function newId(): string {
   return randomBytes(6).toString('hex');
 }
 

@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { grpc, shimApi, unaryCall, type shim } from '@runts/proto';
 import { parseOutbox } from '@runts/proto/outbox';
 
+/** A shim Attach stream, from runtsd's side. */
+export type Upstream = grpc.ClientDuplexStream<shim.AttachInput, shim.AttachOutput__Output>;
+
 // sockaddr_un.sun_path holds 108 bytes with the terminating NUL.
 const SUN_PATH_MAX = 107;
 const ACK_DELAY_MS = 100;
