@@ -42,7 +42,7 @@ export function cli(commit: string): void {
     .then(() => daemon.restore())
     .then(() => daemon.listen())
     .then(() => daemon.prewarm())
-    .then(() => log(`listening on ${flags.address} (state dir ${flags.stateDir}, version ${VERSION}, commit ${commit})`))
+    .then(() => log(`listening on ${flags.address}`))
     .catch((e: Error) => {
       log(e.message);
       daemon.close();
