@@ -225,7 +225,7 @@ export function helpText(global: Flags, commands: CommandDoc[], prog: string): s
 
 export function commandHelp(c: CommandDoc, prog: string): string {
   const opts = flagLines({ ...c.flags, help: HELP['help']! });
-  return `usage: ${prog} ${c.names[0]} [command options] ${c.args}\n\n${c.summary}\n\nOPTIONS:\n${opts}\n`;
+  return `usage: ${prog} ${c.names[0]} [command options]${c.args ? ` ${c.args}` : ''}\n\n${c.summary}\n\nOPTIONS:\n${opts}\n`;
 }
 
 function optionsHelp(prog: string, global: Flags): string {

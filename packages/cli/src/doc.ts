@@ -32,7 +32,7 @@ function optionItems(flags: Flags): string[] {
 function commandItem(prog: string, c: CommandDoc): string {
   const aliases = c.names.length > 1 ? ` (also: ${c.names.slice(1).join(', ')})` : '';
   const opts = optionItems({ ...c.flags, help: HELP['help']! });
-  return [`.SS "${c.names[0]} ${roff(c.args)}"`.replace(/ "$/, '"'), roff(c.summary + aliases) + '.', `.PP\nUsage: \\fB${prog} ${c.names[0]}\\fR [\\fIcommand options\\fR] ${roff(c.args)}`, '.RS', ...opts, '.RE'].join('\n');
+  return [`.SS "${c.names[0]} ${roff(c.args)}"`.replace(/ "$/, '"'), roff(c.summary + aliases) + '.', `.PP\nUsage: \\fB${prog} ${c.names[0]}\\fR [\\fIcommand options\\fR]${c.args ? ` ${roff(c.args)}` : ''}`, '.RS', ...opts, '.RE'].join('\n');
 }
 
 /** The man page, in roff with the man macros. `date` is the build's (YYYY-MM-DD), so a rebuild makes the same page. */
