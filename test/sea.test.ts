@@ -35,7 +35,9 @@ t.test('make install, the multi-call names, a run, the private lib dir', { skip 
   t.equal(ctl.code, 0, ctl.stderr);
   t.match(ctl.stdout, /^usage: runtsctl/, 'runtsctl by its symlink');
   t.match(exec('runts', ['runtsctl', '--version']).stdout, /^runtsctl version/, 'runtsctl as a first argument');
-  t.match(exec('runts-shim', []).stderr, /usage: runts-shim/, 'runts-shim by its symlink');
+  t.match(exec('runts-shim', ['--help']).stdout, /^usage: runts-shim/, 'runts-shim by its symlink');
+  t.match(exec('runts-shim', []).stderr, /^runts-shim: --address and --dir are required \(see runts-shim --help\)$/m);
+  t.match(exec('runtsd', ['--version']).stdout, /^runtsd version \S+\ncommit: /, 'runtsd by its symlink');
 
   const specDir = mkdtempSync(join(env.dir, 'spec-'));
   t.equal(exec('runts', ['spec'], specDir).code, 0);
