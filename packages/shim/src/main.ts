@@ -2,7 +2,7 @@
 // statuses, and the Task service on a unix socket.
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseOptions, versionText, writeAll, type Flags } from '@runts/cli';
+import { Logger, parseOptions, versionText, writeAll, type Flags } from '@runts/cli';
 import { grpc, shimApi, warmCodecs } from '@runts/proto';
 import { Runtime } from '@runts/runtime';
 import { LinuxSys, privateDir } from '@runts/sys';
@@ -17,6 +17,8 @@ const FLAGS: Flags = {
   dir: { type: 'string', describe: 'its private directory: outbox, logs, runtime state (required)' },
 };
 
+const log = new Logger(undefined, 'text', false, (s) => process.stderr.write(s), 'runts-shim');
+
 export function cli(commit: string): void {
   let address: string, dir: string;
   try {
@@ -29,12 +31,12 @@ export function cli(commit: string): void {
     dir = p.global['dir'] as string;
     if (!address || !dir) throw new Error('--address and --dir are required (see runts-shim --help)');
   } catch (e) {
-    process.stderr.write(`runts-shim: ${(e as Error).message}\n`);
+    log.error((e as Error).message);
     process.exitCode = 2;
     return;
   }
   main(commit, address, dir).catch((e: unknown) => {
-    process.stderr.write(`runts-shim: ${(e as Error).message}\n`);
+    log.error((e as Error).message);
     process.exit(1);
   });
 }
@@ -49,7 +51,7 @@ async function main(commit: string, address: string, dir: string): Promise<void>
   const outbox = new Outbox(dir);
   const reaper = new Reaper(sys);
   reaper.start();
-  const rt = new Runtime({ root: join(dir, 'runtime'), sys, warn: (m) => process.stderr.write(`runts-shim: warning: ${m}\n`) });
+  const rt = new Runtime({ root: join(dir, 'runtime'), sys, warn: (m) => log.warn(m) });
   const tasks = new Tasks(rt, sys, reaper, outbox, join(dir, 'logs'));
   const server = new grpc.Server();
   setInterval(() => tasks.pollOom(), 1000).unref();
@@ -84,7 +86,7 @@ async function main(commit: string, address: string, dir: string): Promise<void>
       rt.warmUp();
       warmCodecs(service);
     } catch (e) {
-      process.stderr.write(`runts-shim: warm-up: ${(e as Error).message}\n`);
+      log.error(`warm-up: ${(e as Error).message}`);
     }
   });
 }

@@ -2,11 +2,13 @@
 // error as one line (exit 1; a wrong command line exits 2).
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { versionText, writeAll } from '@runts/cli';
+import { Logger, versionText, writeAll } from '@runts/cli';
 import { privateDir } from '@runts/sys/privdir';
 import { parseCtlArgs, UsageError } from './ctl/args';
 import { connect, errorLine } from './ctl/client';
 import { runCommand } from './ctl/commands';
+
+const log = new Logger(undefined, 'text', false, (s) => writeAll(2, s), 'runtsctl');
 
 export async function main(argv: string[], commit = 'unknown'): Promise<number> {
   let parsed;
@@ -14,7 +16,7 @@ export async function main(argv: string[], commit = 'unknown'): Promise<number> 
     parsed = parseCtlArgs(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    writeAll(2, `runtsctl: ${e.message} (see runtsctl --help)\n`);
+    log.error(`${e.message} (see runtsctl --help)`);
     return 2;
   }
   if (parsed.command.name === 'help') {
@@ -31,7 +33,7 @@ export async function main(argv: string[], commit = 'unknown'): Promise<number> 
     try {
       privateDir(dir, '--address');
     } catch (e) {
-      writeAll(2, `runtsctl: ${(e as Error).message}\n`);
+      log.error((e as Error).message);
       return 1;
     }
   }
@@ -39,7 +41,7 @@ export async function main(argv: string[], commit = 'unknown'): Promise<number> 
   try {
     return await runCommand(client, parsed.command);
   } catch (e) {
-    writeAll(2, `runtsctl: ${errorLine(e, parsed.address)}\n`);
+    log.error(errorLine(e, parsed.address));
     return 1;
   } finally {
     client.close();
@@ -50,7 +52,7 @@ export function cli(commit: string): void {
   main(process.argv.slice(2), commit).then(
     (code) => process.exit(code),
     (e: Error) => {
-      writeAll(2, `runtsctl: ${e.message}\n`);
+      log.error(e.message);
       process.exit(1);
     },
   );

@@ -1,12 +1,14 @@
 // runtsd's entry point: flags, then the daemon until SIGTERM/SIGINT (which
 // leave shims and containers running: the next runtsd reconnects to them).
 import { dirname, resolve } from 'node:path';
-import { VERSION, versionText, writeAll } from '@runts/cli';
+import { Logger, VERSION, versionText, writeAll } from '@runts/cli';
 import { Daemon } from './daemon';
 import { daemonFlags, parseDaemonCommandLine, type DaemonFlags } from './daemon-args';
 
 export function cli(commit: string): void {
-  const log = (msg: string) => process.stderr.write(`runtsd: ${msg}\n`);
+  // Through the stream, not writeAll: a resident must not block on a stderr nobody reads.
+  const logger = new Logger(undefined, 'text', false, (s) => process.stderr.write(s), 'runtsd');
+  const log = (msg: string) => logger.info(msg);
   let flags: DaemonFlags;
   try {
     const p = parseDaemonCommandLine(process.argv.slice(2));
