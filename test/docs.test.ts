@@ -4,7 +4,7 @@
 // without a warning, and the completion offers what the tables hold.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commandHelp, flagLines, HELP, optionsOf, type Program } from '@runts/cli';
@@ -23,7 +23,7 @@ const roffDash = (s: string) => s.replace(/-/g, '\\-');
 const complete = (file: string, fn: string, words: string[]) => {
   const script = `source ${file}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; ${fn}; printf '%s\\n' "\${COMPREPLY[@]}"`;
   const r = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(r.stderr);
+  if (r.status !== 0 || r.stderr) throw new Error(`completion: ${r.stderr}`);
   return r.stdout.split('\n').filter(Boolean);
 };
 
@@ -64,6 +64,21 @@ for (const p of PROGRAMS) {
           for (const n of c.names) t.ok(offered.includes(n), `completion: ${n}`);
         }
         t.same(complete(comp, fn, [p.name, 'help', p.commands[0]!.names[0]!.slice(0, 2)]).length > 0, true, 'help COMMAND');
+      });
+    }
+
+    if (p.listIds !== undefined) {
+      t.test("a command's <id> is completed with the ids the program lists, asked with the global options given", async (t) => {
+        // A stand-in for the program: it records its arguments and lists two containers as the real one would.
+        const stub = join(out, `${p.name}-stub`);
+        const listing = p.name === 'runts' ? 'web\njob' : 'CONTAINER ID   STATUS\nweb            Running\njob            Exited (0)';
+        writeFileSync(stub, `#!/bin/sh\necho "$@" > ${stub}.args\necho nope >&2\nprintf '${listing}\\n'\n`, { mode: 0o755 });
+        const global = p.name === 'runts' ? ['--root', '/r'] : ['--address', '/a.sock'];
+        const withId = p.commands.find((c) => c.args.startsWith('<id>'))!.names[0]!;
+        t.same(complete(comp, fn, [stub, ...global, withId, '']).sort(), ['job', 'web']);
+        t.equal(readFileSync(`${stub}.args`, 'utf8'), `${[...global, ...p.listIds!.split(' | ')[0]!.split(' ')].join(' ')}\n`);
+        t.same(complete(comp, fn, [stub, withId, 'w']), ['web'], 'by prefix, no global options');
+        t.same(complete(comp, fn, [stub, withId, 'web', 'zz-no-such-file']), [], 'not the second argument');
       });
     }
 

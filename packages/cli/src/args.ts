@@ -44,6 +44,9 @@ export interface Program {
   /** Options, with --help and --version (HELP) among them. */
   global: Flags;
   commands: CommandDoc[];
+  /** What follows the program and its global options to print the containers'
+   * ids, one per line (shell words): the completion offers them for `<id>`. */
+  listIds?: string;
 }
 
 export interface Command<F extends Flags = Flags> extends CommandDoc<F> {

@@ -100,7 +100,7 @@ export function bashCompletion(p: Program): string {
       '            *) cmd=${COMP_WORDS[i]}; break ;;',
       '        esac',
       '    done',
-      '    local opts',
+      '    local opts valued= byid=',
       '    case $cmd in',
       "        '')",
       ...valueCase(global, '            '),
@@ -109,14 +109,30 @@ export function bashCompletion(p: Program): string {
     );
     for (const c of p.commands) {
       const flags = shown({ ...c.flags, help: HELP['help']! });
-      lines.push(`        ${c.names.join('|')})`, ...valueCase(flags, '            '), `            opts="${words(longShort(flags))}" ;;`);
+      const vs = valued(flags).flatMap(([w]) => w.split('|'));
+      const byId = p.listIds !== undefined && c.args.startsWith('<id>');
+      lines.push(
+        `        ${c.names.join('|')})`,
+        ...valueCase(flags, '            '),
+        `            opts="${words(longShort(flags))}"${vs.length ? ` valued="${words(vs)}"` : ''}${byId ? ' byid=1' : ''} ;;`,
+      );
     }
-    lines.push(
-      '    esac',
-      // Other arguments are file names (a bundle, a command), as readline's default.
-      '    if [[ -z $cmd || $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi',
-      '}',
-    );
+    lines.push('    esac', '    if [[ -z $cmd || $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts" -- "$cur")); return; fi');
+    if (p.listIds !== undefined) {
+      lines.push(
+        // The first argument of a command that takes <id>: the ids the program lists, asked with the global options given.
+        '    local n=0 j',
+        '    for ((j = i + 1; j < COMP_CWORD; j++)); do',
+        '        case ${COMP_WORDS[j]} in',
+        '            -*) [[ " $valued " == *" ${COMP_WORDS[j]} "* ]] && ((j++)) ;;',
+        '            *) ((n++)) ;;',
+        '        esac',
+        '    done',
+        `    if [[ -n $byid && $n == 0 ]]; then COMPREPLY=($(compgen -W "$({ "\${COMP_WORDS[0]}" "\${COMP_WORDS[@]:1:i-1}" ${p.listIds}; } 2>/dev/null)" -- "$cur")); return; fi`,
+      );
+    }
+    // Other arguments are file names (a bundle, a command), as readline's default.
+    lines.push('    COMPREPLY=($(compgen -f -- "$cur"))', '}');
   }
   lines.push(`complete -F ${fn} ${p.name}`);
   return lines.join('\n') + '\n';

@@ -87,6 +87,7 @@ export function program(): Program {
     ],
     global: GLOBAL_FLAGS,
     commands: commands(never, { out: never, err: never }, never),
+    listIds: 'list -q',
   };
 }
 

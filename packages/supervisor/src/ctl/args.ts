@@ -86,6 +86,7 @@ export const RUNTSCTL: Program = {
   ],
   global: GLOBAL,
   commands: COMMANDS,
+  listIds: "ps -a | awk 'NR > 1 { print $1 }'",
 };
 
 const USAGE = helpText(GLOBAL, COMMANDS, 'runtsctl');
