@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { commandHelp, flagLines, HELP, optionsOf, type Program } from '@runts/cli';
+import { commandHelp, flagLines, HELP, type Program } from '@runts/cli';
+import { optionsOf } from '@runts/cli/doc';
 import { program } from '@runts/runtime/cli';
 import { RUNTSCTL, RUNTSD } from '@runts/supervisor';
 

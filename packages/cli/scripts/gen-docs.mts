@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 
 const require = createRequire(import.meta.url);
-const cli = require('@runts/cli') as typeof import('@runts/cli');
+const { VERSION } = require('@runts/cli') as typeof import('@runts/cli');
+const { bashCompletion, manPage } = require('@runts/cli/doc') as typeof import('@runts/cli/doc');
 const { program } = require('@runts/runtime/cli') as { program(): import('@runts/cli').Program };
 const { RUNTSD, RUNTSCTL } = require('@runts/supervisor') as { RUNTSD: import('@runts/cli').Program; RUNTSCTL: import('@runts/cli').Program };
 
@@ -28,7 +29,7 @@ const date = buildDate();
 mkdirSync(join(out, 'man'), { recursive: true });
 mkdirSync(join(out, 'completion'), { recursive: true });
 for (const p of [program(), RUNTSD, RUNTSCTL]) {
-  writeFileSync(join(out, 'man', `${p.name}.${p.section}`), cli.manPage(p, cli.VERSION, date));
-  writeFileSync(join(out, 'completion', p.name), cli.bashCompletion(p));
+  writeFileSync(join(out, 'man', `${p.name}.${p.section}`), manPage(p, VERSION, date));
+  writeFileSync(join(out, 'completion', p.name), bashCompletion(p));
 }
 console.log(`gen-docs: ${out}/man, ${out}/completion (${date})`);
