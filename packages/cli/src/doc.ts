@@ -23,9 +23,9 @@ const dash = (s: string) => s.replace(/-/g, '\\-');
 function optionItems(flags: Flags): string[] {
   return shown(flags).map(([name, f]) => {
     const forms = [...(f.short ? [`\\fB\\-${dash(f.short)}\\fR`] : []), `\\fB\\-\\-${dash(name)}\\fR${f.type === 'boolean' ? '' : ' \\fIvalue\\fR'}`].join(', ');
-    const choices = f.choices ? ` One of: ${f.choices.join(', ')}.` : '';
+    const choices = f.choices ? ` (one of: ${f.choices.join(', ')})` : '';
     const def = f.default !== undefined && f.default !== false ? ` (default: ${String(f.default)})` : '';
-    return `.TP\n${forms}\n${roff(f.describe + def)}${roff(choices)}`;
+    return `.TP\n${forms}\n${roff(f.describe + choices + def)}`;
   });
 }
 
