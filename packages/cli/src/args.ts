@@ -97,7 +97,8 @@ function firstArg(argv: string[], flags: Flags): number {
   return argv.length;
 }
 
-function options(flags: Flags): FlagSpecs {
+/** What the tokenizer needs of a table. */
+export function flagSpecs(flags: Flags): FlagSpecs {
   const out: FlagSpecs = {};
   for (const [name, f] of Object.entries(flags)) {
     out[name] = { type: f.type === 'boolean' ? 'boolean' : 'string', ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) };
@@ -131,7 +132,7 @@ function values(flags: Flags, raw: Record<string, unknown>): Record<string, unkn
 /** `help` names the help that lists the flags: `runts run --help`. */
 function parseFlags(argv: string[], flags: Flags, help: string) {
   try {
-    return tokenize(argv, options(flags));
+    return tokenize(argv, flagSpecs(flags));
   } catch (e) {
     if (e instanceof FlagError) throw usage(`${e.message} (see ${help})`);
     throw e;

@@ -2,9 +2,8 @@
 // flags, declared as tables that also make --help, the man page and the
 // completion. Parsing is pure so it is tested without runtsd.
 import { resolve } from 'node:path';
-import { FlagError, HELP, commandHelp, helpText, parseFlags, parseSignal, type CommandDoc, type FlagSpecs, type Flags, type Program } from '@runts/cli';
+import { FlagError, HELP, commandHelp, flagSpecs, helpText, parseFlags, parseSignal, type CommandDoc, type Flags, type Program } from '@runts/cli';
 import { isRuntsError } from '@runts/errors';
-
 import { DEFAULT_ADDRESS } from '../daemon-args';
 
 export { DEFAULT_ADDRESS };
@@ -89,13 +88,9 @@ export const RUNTSCTL: Program = {
   listIds: "ps -a | awk 'NR > 1 { print $1 }'",
 };
 
-const USAGE = helpText(GLOBAL, COMMANDS, 'runtsctl');
-
 function parse(args: string[], flags: Flags) {
-  const specs: FlagSpecs = {};
-  for (const [n, f] of Object.entries({ ...flags, help: HELP['help']! })) specs[n] = { type: f.type === 'boolean' ? 'boolean' : 'string', ...(f.short ? { short: f.short } : {}) };
   try {
-    return parseFlags(args, specs);
+    return parseFlags(args, flagSpecs({ ...flags, help: HELP['help']! }));
   } catch (e) {
     if (e instanceof FlagError) throw new UsageError(e.message);
     throw e;
@@ -127,8 +122,9 @@ function splitAtId(rest: string[]): [string[], string[]] {
   return i < 0 ? [rest, []] : [rest.slice(0, i + 1), rest.slice(i + 1)];
 }
 
+const usage = (): Command => ({ name: 'help', text: helpText(GLOBAL, COMMANDS, 'runtsctl') });
+
 export function parseCtlArgs(argv: string[]): Parsed {
-  const help: Command = { name: 'help', text: USAGE };
   let address = DEFAULT_ADDRESS;
   let i = 0;
   for (; i < argv.length; i++) {
@@ -138,7 +134,7 @@ export function parseCtlArgs(argv: string[]): Parsed {
       if (v === undefined) throw new UsageError('--address needs a value');
       address = v;
     } else if (a.startsWith('--address=')) address = a.slice('--address='.length);
-    else if (a === '-h' || a === '--help') return { address, command: help };
+    else if (a === '-h' || a === '--help') return { address, command: usage() };
     else if (a === '-v' || a === '--version') return { address, command: { name: 'version' } };
     else if (a.startsWith('-')) throw new UsageError(`unknown flag ${a.split('=')[0]}`);
     else break;
@@ -146,11 +142,11 @@ export function parseCtlArgs(argv: string[]): Parsed {
   address = resolve(address);
   const name = argv[i];
   const rest = argv.slice(i + 1);
-  if (name === undefined) return { address, command: help };
+  if (name === undefined) return { address, command: usage() };
   if (name === 'help') {
     // `help COMMAND`, as runts has.
     const topic = rest[0];
-    if (topic === undefined) return { address, command: help };
+    if (topic === undefined) return { address, command: usage() };
     return { address, command: { name: 'help', text: commandHelp(find(topic), 'runtsctl') } };
   }
   return { address, command: parseCommand(name, rest) };
