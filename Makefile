@@ -177,6 +177,16 @@ dist/runts: $(SEA_INPUTS)
 	@sync dist/runts && dd if=dist/runts iflag=nocache count=0 status=none
 	@echo "dist/runts: $$(du -m dist/runts | cut -f1) MiB"
 
+# Man pages and bash completion, made from the option tables that --help
+# prints (packages/cli/scripts/gen-docs.mts), so they cannot drift from it:
+# dist/man/runts.8 runtsd.8 runtsctl.1, dist/completion/runts runtsd runtsctl
+# (each completion file is named for its command, as bash-completion looks them up).
+.PHONY: docs
+docs: ts
+	@$(NODE) packages/cli/scripts/gen-docs.mts dist >/dev/null
+build: docs
+sea: docs
+
 # ---- install, uninstall, deb (for operators) ----
 # make install puts down the single executable and its names, runtsd's systemd
 # unit (not enabled), the README, and the man pages and bash completion when
@@ -192,7 +202,7 @@ COMPLETION_DIR ?= dist/completion
 # Where the single executable writes its libraries when root runs it (packages/sys/src/sea.ts).
 SEA_LIBDIR := /var/lib/runts/lib
 INSTALL_NAMES := runts $(SEA_NAMES) $(CONTAINERD_SHIM)
-install: sea
+install: sea docs
 	install -D -m 0755 dist/runts $(DESTDIR)$(BINDIR)/runts
 	for n in $(SEA_NAMES); do ln -sfn runts $(DESTDIR)$(BINDIR)/$$n; done
 	install -m 0755 bindings/shim-front-sea $(DESTDIR)$(BINDIR)/$(CONTAINERD_SHIM)

@@ -35,7 +35,9 @@ t.test('make install, the multi-call names, a run, the private lib dir', { skip 
   t.equal(ctl.code, 0, ctl.stderr);
   t.match(ctl.stdout, /^usage: runtsctl/, 'runtsctl by its symlink');
   t.match(exec('runts', ['runtsctl', '--version']).stdout, /^runtsctl version/, 'runtsctl as a first argument');
-  t.match(exec('runts-shim', []).stderr, /usage: runts-shim/, 'runts-shim by its symlink');
+  t.match(exec('runts-shim', ['--help']).stdout, /^usage: runts-shim/, 'runts-shim by its symlink');
+  t.match(exec('runts-shim', []).stderr, /^runts-shim: --address and --dir are required \(see runts-shim --help\)$/m);
+  t.match(exec('runtsd', ['--version']).stdout, /^runtsd version \S+\ncommit: /, 'runtsd by its symlink');
   // containerd's name is the native front (shim-front.c); with no warm shim it runs the executable by that name.
   t.ok(lstatSync(join(bin, 'containerd-shim-runts-v1')).isFile(), 'containerd-shim-runts-v1 is the front');
   t.match(exec('containerd-shim-runts-v1', ['-bogus']).stderr, /^containerd-shim-runts-v1: unknown flag -bogus$/m, 'which runs the shim\'s containerd face');

@@ -677,7 +677,7 @@ t.test('the stage reports a plan it refuses (EBADMSG and the step) instead of ex
 t.test('a cached stage memfd whose fd number was closed and reused is never exec\'d', async (t) => {
   const env = new Env(t);
   const { LinuxSys } = require('@runts/sys');
-  const { encodePlan } = require('@runts/runtime/dist/plan/encode');
+  const { encodePlan } = require('../packages/runtime/src/plan/encode');
   const sys = new LinuxSys();
   // A child that waits at a SYNC that is never answered: no namespace, nothing done to the host.
   const waitingExe = () => {

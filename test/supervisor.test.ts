@@ -295,6 +295,9 @@ t.test('SIGTERM stops runtsd cleanly and leaves containers running; concurrent c
 
   t.equal(await sv.stop('SIGTERM'), 0, 'runtsd exits 0 on SIGTERM');
   t.notOk(existsSync(sv.address), 'its socket is removed');
+  const log = sv.log();
+  t.match(log, new RegExp(`^runtsd: starting: version \\d+\\.\\d+\\.\\d+, commit \\S+, pid \\d+, address ${sv.address}, state dir ${sv.state}$`, 'm'), 'its start is logged');
+  t.match(log, /^runtsd: SIGTERM: stopping the warm shims; containers and their shims keep running\nruntsd: stopped \(pid \d+\)$/m, 'and its stop');
   await sv.start();
   t.same(sv.ps().map((c) => c.status), ['running', 'running', 'running', 'running', 'running']);
   t.equal(sv.ctl(['rm', '-f', ...ids]).code, 0);

@@ -8,7 +8,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { RUNTIME, ensurePackages, sleep } from '../engines/lib';
 import { CriNode, type Handler } from './lib';
-import type { cri } from '@runts/proto/dist/cri';
+import type { cri } from '@runts/proto/cri';
 
 const HANDLERS: Handler[] = [
   { name: 'runts' },

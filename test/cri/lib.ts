@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { CriClient, type cri } from '@runts/proto/dist/cri';
+import { CriClient, type cri } from '@runts/proto/cri';
 import { CACHE, Engine, TOP, ociArchive, readmeSnippet, sh, waitFor, type Result } from '../engines/lib';
 
 export const PAUSE_IMAGE = 'localhost/runts-pause:latest';

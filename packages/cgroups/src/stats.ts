@@ -4,7 +4,7 @@ import type { CgroupFs } from './fs';
 // runc's `events` shape (types/events.go), so tools that read runc's output read ours.
 // Counters are bigint: they are 64-bit (an unlimited memory limit reads
 // 9223372036854771712), and a number would round them. Write them with a
-// serializer that keeps their digits (@runts/runtime's cli/json.ts).
+// serializer that keeps their digits (@runts/cli's json.ts).
 
 /** A 64-bit counter, exact. */
 export type U64 = bigint;

@@ -7,10 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { codec, Status } from '../src/light';
 import { FrameReader, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, TtrpcClient, TtrpcError, TtrpcServer, encodeFrame, type Frame } from '../src/ttrpc';
-import { StatusError } from '../src/status';
+import { StatusError, toStatus } from '../src/status';
 
 const TASK = 'containerd.task.v2.Task';
-const toStatus = (e: unknown) => (e instanceof StatusError ? { code: e.code, details: e.message } : { code: Status.INTERNAL, details: String(e) });
 
 async function served(t: { teardown: (fn: () => void) => void }, handlers: Parameters<TtrpcServer['addService']>[1]): Promise<{ path: string; server: TtrpcServer }> {
   const dir = mkdtempSync(join(tmpdir(), 'runts-ttrpc-'));

@@ -14,7 +14,7 @@ import { mountPointOf, ownStartTime, startTime, topMountAt, writeProc } from './
 import { openIdmapTrees } from './idmap';
 import { idmapMounts } from './plan/idmap';
 import { cgroupsWritable, wantsLimits, writeIdMaps, type Caller } from './rootless';
-import { isoTime } from './time';
+import { isoTime } from '@runts/cli';
 import type { ContainerRecord, Status } from './state';
 import { ociState } from './query';
 import { runHooks } from './hooks';

@@ -2,7 +2,7 @@
 // so that these commands load nothing that makes containers (config checks,
 // cgroups, the plan, syscalls): what a poll by an engine or a monitor costs.
 import { existsSync } from 'node:fs';
-import { OCI_VERSION } from '@runts/oci/dist/defaults';
+import { OCI_VERSION } from '@runts/oci/defaults';
 import type { State } from '@runts/oci';
 import { isAlive } from './proc';
 import type { Queries } from './options';

@@ -1,9 +1,10 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hook, Spec, State } from '@runts/oci';
 import { RuntsError } from '@runts/errors';
 import { NOT_EXIST } from './wording';
-import { privateDir } from '@runts/sys/dist/privdir';
+import { privateDir } from '@runts/sys/privdir';
+import { appendRecord, lastRecord } from '@runts/sys/journal';
 
 export type Status = State['status'];
 
@@ -94,11 +95,9 @@ export class StateStore {
     return dir;
   }
 
-  /** Appends the record: the last whole line is the state. A rename over the
-   * file instead would, on ext4, start its writeback (auto_da_alloc) at each of
-   * a create's saves (bench/NOTES.md). A save cut short by a crash leaves the line before. */
+  /** Appends the record to the state's journal (@runts/sys/journal). */
   save(rec: ContainerRecord): void {
-    appendFileSync(this.file(rec.id), JSON.stringify(rec) + '\n', { mode: 0o600 });
+    appendRecord(this.file(rec.id), rec);
   }
 
   load(id: string): ContainerRecord {
@@ -110,15 +109,8 @@ export class StateStore {
     } catch {
       throw new RuntsError('ERR_NOT_FOUND', NOT_EXIST);
     }
-    const lines = text.split('\n');
-    for (let i = lines.length - 1; i >= 0; i--) {
-      if (!lines[i]) continue;
-      try {
-        return JSON.parse(lines[i]!) as ContainerRecord;
-      } catch {
-        // Cut short by a crash: the line before holds the state.
-      }
-    }
+    const rec = lastRecord<ContainerRecord>(text);
+    if (rec) return rec;
     throw new RuntsError('ERR_IO', `container "${id}": state file is damaged`, { file: this.file(id) });
   }
 

@@ -1,6 +1,6 @@
 // Pids as containerd's runc shim answers them: an exec's process carries a
 // containerd.runc.v1.ProcessDetails naming the exec, which ctr task ps prints.
-import { codec } from '@runts/proto/dist/light';
+import { codec } from '@runts/proto/light';
 import type { Any } from './metrics';
 
 export const PROCESS_DETAILS = 'containerd.runc.v1.ProcessDetails';

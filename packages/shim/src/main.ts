@@ -2,7 +2,7 @@
 // statuses, and the Task service on a unix socket.
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { Logger, parseOptions, versionText, writeAll, type Flags } from '@runts/cli';
 import { grpc, shimApi, warmCodecs } from '@runts/proto';
 import { Runtime } from '@runts/runtime';
 import { LinuxSys, privateDir } from '@runts/sys';
@@ -11,19 +11,37 @@ import { Reaper } from './reaper';
 import { taskHandlers } from './server';
 import { Tasks } from './service';
 
-const USAGE = 'usage: runts-shim --address SOCKET --dir DIR';
+// runtsd starts it with both; no default would be right for two shims.
+const FLAGS: Flags = {
+  address: { type: 'string', describe: 'the unix socket to serve the Task service on (required)' },
+  dir: { type: 'string', describe: 'its private directory: outbox, logs, runtime state (required)' },
+};
+
+const log = new Logger(undefined, 'text', false, (s) => process.stderr.write(s), 'runts-shim');
 
 export function cli(commit: string): void {
-  main(commit).catch((e: unknown) => {
-    process.stderr.write(`runts-shim: ${(e as Error).message}\n`);
+  let address: string, dir: string;
+  try {
+    const p = parseOptions(process.argv.slice(2), FLAGS, 'runts-shim');
+    if (p.help !== undefined || p.version) {
+      writeAll(1, p.help ?? versionText('runts-shim', commit));
+      return;
+    }
+    address = p.global['address'] as string;
+    dir = p.global['dir'] as string;
+    if (!address || !dir) throw new Error('--address and --dir are required (see runts-shim --help)');
+  } catch (e) {
+    log.error((e as Error).message);
+    process.exitCode = 2;
+    return;
+  }
+  main(commit, address, dir).catch((e: unknown) => {
+    log.error((e as Error).message);
     process.exit(1);
   });
 }
 
-async function main(commit: string): Promise<void> {
-  const { values } = parseArgs({ options: { address: { type: 'string' }, dir: { type: 'string' } }, strict: true });
-  if (!values.address || !values.dir) throw new Error(USAGE);
-  const { address, dir } = values;
+async function main(commit: string, address: string, dir: string): Promise<void> {
   privateDir(dir, '--dir', { create: true });
   privateDir(dirname(address), '--address', { create: true });
   const sys = new LinuxSys();
@@ -33,7 +51,7 @@ async function main(commit: string): Promise<void> {
   const outbox = new Outbox(dir);
   const reaper = new Reaper(sys);
   reaper.start();
-  const rt = new Runtime({ root: join(dir, 'runtime'), sys, warn: (m) => process.stderr.write(`runts-shim: warning: ${m}\n`) });
+  const rt = new Runtime({ root: join(dir, 'runtime'), sys, warn: (m) => log.warn(m) });
   const tasks = new Tasks(rt, sys, reaper, outbox, join(dir, 'logs'));
   const server = new grpc.Server();
   setInterval(() => tasks.pollOom(), 1000).unref();
@@ -68,7 +86,7 @@ async function main(commit: string): Promise<void> {
       rt.warmUp();
       warmCodecs(service);
     } catch (e) {
-      process.stderr.write(`runts-shim: warm-up: ${(e as Error).message}\n`);
+      log.error(`warm-up: ${(e as Error).message}`);
     }
   });
 }

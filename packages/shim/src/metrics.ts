@@ -3,7 +3,7 @@
 // message on a v1 or hybrid host, the v2 one on a unified host. ctr task
 // metrics and the CRI decode either by its type URL.
 import { detectMode, realFs } from '@runts/cgroups';
-import { codec } from '@runts/proto/dist/light';
+import { codec } from '@runts/proto/light';
 
 /** The runtime's stats as JSON.parse reads them back (bigints become numbers). */
 export interface StatsJson {

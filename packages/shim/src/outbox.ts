@@ -1,18 +1,16 @@
-import { closeSync, existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { shim } from '@runts/proto';
-import { ackLine, parseOutbox } from '@runts/proto/dist/outbox';
+import { ackLine, parseOutbox } from '@runts/proto/outbox';
+import { writeAtomic } from '@runts/sys/journal';
 
 /** An event as published: the envelope's topic and one event field. */
 export type EventBody = Omit<shim.Envelope, 'seq' | 'timestampMs'>;
 export type Envelope = EventBody & { seq: number; timestampMs: number };
 
 // Events survive the supervisor and the shim: each is appended before anyone
-// hears of it, and dropped only once the supervisor acknowledges it. Written
-// data outlives any process; it is not fsynced, since only a host crash would
-// lose it and that takes the containers with it (containerd's shims keep
-// their events in memory only), and an fsync would put a disk wait in every run.
-// An ack is one appended line; what was delivered is dropped from the file
+// hears of it, and dropped only once the supervisor acknowledges it (not
+// fsynced: @runts/sys/journal says why). An ack is one appended line; what was delivered is dropped from the file
 // only once COMPACT_LINES lines have piled up.
 const COMPACT_LINES = 1024;
 
@@ -64,9 +62,7 @@ export class Outbox {
     if (this.lines < COMPACT_LINES) return this.append(ackLine(this.acked));
     // The ack line keeps the seq counter when no event is left. A shim dying
     // mid-write leaves the old file or the new one.
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, this.events.map((e) => JSON.stringify(e) + '\n').join('') + ackLine(this.acked), { mode: 0o600 });
-    renameSync(tmp, this.file);
+    writeAtomic(this.file, this.events.map((e) => JSON.stringify(e) + '\n').join('') + ackLine(this.acked));
     closeSync(this.fd);
     this.fd = openSync(this.file, 'a', 0o600);
     this.lines = this.events.length + 1;

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { unaryHandler, type grpc, type shim } from '@runts/proto';
+import { toStatus } from '@runts/proto/status';
 import type { Outbox } from './outbox';
-import { toStatus, type Tasks } from './service';
+import type { Tasks } from './service';
 
 const unary = <Req, Res>(fn: (req: Req) => Res | Promise<Res>) => unaryHandler(fn, toStatus);
 

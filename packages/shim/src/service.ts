@@ -5,11 +5,11 @@ import { RuntsError, isRuntsError } from '@runts/errors';
 import { validateConfig, type Process } from '@runts/oci';
 // No grpc-js here: containerd's shim serves these over ttrpc and loads none of it.
 import type { shim } from '@runts/proto';
-import { Status } from '@runts/proto/dist/light';
-import { StatusError } from '@runts/proto/dist/status';
+import { Status } from '@runts/proto/light';
+import { StatusError } from '@runts/proto/status';
 import type { Runtime } from '@runts/runtime';
 import type { Sys, WaitStatus } from '@runts/sys';
-import { toJson } from '@runts/runtime/dist/cli/json';
+import { toJson } from '@runts/cli';
 import { ProcessIO, type Output, type StdioPaths } from './io';
 import type { EventBody, Outbox } from './outbox';
 import type { Reaper } from './reaper';
@@ -39,22 +39,6 @@ interface Container {
   init: Proc;
   execs: Map<string, Proc>;
   oom?: OomWatch;
-}
-
-const CODES: Record<string, number> = {
-  ERR_NOT_FOUND: Status.NOT_FOUND,
-  ERR_EXISTS: Status.ALREADY_EXISTS,
-  ERR_INVALID_ID: Status.INVALID_ARGUMENT,
-  ERR_BAD_STATE: Status.FAILED_PRECONDITION,
-  ERR_CONFIG_INVALID: Status.INVALID_ARGUMENT,
-  ERR_USAGE: Status.INVALID_ARGUMENT,
-  ERR_UNSUPPORTED: Status.UNIMPLEMENTED,
-};
-
-export function toStatus(e: unknown): { code: number; details: string } {
-  if (e instanceof StatusError) return { code: e.code, details: e.message };
-  if (isRuntsError(e)) return { code: CODES[e.code] ?? Status.INTERNAL, details: e.message };
-  return { code: Status.INTERNAL, details: (e as Error).message ?? String(e) };
 }
 
 // The containers this shim serves, over the runtime library: one method per

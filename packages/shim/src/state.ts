@@ -1,8 +1,8 @@
 // The life of a process the shim serves (a container's init or an exec), as
 // one state and the events that move it. Every move goes through transition(),
 // which refuses one that is not in the table in a sentence naming both states.
-import { Status } from '@runts/proto/dist/light';
-import { StatusError } from '@runts/proto/dist/status';
+import { Status } from '@runts/proto/light';
+import { StatusError } from '@runts/proto/status';
 import type { shim } from '@runts/proto';
 
 export type ProcState = 'created' | 'starting' | 'running' | 'paused' | 'stopped' | 'deleted';

@@ -8,7 +8,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { existsSync, lstatSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { privateDir } from '@runts/sys/dist/privdir';
+import { privateDir } from '@runts/sys/privdir';
 
 /** The shims' own files: each resident's outbox by socket name, and the warm shims' sockets. Root's only. */
 export const SHIM_ROOT = '/run/containerd/runts-shim';

@@ -1,6 +1,6 @@
 // Pids' answer to containerd: exec details as containerd's runc shim gives them.
 import t from 'tap';
-import { codec } from '@runts/proto/dist/light';
+import { codec } from '@runts/proto/light';
 import { processInfos, PROCESS_DETAILS } from '../src/details';
 
 t.test('Pids: an exec\'s process carries ProcessDetails with its exec id; the init none', async (t) => {

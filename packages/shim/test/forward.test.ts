@@ -5,8 +5,8 @@ import t from 'tap';
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { codec } from '@runts/proto/dist/light';
-import { TtrpcServer } from '@runts/proto/dist/ttrpc';
+import { codec } from '@runts/proto/light';
+import { TtrpcServer } from '@runts/proto/ttrpc';
 import { ContainerdTasks, Forwarder, type Flags } from '../src/containerd';
 import { Outbox } from '../src/outbox';
 

@@ -4,7 +4,7 @@
 // pids.max 20 that wrote 8 MiB to a tmpfs.
 import t from 'tap';
 import { detectMode, realFs } from '@runts/cgroups';
-import { codec } from '@runts/proto/dist/light';
+import { codec } from '@runts/proto/light';
 import { metricsAny, metricsV1, metricsV2, V1_METRICS, V2_METRICS, type StatsJson } from '../src/metrics';
 
 const V1 = '{"cpu":{"usage":{"total":5701354,"percpu":[3950079,1751275],"kernel":0,"user":0},"throttling":{"periods":0,"throttledPeriods":0,"throttledTime":0}},'

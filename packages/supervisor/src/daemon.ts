@@ -6,10 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { StatusError, grpc, supervisorApi, unaryCall, type shim, type supervisor } from '@runts/proto';
-import { privateDir } from '@runts/sys/dist/privdir';
-import { containersService } from './service';
-import { applyEvent, eventContainer, isInitExit, RecordStore, writeAtomic, type ContainerRecord } from './records';
-import { deadline, probe, readOutbox, renice, ShimConn, shimClient, shimPaths, spawnShim, type ShimEvents, type ShimPaths } from './shims';
+import { privateDir } from '@runts/sys/privdir';
+import { writeAtomic } from '@runts/sys/journal';
+import { containersService, type Containers } from './service';
+import { applyEvent, eventContainer, isInitExit, RecordStore, type ContainerRecord } from './records';
+import { deadline, probe, readOutbox, renice, ShimConn, shimClient, shimPaths, spawnShim, type ShimEvents, type ShimPaths, type Upstream } from './shims';
 
 export interface DaemonOptions {
   address: string;
@@ -48,10 +49,8 @@ interface Waiter {
 }
 
 type Sink = { write(m: supervisor.Event): boolean };
-/** A shim Attach stream, from runtsd's side. */
-export type Upstream = grpc.ClientDuplexStream<shim.AttachInput, shim.AttachOutput__Output>;
 
-export class Daemon implements ShimEvents {
+export class Daemon implements ShimEvents, Containers {
   private readonly store: RecordStore;
   private readonly records = new Map<string, ContainerRecord>();
   /** Live shims by dir. */
@@ -558,7 +557,7 @@ export class Daemon implements ShimEvents {
 }
 
 /** An id for a container created without one. */
-export function newId(): string {
+function newId(): string {
   return randomBytes(6).toString('hex');
 }
 

@@ -1,12 +1,11 @@
-// Container records: one journal per container under <state>/containers,
-// <id>.jsonl, each change appended as the whole record on one line; the last
-// line that parses is the record, so a kill -9 of runtsd mid-write leaves the
-// previous one. Appending costs no rename: on ext4 a rename over a file starts
-// the writeback of the new one (auto_da_alloc), five times per container run.
-// Events from the shims are applied here.
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+// Container records: one journal (@runts/sys/journal) per container under
+// <state>/containers, <id>.jsonl, each change appended as the whole record,
+// so a kill -9 of runtsd mid-write leaves the previous one. Events from the
+// shims are applied here.
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { shim, supervisor } from '@runts/proto';
+import { appendRecord, lastRecord, writeAtomic } from '@runts/sys/journal';
 
 export type Status = 'created' | 'running' | 'paused' | 'stopped' | 'unknown';
 
@@ -32,18 +31,6 @@ export interface ContainerRecord {
   reason: string;
 }
 
-/** Writes data to file so that a crash leaves either the old or the new content. */
-export function writeAtomic(file: string, data: string): void {
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
-  writeFileSync(tmp, data, { mode: 0o600 });
-  // Not fsynced: a record must outlive runtsd, which the page cache sees to.
-  // Only a host crash loses an unsynced write, and that takes the containers
-  // too; then the record is the previous one, or unreadable and skipped by
-  // load(), and either is reconciled with the (gone) shims. An fsync would
-  // wait for the disk, several times per container.
-  renameSync(tmp, file);
-}
-
 /** A journal is rewritten to its last record once it holds this many lines. */
 const COMPACT_LINES = 64;
 
@@ -65,7 +52,7 @@ export class RecordStore {
       const file = join(this.dir, name);
       try {
         const text = readFileSync(file, 'utf8');
-        const rec = lastRecord(text);
+        const rec = lastRecord<ContainerRecord>(text, isRecord);
         if (!rec) throw new Error('no complete record in it');
         out.push(rec);
         // A line cut by a crash must not swallow the next one: start afresh.
@@ -81,7 +68,7 @@ export class RecordStore {
   write(rec: ContainerRecord): void {
     const n = this.lines.get(rec.id) ?? 0;
     if (n >= COMPACT_LINES) return this.rewrite(rec);
-    appendFileSync(this.file(rec.id), JSON.stringify(rec) + '\n', { mode: 0o600 });
+    appendRecord(this.file(rec.id), rec);
     this.lines.set(rec.id, n + 1);
   }
 
@@ -100,21 +87,7 @@ export class RecordStore {
   }
 }
 
-/** The last line of a journal that parses as a record. */
-function lastRecord(text: string): ContainerRecord | undefined {
-  const lines = text.split('\n');
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const line = lines[i];
-    if (!line) continue;
-    try {
-      const rec = JSON.parse(line) as ContainerRecord;
-      if (rec && typeof rec === 'object' && typeof rec.id === 'string') return rec;
-    } catch {
-      // Cut short by a crash: the line before holds the record.
-    }
-  }
-  return undefined;
-}
+const isRecord = (v: unknown) => typeof v === 'object' && v !== null && typeof (v as ContainerRecord).id === 'string';
 
 /** The container an event is about, whatever its kind. */
 export function eventContainer(env: shim.Envelope__Output): string | undefined {

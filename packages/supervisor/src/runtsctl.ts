@@ -2,23 +2,29 @@
 // error as one line (exit 1; a wrong command line exits 2).
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeAll } from '@runts/runtime/dist/cli/log';
-import { privateDir } from '@runts/sys/dist/privdir';
-import { parseCtlArgs, USAGE, UsageError } from './ctl/args';
+import { Logger, versionText, writeAll } from '@runts/cli';
+import { privateDir } from '@runts/sys/privdir';
+import { parseCtlArgs, UsageError } from './ctl/args';
 import { connect, errorLine } from './ctl/client';
 import { runCommand } from './ctl/commands';
 
-export async function main(argv: string[]): Promise<number> {
+const log = new Logger(undefined, 'text', false, (s) => writeAll(2, s), 'runtsctl');
+
+export async function main(argv: string[], commit = 'unknown'): Promise<number> {
   let parsed;
   try {
     parsed = parseCtlArgs(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    writeAll(2, `runtsctl: ${e.message} (see runtsctl --help)\n`);
+    log.error(`${e.message} (see runtsctl --help)`);
     return 2;
   }
   if (parsed.command.name === 'help') {
-    writeAll(1, USAGE);
+    writeAll(1, parsed.command.text);
+    return 0;
+  }
+  if (parsed.command.name === 'version') {
+    writeAll(1, versionText('runtsctl', commit));
     return 0;
   }
   // Not a socket another user could have put there: it would get our requests.
@@ -27,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       privateDir(dir, '--address');
     } catch (e) {
-      writeAll(2, `runtsctl: ${(e as Error).message}\n`);
+      log.error((e as Error).message);
       return 1;
     }
   }
@@ -35,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await runCommand(client, parsed.command);
   } catch (e) {
-    writeAll(2, `runtsctl: ${errorLine(e, parsed.address)}\n`);
+    log.error(errorLine(e, parsed.address));
     return 1;
   } finally {
     client.close();
@@ -43,14 +49,10 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 export function cli(commit: string): void {
-  if (process.argv[2] === '--version') {
-    writeAll(1, `runtsctl version 0.1.0\ncommit: ${commit}\n`);
-    return;
-  }
-  main(process.argv.slice(2)).then(
+  main(process.argv.slice(2), commit).then(
     (code) => process.exit(code),
     (e: Error) => {
-      writeAll(2, `runtsctl: ${e.message}\n`);
+      log.error(e.message);
       process.exit(1);
     },
   );

@@ -1,14 +1,37 @@
-// The Containers gRPC service: one thin handler per RPC over the Daemon;
+// The Containers gRPC service: one thin handler per RPC over the daemon
+// (which implements Containers below, and imports this file, not the reverse);
 // logs and attach are relayed to and from the container's shim.
 import { StatusError, grpc, unaryHandler, type shim, type supervisor } from '@runts/proto';
-import { newId, type Daemon, type Upstream } from './daemon';
-import { toStatus } from './errors';
-import { toContainer } from './records';
+import { toStatus as statusOf } from '@runts/proto/status';
+import { toContainer, type ContainerRecord } from './records';
+import type { Upstream } from './shims';
+
+/** What the service asks of the daemon. */
+export interface Containers {
+  create(req: supervisor.CreateRequest__Output, opts?: { start?: boolean }): Promise<ContainerRecord>;
+  runAttached(req: supervisor.CreateRequest__Output, first: shim.AttachInput): Promise<{ rec: ContainerRecord; upstream: Upstream; done: () => void }>;
+  start(id: string): Promise<ContainerRecord>;
+  get(id: string): ContainerRecord;
+  list(): ContainerRecord[];
+  kill(req: supervisor.KillRequest__Output): Promise<void>;
+  stop(req: supervisor.StopRequest__Output): Promise<ContainerRecord>;
+  remove(id: string, force: boolean): Promise<ContainerRecord>;
+  wait(req: supervisor.WaitRequest__Output): Promise<shim.WaitResponse>;
+  exec(req: supervisor.ExecRequest__Output): Promise<number>;
+  stats(id: string): Promise<shim.StatsResponse__Output>;
+  /** Events from now on, to sink, until the returned function is called. */
+  subscribe(sink: { write(m: supervisor.Event): boolean }): () => void;
+  /** A new Attach stream to the process's shim; done once the client is gone. */
+  attach(id: string): { upstream: Upstream; done: () => void };
+}
 
 type Output = grpc.ServerWritableStream<supervisor.LogsRequest__Output, shim.AttachOutput> | grpc.ServerDuplexStream<shim.AttachInput__Output, shim.AttachOutput>;
 type RunCall = grpc.ServerDuplexStream<supervisor.RunInput__Output, supervisor.RunOutput>;
 
 const CANCELLED = 1;
+
+/** What a client gets for an error: a shim that does not answer is named as such. */
+const toStatus = (e: unknown) => statusOf(e, "the container's shim");
 
 const unary = <Req, Res>(fn: (req: Req) => Promise<Res>) => unaryHandler(fn, toStatus);
 
@@ -29,7 +52,7 @@ function relay(upstream: Upstream, done: () => void, call: Output | RunCall, wri
   });
 }
 
-export function containersService(d: Daemon): supervisor.ContainersHandlers {
+export function containersService(d: Containers): supervisor.ContainersHandlers {
   return {
     Create: unary(async (req) => toContainer(await d.create(req))),
     Start: unary(async (req) => toContainer(await d.start(req.id))),
@@ -87,7 +110,7 @@ export function containersService(d: Daemon): supervisor.ContainersHandlers {
  * auto-removal waits for the stream. Input that comes while the container
  * is made is held until it can go.
  */
-function runAttached(d: Daemon, call: RunCall): void {
+function runAttached(d: Containers, call: RunCall): void {
   let upstream: Upstream | undefined;
   let first = true;
   let ended = false;
@@ -104,7 +127,8 @@ function runAttached(d: Daemon, call: RunCall): void {
     const run = async () => {
       if (!msg.create) throw new StatusError(grpc.status.INVALID_ARGUMENT, 'the first message creates the container: create is missing');
       const { create: _, ...input } = msg.input ?? {};
-      const a = await d.runAttached({ ...msg.create, id: msg.create.id || newId() }, input);
+      // An empty id gets one made up by the daemon.
+      const a = await d.runAttached(msg.create, input);
       const up = (upstream = a.upstream);
       for (const m of held.splice(0)) up.write(m);
       if (ended) up.end();

@@ -7,7 +7,10 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync }
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { grpc, shimApi, unaryCall, type shim } from '@runts/proto';
-import { parseOutbox } from '@runts/proto/dist/outbox';
+import { parseOutbox } from '@runts/proto/outbox';
+
+/** A shim Attach stream, from runtsd's side. */
+export type Upstream = grpc.ClientDuplexStream<shim.AttachInput, shim.AttachOutput__Output>;
 
 // sockaddr_un.sun_path holds 108 bytes with the terminating NUL.
 const SUN_PATH_MAX = 107;

@@ -1,17 +1,18 @@
 // runtsctl and runtsd command lines, and what runtsctl prints: no daemon needed.
 import t from 'tap';
 import { dirname, join } from 'node:path';
-import { parseCtlArgs, parseSignal, UsageError, DEFAULT_ADDRESS } from '../src/ctl/args';
+import { parseCtlArgs, UsageError, DEFAULT_ADDRESS } from '../src/ctl/args';
 import { ago, eventLine, psTable, statusText } from '../src/ctl/format';
-import { parseDaemonArgs } from '../src/runtsd';
+import { parseDaemonArgs } from '../src/daemon-args';
 import { errorLine } from '../src/ctl/client';
 
 t.test('global --address before the command, default otherwise', async (t) => {
   t.equal(parseCtlArgs(['ps']).address, DEFAULT_ADDRESS);
   t.equal(parseCtlArgs(['--address', '/tmp/x.sock', 'ps']).address, '/tmp/x.sock');
   t.equal(parseCtlArgs(['--address=/tmp/y.sock', 'ps']).address, '/tmp/y.sock');
-  t.same(parseCtlArgs([]).command, { name: 'help' });
-  t.same(parseCtlArgs(['--help']).command, { name: 'help' });
+  t.match(parseCtlArgs([]).command, { name: 'help', text: /^usage: runtsctl / });
+  t.match(parseCtlArgs(['--help']).command, { name: 'help', text: /COMMANDS:\n(.*\n)*   ps +list containers/ });
+  t.same(parseCtlArgs(['--version']).command, { name: 'version' });
   t.throws(() => parseCtlArgs(['--address']), UsageError);
   t.throws(() => parseCtlArgs(['--bogus', 'ps']), { name: 'UsageError', message: 'unknown flag --bogus' });
   t.throws(() => parseCtlArgs(['frobnicate']), /unknown command frobnicate/);
@@ -52,13 +53,19 @@ t.test('ps, inspect, logs, kill, stop, rm, events, stats, wait', async (t) => {
   t.throws(() => parseCtlArgs(['wait', 'a', 'b']), /exactly one ID/);
 });
 
-t.test('signals by name, SIG name or number', async (t) => {
-  t.equal(parseSignal('TERM'), 15);
-  t.equal(parseSignal('sigkill'), 9);
-  t.equal(parseSignal('SIGUSR1'), 10);
-  t.equal(parseSignal('2'), 2);
-  t.throws(() => parseSignal('NOPE'), /unknown signal: NOPE/);
-  t.throws(() => parseSignal('0'), UsageError);
+t.test('COMMAND --help and help COMMAND show that command, its options and --help', async (t) => {
+  for (const argv of [['kill', '--help'], ['kill', '-h', 'x'], ['help', 'kill']]) {
+    const c = parseCtlArgs(argv).command;
+    t.equal(c.name, 'help', argv.join(' '));
+    const text = (c as { text: string }).text;
+    t.match(text, /^usage: runtsctl kill \[command options\] <id>\n/);
+    t.match(text, /-s, --signal value +the signal, by name or number \(default: TERM\)/);
+    t.match(text, /-h, --help +show help/);
+  }
+  t.match(parseCtlArgs(['exec', '--help']).command, { name: 'help', text: /-t, --tty/ });
+  t.same(parseCtlArgs(['exec', 'c1', 'ls', '--help']).command, { name: 'exec', id: 'c1', args: ['ls', '--help'], tty: false, interactive: false }, "after the id it is the command's");
+  t.throws(() => parseCtlArgs(['help', 'nope']), /unknown command nope/);
+  t.throws(() => parseCtlArgs(['kill', '-s', 'NOPE', 'a']), { name: 'UsageError', message: 'unknown signal "NOPE"' });
 });
 
 t.test('runtsd flags and defaults', async (t) => {

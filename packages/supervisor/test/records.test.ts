@@ -4,7 +4,7 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { shim } from '@runts/proto';
-import { applyEvent, eventContainer, isInitExit, RecordStore, toContainer, writeAtomic } from '../src/records';
+import { applyEvent, eventContainer, isInitExit, RecordStore, toContainer } from '../src/records';
 import { record } from './fixtures';
 import { shimPaths } from '../src/shims';
 
@@ -21,15 +21,6 @@ const ev = {
   start: (seq: number, id: string, pid: number): Env => ({ seq, timestampMs: 10 * seq, topic: '/tasks/start', event: 'start', start: { containerId: id, pid } }),
   exit: (seq: number, id: string, proc: string, code: number): Env => ({ seq, timestampMs: 10 * seq, topic: '/tasks/exit', event: 'exit', exit: { containerId: id, id: proc, pid: 7, exitStatus: code, exitedAtMs: 5000 + seq } }),
 };
-
-t.test('writeAtomic replaces the file whole and leaves no temp file', async (t) => {
-  const d = tmp(t);
-  const f = join(d, 'x.json');
-  writeAtomic(f, 'one');
-  writeAtomic(f, 'two');
-  t.equal(readFileSync(f, 'utf8'), 'two');
-  t.same(readdirSync(d), ['x.json']);
-});
 
 t.test('the store writes, reloads in creation order, skips a corrupt journal, removes', async (t) => {
   const d = tmp(t);

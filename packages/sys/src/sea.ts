@@ -3,9 +3,10 @@
 // a private content-addressed dir and compared with the embedded bytes before
 // every use: a file swapped there would run as root. The stage executable is
 // never written: it is exec'd from a sealed memfd (linux.ts).
-import { mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RuntsError } from '@runts/errors';
+import { writeAtomic } from './journal';
 
 type Sea = typeof import('node:sea');
 
@@ -84,10 +85,7 @@ export function seaAsset(name: string): string | undefined {
   const bytes = Buffer.from(s.getRawAsset(name));
   if (!sameContent(file, bytes)) {
     // Written aside and renamed: a concurrent start never maps a half-written file.
-    const tmp = `${file}.${process.pid}.tmp`;
-    rmSync(tmp, { force: true });
-    writeFileSync(tmp, bytes, { mode: 0o500, flag: 'wx' });
-    renameSync(tmp, file);
+    writeAtomic(file, bytes, 0o500);
   }
   return file;
 }

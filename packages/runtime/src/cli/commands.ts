@@ -3,26 +3,11 @@ import { RuntsError, configError } from '@runts/errors';
 import type { Process, State } from '@runts/oci';
 import type { UpdateFlags } from '@runts/cgroups';
 import type { Queries, RuntimeApi } from './api';
-import { command, type Command, type Flags } from './args';
-import { toJson } from './json';
+import { command, parseSignal, toJson, type Command, type Flags } from '@runts/cli';
 
 export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
-}
-
-/** `KILL`, `SIGKILL`, `9` → 9. */
-export function parseSignal(s: string): number {
-  if (/^\d+$/.test(s)) {
-    const n = Number(s);
-    if (n > 0 && n < 65) return n;
-  } else {
-    const name = s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`;
-    // node:os costs ~0.5 ms to load: only a signal by name needs it.
-    const n = ((require('node:os') as typeof import('node:os')).constants.signals as Record<string, number>)[name];
-    if (n !== undefined) return n;
-  }
-  throw new RuntsError('ERR_USAGE', `unknown signal "${s}"`);
 }
 
 /** runc's list table: tab-aligned columns, at least 12 wide, 3 spaces of padding. */

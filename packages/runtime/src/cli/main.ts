@@ -1,10 +1,8 @@
 import { isRuntsError } from '@runts/errors';
 import type { GlobalOptions, Queries, RuntimeApi, RuntimeFactory } from './api';
-import { parse } from './args';
+import { Logger, parse, versionText as programVersion, writeAll, type Program } from '@runts/cli';
 import { GLOBAL_FLAGS, commands, type Io } from './commands';
-import { Logger, writeAll } from './log';
 
-export const VERSION = '0.1.0';
 export const SPEC_VERSION = '1.2.1';
 
 function defaultRoot(): string {
@@ -72,7 +70,26 @@ export async function main(
   }
 }
 
-const versionText = (commit: string) => `runts version ${VERSION}\ncommit: ${commit}\nspec: ${SPEC_VERSION}\n`;
+const versionText = (commit: string) => `${programVersion('runts', commit)}spec: ${SPEC_VERSION}\n`;
+
+/** runts's command line as its man page and completion show it; the commands never run. */
+export function program(): Program {
+  const never = (): never => {
+    throw new Error('documentation only');
+  };
+  return {
+    name: 'runts',
+    section: 8,
+    summary: 'run containers from OCI bundles, as runc does',
+    description: [
+      'runts creates and runs containers from OCI bundles according to the OCI runtime specification, with the command line of runc: engines such as containerd, podman and docker drive it as they drive runc.',
+      'The state of each container is kept under the directory given by --root.',
+    ],
+    global: GLOBAL_FLAGS,
+    commands: commands(never, { out: never, err: never }, never),
+    listIds: 'list -q',
+  };
+}
 
 /** An unexpected error still gets one line: its message, never its stack. */
 function errorLine(e: unknown): string {

@@ -1,9 +1,12 @@
 // runtsctl's command line: a global --address, then one command with its own
-// flags, in the runts CLI's syntax. Parsing is pure so it is tested without runtsd.
+// flags, declared as tables that also make --help, the man page and the
+// completion. Parsing is pure so it is tested without runtsd.
 import { resolve } from 'node:path';
-import { FlagError, parseFlags, type FlagSpecs } from '@runts/runtime/dist/cli/flags';
+import { FlagError, HELP, commandHelp, flagSpecs, helpText, parseFlags, parseSignal, type CommandDoc, type Flags, type Program } from '@runts/cli';
+import { isRuntsError } from '@runts/errors';
+import { DEFAULT_ADDRESS } from '../daemon-args';
 
-export const DEFAULT_ADDRESS = '/run/runts/runtsd.sock';
+export { DEFAULT_ADDRESS };
 
 export type Command =
   | { name: 'run'; bundle: string; id: string; detach: boolean; rm: boolean; tty: boolean; interactive: boolean; group: string }
@@ -17,7 +20,8 @@ export type Command =
   | { name: 'events' }
   | { name: 'stats'; id: string }
   | { name: 'wait'; id: string }
-  | { name: 'help' };
+  | { name: 'help'; text: string }
+  | { name: 'version' };
 
 export interface Parsed {
   address: string;
@@ -29,41 +33,75 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-export const USAGE = `usage: runtsctl [--address SOCKET] COMMAND
+const GLOBAL: Flags = {
+  address: { type: 'string', default: DEFAULT_ADDRESS, describe: "runtsd's socket" },
+};
 
-commands:
-  run BUNDLE [--name ID] [-d] [--rm] [-t] [-i] [--group G]   create and start a container
-  ps [-a] [--format table|json]                              list containers
-  inspect ID...                                              a container's record as JSON
-  logs [-f] ID                                               a container's output
-  exec [-t] [-i] ID CMD...                                   run a command in a container
-  kill [-s SIGNAL] ID                                        signal a container (default TERM)
-  stop [-t SECONDS] ID                                       SIGTERM, then SIGKILL after SECONDS (10)
-  rm [-f] ID...                                              remove containers (-f: running ones too)
-  events                                                     events as JSON lines
-  stats ID                                                   resource usage as JSON
-  wait ID                                                    wait for the exit; print its status
-`;
+const TTI: Flags = {
+  tty: { type: 'boolean', short: 't', describe: 'give the process a terminal' },
+  interactive: { type: 'boolean', short: 'i', describe: 'keep its stdin open to this one' },
+};
 
-export function parseSignal(s: string): number {
-  if (/^\d+$/.test(s)) {
-    const n = Number(s);
-    if (n > 0 && n < 65) return n;
-  } else {
-    // node:os takes time to load: only a signal by name needs it.
-    const { signals } = (require('node:os') as typeof import('node:os')).constants;
-    const name = (s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`) as keyof typeof signals;
-    const n = signals[name];
-    if (n !== undefined) return n;
-  }
-  throw new UsageError(`unknown signal: ${s}`);
-}
+const COMMANDS: CommandDoc[] = [
+  {
+    names: ['run'],
+    args: '<bundle>',
+    summary: 'create and start a container',
+    flags: {
+      name: { type: 'string', describe: 'the container id (default: one made up)' },
+      detach: { type: 'boolean', short: 'd', describe: 'return once it started, print its id' },
+      rm: { type: 'boolean', describe: 'remove it once it exited' },
+      group: { type: 'string', describe: 'share a shim with the containers of this group' },
+      ...TTI,
+    },
+  },
+  {
+    names: ['ps'],
+    args: '',
+    summary: 'list containers',
+    flags: {
+      all: { type: 'boolean', short: 'a', describe: 'the stopped ones too' },
+      format: { type: 'string', choices: ['table', 'json'], default: 'table', describe: 'table or json' },
+    },
+  },
+  { names: ['inspect'], args: '<id> [id...]', summary: "a container's record as JSON", flags: {} },
+  { names: ['logs'], args: '<id>', summary: "a container's output", flags: { follow: { type: 'boolean', short: 'f', describe: 'keep printing what it writes' } } },
+  { names: ['exec'], args: '<id> <command...>', summary: 'run a command in a running container', flags: TTI },
+  { names: ['kill'], args: '<id>', summary: 'signal a container', flags: { signal: { type: 'string', short: 's', default: 'TERM', describe: 'the signal, by name or number' } } },
+  { names: ['stop'], args: '<id>', summary: 'SIGTERM, then SIGKILL after a while', flags: { time: { type: 'string', short: 't', default: '10', describe: 'seconds to wait before SIGKILL' } } },
+  { names: ['rm'], args: '<id> [id...]', summary: 'remove containers', flags: { force: { type: 'boolean', short: 'f', describe: 'running ones too (SIGKILL first)' } } },
+  { names: ['events'], args: '', summary: 'events as JSON lines, as they come', flags: {} },
+  { names: ['stats'], args: '<id>', summary: 'resource usage as JSON', flags: {} },
+  { names: ['wait'], args: '<id>', summary: 'wait for the exit; print its status', flags: {} },
+];
 
-function parse(args: string[], options: FlagSpecs) {
+export const RUNTSCTL: Program = {
+  name: 'runtsctl',
+  section: 1,
+  summary: 'run and manage containers through runtsd',
+  description: [
+    'runtsctl asks runtsd, the runts supervisor, to create, run, list, signal and remove containers, and prints what it answers: container records, their output, events and resource usage.',
+    'Exit status: 0 on success, 1 when the request failed, 2 for a wrong command line; run and exec, unless detached, exit with the status of the process.',
+  ],
+  global: GLOBAL,
+  commands: COMMANDS,
+  listIds: "ps -a | awk 'NR > 1 { print $1 }'",
+};
+
+function parse(args: string[], flags: Flags) {
   try {
-    return parseFlags(args, options);
+    return parseFlags(args, flagSpecs({ ...flags, help: HELP['help']! }));
   } catch (e) {
     if (e instanceof FlagError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+function signal(s: string): number {
+  try {
+    return parseSignal(s);
+  } catch (e) {
+    if (isRuntsError(e)) throw new UsageError(e.message);
     throw e;
   }
 }
@@ -84,6 +122,8 @@ function splitAtId(rest: string[]): [string[], string[]] {
   return i < 0 ? [rest, []] : [rest.slice(0, i + 1), rest.slice(i + 1)];
 }
 
+const usage = (): Command => ({ name: 'help', text: helpText(GLOBAL, COMMANDS, 'runtsctl') });
+
 export function parseCtlArgs(argv: string[]): Parsed {
   let address = DEFAULT_ADDRESS;
   let i = 0;
@@ -94,67 +134,71 @@ export function parseCtlArgs(argv: string[]): Parsed {
       if (v === undefined) throw new UsageError('--address needs a value');
       address = v;
     } else if (a.startsWith('--address=')) address = a.slice('--address='.length);
-    else if (a === '-h' || a === '--help') return { address, command: { name: 'help' } };
+    else if (a === '-h' || a === '--help') return { address, command: usage() };
+    else if (a === '-v' || a === '--version') return { address, command: { name: 'version' } };
     else if (a.startsWith('-')) throw new UsageError(`unknown flag ${a.split('=')[0]}`);
     else break;
   }
   address = resolve(address);
   const name = argv[i];
   const rest = argv.slice(i + 1);
-  if (name === undefined || name === 'help') return { address, command: { name: 'help' } };
+  if (name === undefined) return { address, command: usage() };
+  if (name === 'help') {
+    // `help COMMAND`, as runts has.
+    const topic = rest[0];
+    if (topic === undefined) return { address, command: usage() };
+    return { address, command: { name: 'help', text: commandHelp(find(topic), 'runtsctl') } };
+  }
   return { address, command: parseCommand(name, rest) };
 }
 
+function find(name: string): CommandDoc {
+  const c = COMMANDS.find((x) => x.names.includes(name));
+  if (!c) throw new UsageError(`unknown command ${name}`);
+  return c;
+}
+
 function parseCommand(name: string, rest: string[]): Command {
-  const tti = { tty: { type: 'boolean', short: 't' }, interactive: { type: 'boolean', short: 'i' } } as const;
+  const c = find(name);
+  // exec's options stop at the id: only they may ask for help.
+  const { values: v, positionals } = parse(name === 'exec' ? splitAtId(rest)[0] : rest, c.flags);
+  if (v['help']) return { name: 'help', text: commandHelp(c, 'runtsctl') };
   switch (name) {
     case 'run': {
-      const { values: v, positionals } = parse(rest, {
-        name: { type: 'string' }, detach: { type: 'boolean', short: 'd' }, rm: { type: 'boolean' }, group: { type: 'string' }, ...tti,
-      });
       const bundle = resolve(one(positionals, 'run', 'BUNDLE'));
       return { name, bundle, id: (v.name as string | undefined) ?? '', detach: !!v.detach, rm: !!v.rm, tty: !!v.tty, interactive: !!v.interactive, group: (v.group as string | undefined) ?? '' };
     }
     case 'ps': {
-      const { values: v, positionals } = parse(rest, { all: { type: 'boolean', short: 'a' }, format: { type: 'string' } });
       if (positionals.length) throw new UsageError('ps takes no arguments');
       const format = (v.format as string | undefined) ?? 'table';
       if (format !== 'table' && format !== 'json') throw new UsageError(`unknown format ${format}: use table or json`);
       return { name, all: !!v.all, format };
     }
     case 'inspect':
-      return { name, ids: some(parse(rest, {}).positionals, name) };
-    case 'logs': {
-      const { values: v, positionals } = parse(rest, { follow: { type: 'boolean', short: 'f' } });
+      return { name, ids: some(positionals, name) };
+    case 'logs':
       return { name, id: one(positionals, name), follow: !!v.follow };
-    }
     case 'exec': {
-      const [opts, args] = splitAtId(rest);
-      const { values: v, positionals } = parse(opts, tti);
+      const args = splitAtId(rest)[1];
       const id = one(positionals, name);
       if (args.length === 0) throw new UsageError('exec needs a command after the ID');
       return { name, id, args, tty: !!v.tty, interactive: !!v.interactive };
     }
-    case 'kill': {
-      const { values: v, positionals } = parse(rest, { signal: { type: 'string', short: 's' } });
-      return { name, id: one(positionals, name), signal: parseSignal((v.signal as string | undefined) ?? 'TERM') };
-    }
+    case 'kill':
+      return { name, id: one(positionals, name), signal: signal((v['signal'] as string | undefined) ?? 'TERM') };
     case 'stop': {
-      const { values: v, positionals } = parse(rest, { time: { type: 'string', short: 't' } });
       const t = (v.time as string | undefined) ?? '10';
       if (!/^\d+$/.test(t)) throw new UsageError(`stop -t needs whole seconds, not ${t}`);
       return { name, id: one(positionals, name), timeout: Number(t) };
     }
-    case 'rm': {
-      const { values: v, positionals } = parse(rest, { force: { type: 'boolean', short: 'f' } });
+    case 'rm':
       return { name, ids: some(positionals, name), force: !!v.force };
-    }
     case 'events':
-      if (parse(rest, {}).positionals.length) throw new UsageError('events takes no arguments');
+      if (positionals.length) throw new UsageError('events takes no arguments');
       return { name };
     case 'stats':
     case 'wait':
-      return { name, id: one(parse(rest, {}).positionals, name) };
+      return { name, id: one(positionals, name) };
     default:
       throw new UsageError(`unknown command ${name}`);
   }

@@ -1,8 +1,8 @@
 // runtsctl's side of the Containers service: a client on runtsd's socket and
 // the one-line messages its errors become.
 import type { grpc, supervisor } from '@runts/proto';
-import { Status, lightClient } from '@runts/proto/dist/light';
-export { unaryCall as call } from '@runts/proto/dist/status';
+import { Status, lightClient } from '@runts/proto/light';
+export { unaryCall as call } from '@runts/proto/status';
 
 export type Client = supervisor.ContainersClient;
 

@@ -1,7 +1,6 @@
 // One function per runtsctl command; each returns the process exit code.
 import { EventEmitter } from 'node:events';
-import { writeAll } from '@runts/runtime/dist/cli/log';
-import { parseJson, toJson } from '@runts/runtime/dist/cli/json';
+import { parseJson, toJson, writeAll } from '@runts/cli';
 import type { grpc, shim, supervisor } from '@runts/proto';
 import type { Command } from './args';
 import { call, type Client } from './client';
@@ -196,6 +195,7 @@ export async function runCommand(c: Client, cmd: Command): Promise<number> {
       return 0;
     }
     case 'help':
+    case 'version':
       return 0;
   }
 }

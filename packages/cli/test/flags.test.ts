@@ -1,5 +1,5 @@
 import t from 'tap';
-import { FlagError, parseFlags, type FlagSpecs } from '../src/cli/flags';
+import { FlagError, parseFlags, type FlagSpecs } from '../src/flags';
 
 const specs: FlagSpecs = {
   bundle: { type: 'string', short: 'b' },

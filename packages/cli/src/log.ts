@@ -1,5 +1,5 @@
 import { appendFileSync, writeSync } from 'node:fs';
-import { isoTime } from '../time';
+import { isoTime } from './time';
 
 /** Writes all of s to fd, without process.stdout or process.stderr: making
  * those loads node:stream, ~2 ms of a one-shot command. */
@@ -16,8 +16,9 @@ export function writeAll(fd: number, s: string | Uint8Array): void {
   }
 }
 
-/** Errors go to stderr once, and with --log also to the file: one line each,
- * JSON (`{"level","msg","time"}`, what containerd and conmon parse) or logrus-like text.
+/** Errors go to stderr once, each line led by the program's name, and with
+ * --log also to the file: one line each, JSON (`{"level","msg","time"}`, what
+ * containerd and conmon parse) or logrus-like text.
  * With --debug, debug lines go to the log (stderr without --log, as runc's), each
  * with `ms`: milliseconds since this process started. */
 export class Logger {
@@ -26,18 +27,26 @@ export class Logger {
     private readonly format: 'text' | 'json',
     private readonly debugOn: boolean,
     private readonly stderr: (s: string) => void,
+    private readonly prog = 'runts',
   ) {}
 
   error(msg: string): void {
     msg = clip(msg);
-    this.stderr(`runts: ${msg}\n`);
+    this.stderr(`${this.prog}: ${msg}\n`);
     this.toFile('error', msg);
   }
 
   warn(msg: string): void {
     msg = clip(msg);
-    this.stderr(`runts: warning: ${msg}\n`);
+    this.stderr(`${this.prog}: warning: ${msg}\n`);
     this.toFile('warning', msg);
+  }
+
+  /** What a resident process reports as it goes (runtsd's start and stop). */
+  info(msg: string): void {
+    msg = clip(msg);
+    this.stderr(`${this.prog}: ${msg}\n`);
+    this.toFile('info', msg);
   }
 
   get debugging(): boolean {

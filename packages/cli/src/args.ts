@@ -1,6 +1,6 @@
-// runc's command line: global options, then a command with its own options
-// and arguments. Declared once as tables that also make the help text; the
-// syntax is flags.ts (yargs cost ~35 ms per start, node:util's parseArgs ~0.6).
+// A command line as tables: global options, then a command with its own
+// options and arguments (runc's shape). The same tables make --help, the man
+// pages and the bash completion (doc.ts); the syntax is flags.ts.
 import { RuntsError } from '@runts/errors';
 import { FlagError, parseFlags as tokenize, type FlagSpecs } from './flags';
 
@@ -22,13 +22,34 @@ export type Values<F extends Flags> = {
   [K in keyof F]: F[K]['multiple'] extends true ? One<F[K]>[] | undefined : F[K] extends { default: string | number | boolean } ? One<F[K]> : One<F[K]> | undefined;
 };
 
-export interface Command<F extends Flags = Flags> {
+/** What a command's help, man page section and completion show. */
+export interface CommandDoc<F extends Flags = Flags> {
   /** The name, then its aliases. */
   names: string[];
   /** Arguments as runc's usage shows them: `<id>` required, `[signal]` optional, `[command...]` the rest. */
   args: string;
   summary: string;
   flags: F;
+}
+
+/** One program's command line, as its help and man page describe it. */
+export interface Program {
+  name: string;
+  /** The manual section: 8 for what root runs, 1 for the rest. */
+  section: 1 | 8;
+  /** One line, for NAME in the man page. */
+  summary: string;
+  /** Paragraphs for DESCRIPTION. */
+  description: string[];
+  /** Options, with --help and --version (HELP) among them. */
+  global: Flags;
+  commands: CommandDoc[];
+  /** What follows the program and its global options to print the containers'
+   * ids, one per line (shell words): the completion offers them for `<id>`. */
+  listIds?: string;
+}
+
+export interface Command<F extends Flags = Flags> extends CommandDoc<F> {
   /** exec: options end at the first argument, so `exec ID ls -l` passes -l to ls. */
   optionsEndAtArgs?: boolean;
   run(flags: Values<F>, args: Record<string, string | string[] | undefined>): Promise<number | void> | number | void;
@@ -51,7 +72,8 @@ export interface Parsed {
 }
 
 const usage = (msg: string) => new RuntsError('ERR_USAGE', msg);
-const HELP: Flags = {
+/** Every program takes these. */
+export const HELP: Flags = {
   help: { type: 'boolean', short: 'h', describe: 'show help' },
   version: { type: 'boolean', short: 'v', describe: 'print the version' },
 };
@@ -75,7 +97,8 @@ function firstArg(argv: string[], flags: Flags): number {
   return argv.length;
 }
 
-function options(flags: Flags): FlagSpecs {
+/** What the tokenizer needs of a table. */
+export function flagSpecs(flags: Flags): FlagSpecs {
   const out: FlagSpecs = {};
   for (const [name, f] of Object.entries(flags)) {
     out[name] = { type: f.type === 'boolean' ? 'boolean' : 'string', ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) };
@@ -109,7 +132,7 @@ function values(flags: Flags, raw: Record<string, unknown>): Record<string, unkn
 /** `help` names the help that lists the flags: `runts run --help`. */
 function parseFlags(argv: string[], flags: Flags, help: string) {
   try {
-    return tokenize(argv, options(flags));
+    return tokenize(argv, flagSpecs(flags));
   } catch (e) {
     if (e instanceof FlagError) throw usage(`${e.message} (see ${help})`);
     throw e;
@@ -133,25 +156,35 @@ function bindArgs(c: Command, given: string[]): Record<string, string | string[]
   return out;
 }
 
-export function parse(argv: string[], global: Flags, commands: Command[]): Parsed {
+/** Options only, no command (runtsd, runts-shim): the values, or the help or version asked for. */
+export function parseOptions(argv: string[], global: Flags, prog: string): Parsed {
+  const p = parseFlags(argv, { ...global, ...HELP }, `${prog} --help`);
+  if (p.values['version']) return { global: {}, flags: {}, args: {}, version: true };
+  if (p.values['help']) return { global: {}, flags: {}, args: {}, help: optionsHelp(prog, global) };
+  if (p.positionals.length) throw usage(`unexpected argument "${p.positionals[0]}" (see ${prog} --help)`);
+  return { global: values(global, p.values), flags: {}, args: {} };
+}
+
+/** `prog` names the program in usage lines and errors. */
+export function parse(argv: string[], global: Flags, commands: Command[], prog = 'runts'): Parsed {
   const globalFlags = { ...global, ...HELP };
   const at = firstArg(argv, globalFlags);
-  const pre = parseFlags(argv.slice(0, at), globalFlags, 'runts --help');
+  const pre = parseFlags(argv.slice(0, at), globalFlags, `${prog} --help`);
   const name = argv[at];
   if (pre.values['version']) return { global: {}, flags: {}, args: {}, version: true };
-  if (pre.values['help']) return { global: {}, flags: {}, args: {}, help: helpText(global, commands) };
-  if (name === undefined || name === '--') throw usage('a command is required (see runts --help)');
+  if (pre.values['help']) return { global: {}, flags: {}, args: {}, help: helpText(global, commands, prog) };
+  if (name === undefined || name === '--') throw usage(`a command is required (see ${prog} --help)`);
   const find = (n: string) => commands.find((x) => x.names.includes(n));
   if (HELP_COMMAND.includes(name)) {
     // runc's `help [command]`.
     const topic = argv[at + 1];
-    if (topic === undefined) return { global: {}, flags: {}, args: {}, help: helpText(global, commands) };
+    if (topic === undefined) return { global: {}, flags: {}, args: {}, help: helpText(global, commands, prog) };
     const about = find(topic);
-    if (!about) throw usage(`no help topic for "${topic}" (see runts --help)`);
-    return { global: {}, flags: {}, args: {}, help: commandHelp(about) };
+    if (!about) throw usage(`no help topic for "${topic}" (see ${prog} --help)`);
+    return { global: {}, flags: {}, args: {}, help: commandHelp(about, prog) };
   }
   const c = find(name);
-  if (!c) throw usage(`unknown command "${name}" (see runts --help)`);
+  if (!c) throw usage(`unknown command "${name}" (see ${prog} --help)`);
 
   // Global options may also follow the command; the command's own win on a clash.
   const all = { ...global, help: HELP['help']!, ...c.flags };
@@ -163,8 +196,8 @@ export function parse(argv: string[], global: Flags, commands: Command[]): Parse
     tail = rest.slice(stop).filter((a, i) => i > 0 || a !== '--');
     rest = rest.slice(0, stop);
   }
-  const post = parseFlags(rest, all, `runts ${c.names[0]} --help`);
-  if (post.values['help']) return { global: {}, flags: {}, args: {}, help: commandHelp(c) };
+  const post = parseFlags(rest, all, `${prog} ${c.names[0]} --help`);
+  if (post.values['help']) return { global: {}, flags: {}, args: {}, help: commandHelp(c, prog) };
   const fromPost = (flags: Flags, own: boolean) =>
     Object.fromEntries(Object.entries(post.values).filter(([k]) => k in flags && (own || !(k in c.flags))));
   return {
@@ -175,7 +208,8 @@ export function parse(argv: string[], global: Flags, commands: Command[]): Parse
   };
 }
 
-function flagLines(flags: Flags): string {
+/** The option lines of a help text, hidden ones left out. */
+export function flagLines(flags: Flags): string {
   return Object.entries(flags)
     .filter(([, f]) => !f.hidden)
     .map(([name, f]) => {
@@ -186,14 +220,18 @@ function flagLines(flags: Flags): string {
     .join('\n');
 }
 
-function helpText(global: Flags, commands: Command[]): string {
+export function helpText(global: Flags, commands: CommandDoc[], prog: string): string {
   const cmds = [...commands.map((c) => [c.names.join(', '), c.summary]), [HELP_COMMAND.join(', '), 'show the commands, or the help of one']]
     .map(([names, summary]) => `   ${names!.padEnd(16)} ${summary}`)
     .join('\n');
-  return `usage: runts [global options] command [command options] [arguments...]\n\nCOMMANDS:\n${cmds}\n\nGLOBAL OPTIONS:\n${flagLines({ ...global, ...HELP })}\n`;
+  return `usage: ${prog} [global options] command [command options] [arguments...]\n\nCOMMANDS:\n${cmds}\n\nGLOBAL OPTIONS:\n${flagLines({ ...global, ...HELP })}\n`;
 }
 
-function commandHelp(c: Command): string {
-  const opts = flagLines(c.flags);
-  return `usage: runts ${c.names[0]} [command options] ${c.args}\n\n${c.summary}\n${opts ? `\nOPTIONS:\n${opts}\n` : ''}`;
+export function commandHelp(c: CommandDoc, prog: string): string {
+  const opts = flagLines({ ...c.flags, help: HELP['help']! });
+  return `usage: ${prog} ${c.names[0]} [command options]${c.args ? ` ${c.args}` : ''}\n\n${c.summary}\n\nOPTIONS:\n${opts}\n`;
+}
+
+function optionsHelp(prog: string, global: Flags): string {
+  return `usage: ${prog} [options]\n\nOPTIONS:\n${flagLines({ ...global, ...HELP })}\n`;
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseJson, toJson } from '../src/cli/json';
+import { parseJson, toJson } from '../src/json';
 
 t.test('bigints are written as their exact digits, as JSON numbers', async (t) => {
   t.equal(toJson({ limit: 9223372036854771712n, n: 1, s: 'x' }), '{"limit":9223372036854771712,"n":1,"s":"x"}');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { command, parse, type Command, type Flags } from '../src/cli/args';
+import { command, parse, type Command, type Flags } from '../src/args';
 
 const global: Flags = {
   root: { type: 'string', default: '/run/runts', describe: 'state directory' },
