@@ -11,6 +11,7 @@ import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readF
 import { connect, type Socket } from 'node:net';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
+import { VERSION } from '@runts/cli';
 import { isRuntsError, RuntsError } from '@runts/errors';
 import { StatusError, toStatus } from '@runts/proto/status';
 import { codec, Status } from '@runts/proto/light';
@@ -52,6 +53,22 @@ export interface Flags {
   action: string;
 }
 
+const USAGE = `usage: ${SHIM_NAME} [flags] start|delete
+containerd's runtime v2 shim for runts (runtime io.containerd.runts.v1); containerd runs it.
+  -namespace N        containerd's namespace
+  -address A          containerd's socket
+  -publish-binary P   containerd, to publish events when TTRPC_ADDRESS is not set
+  -id ID              the task
+  -bundle B           the bundle (delete; start takes its cwd)
+  -debug              log each task call and its duration to the bundle's log
+  -v, -version        print the version
+  -h, -help           show this help
+start prints the address of the shim that serves the task's group; delete
+cleans up after a shim that is gone and prints a DeleteResponse. With no
+action it is that shim; \`-address A warm\` is the warm shim the front hands
+start and delete to.
+`;
+
 /** Go's flag syntax, as containerd passes it: -name value, -name=value, -debug. */
 function parseFlags(argv: string[]): Flags {
   const f: Flags = { namespace: '', address: '', publishBinary: '', id: '', bundle: '', socket: '', debug: false, action: '' };
@@ -65,6 +82,10 @@ function parseFlags(argv: string[]): Flags {
     const [name, inline] = a.replace(/^--?/, '').split(/=(.*)/s, 2) as [string, string | undefined];
     if (name === 'debug') {
       f.debug = true;
+      continue;
+    }
+    if (name === 'v' || name === 'version' || name === 'h' || name === 'help') {
+      f.action = name[0] === 'v' ? 'version' : 'help';
       continue;
     }
     const key = names[name];
@@ -85,6 +106,8 @@ export function cli(commit: string): void {
 
 async function main(commit: string): Promise<void> {
   const f = parseFlags(process.argv.slice(2));
+  if (f.action === 'version') return void writeSync(1, `${SHIM_NAME}:\n  Version:  ${VERSION}\n  Revision: ${commit}\n  Node version: ${process.version}\n`);
+  if (f.action === 'help') return void writeSync(1, USAGE);
   if (f.action === 'warm') return warm(f, commit);
   if (!f.namespace && f.action !== 'delete') throw new Error('-namespace is required');
   if (!f.id) throw new Error('-id is required');

@@ -23,7 +23,7 @@ export const MOVES: Record<ProcEvent, { from: readonly ProcState[]; to: ProcStat
 };
 
 /** What the Task API reports for each state (the one vocabulary, from proto/). */
-const STATUS: Record<ProcState, shim.Status> = {
+const STATUS: Record<ProcState, shim.Status__Output> = {
   created: 'CREATED',
   // containerd's runc shim says CREATED until the start has returned.
   starting: 'CREATED',
@@ -48,7 +48,7 @@ export class ProcessState {
     return this.current;
   }
 
-  get status(): shim.Status {
+  get status(): shim.Status__Output {
     return STATUS[this.current];
   }
 

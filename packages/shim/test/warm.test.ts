@@ -125,3 +125,14 @@ t.test('with no warm shim the front runs the Node shim with the same arguments',
   t.equal(r.status, 1, 'the Node shim\'s exit code');
   t.match(r.stderr, /containerd-shim-runts-v1: unknown flag -bogus/, 'the Node shim\'s one-line error');
 });
+
+t.test('-v and -help: the version (as containerd\'s runc shim prints it) and the usage', { skip: !existsSync(FRONT) ? 'needs make build' : false }, async (t) => {
+  const v = spawnSync(FRONT, ['-v'], { encoding: 'utf8', timeout: 20_000 });
+  t.equal(v.status, 0, v.stderr);
+  t.match(v.stdout, /^containerd-shim-runts-v1:\n {2}Version: {2}\d+\.\d+\.\d+\n {2}Revision: \S+\n/);
+  const h = spawnSync(FRONT, ['--help'], { encoding: 'utf8', timeout: 20_000 });
+  t.equal(h.status, 0, h.stderr);
+  t.match(h.stdout, /^usage: containerd-shim-runts-v1 \[flags\] start\|delete\n/);
+  for (const flag of ['-namespace', '-address', '-publish-binary', '-id', '-bundle', '-debug']) t.match(h.stdout, `  ${flag} `, `${flag} is explained`);
+});
+

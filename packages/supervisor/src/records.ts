@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import type { shim, supervisor } from '@runts/proto';
 import { appendRecord, lastRecord, writeAtomic } from '@runts/sys/journal';
 
-export type Status = 'created' | 'running' | 'paused' | 'stopped' | 'unknown';
+/** The shim's status vocabulary (proto/runts/shim/v1), lower-case as records and runtsctl show it. */
+export type Status = Lowercase<shim.Status__Output>;
 
 export interface ContainerRecord {
   id: string;
