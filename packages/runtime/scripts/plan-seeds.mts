@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 const require = createRequire(import.meta.url);
-const { buildPlan, buildExecPlan } = require('../dist/plan/build.js');
+const { buildPlan, buildExecPlan, dryPlanContext } = require('../dist/plan/build.js');
 const { encodePlan } = require('../dist/plan/encode.js');
 const { defaultSpec } = require('@runts/oci');
 
@@ -24,20 +24,7 @@ spec.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
 spec.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] };
 spec.hooks = { createContainer: [{ path: '/bin/true', args: ['true', 'x'], env: ['A=b'] }] };
 spec.linux.namespaces.push({ type: 'network' });
-const create = buildPlan({
-  spec,
-  bundle: '/b',
-  rootfs: '/b/rootfs',
-  syncFd: 10,
-  fifoFd: 11,
-  nsFds: new Map(),
-  noPivot: false,
-  preserveFds: 0,
-  cgroupMounts: [],
-  rootParentMount: null,
-  hostDeviceExists: () => true,
-  isDirectory: () => true,
-});
+const create = buildPlan(dryPlanContext(spec, { bundle: '/b', rootfs: '/b/rootfs', syncFd: 10, fifoFd: 11 }));
 writeFileSync(join(out, 'create'), encodePlan(create.ops, 10, 64, 12));
 const exec = buildExecPlan({ process: spec.process, nsFds: new Map([['mount', 6]]), preserveFds: 1, cgroupJoinFds: [9], seccomp: spec.linux.seccomp });
 writeFileSync(join(out, 'exec'), encodePlan(exec.ops, 10, 64, 12));

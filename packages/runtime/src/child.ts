@@ -1,11 +1,12 @@
 // What create and exec share to start a child in the native stage: the plan
 // builder, the fds handed to the child, the clone, and waiting on it.
-import { existsSync, readFileSync, renameSync, writeFileSync, constants as fsc } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, constants as fsc } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Spec } from '@runts/oci';
 import type { Manager } from '@runts/cgroups';
 import { RuntsError, configError } from '@runts/errors';
 import { testEnv } from '@runts/sys';
+import { writeAtomic } from '@runts/sys/journal';
 import type { Lsm, Plan } from './plan/build';
 import { MSG_SIZE, Msg } from './plan/ops';
 import { opError } from './converse';
@@ -101,10 +102,8 @@ export function sessionKeyring(id: string): string {
 
 /** The pid with no trailing newline, written atomically (engines read it at once). */
 export function writePidFile(file: string, pid: number): void {
-  const tmp = join(dirname(file), `.${process.pid}.pid.tmp`);
   try {
-    writeFileSync(tmp, String(pid));
-    renameSync(tmp, file);
+    writeAtomic(file, String(pid), 0o644);
   } catch (e) {
     throw new RuntsError('ERR_IO', `--pid-file: cannot write ${file}: ${(e as NodeJS.ErrnoException).code}`, { file });
   }

@@ -1,9 +1,10 @@
 // update, pause and resume: a live container's cgroups changed.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LinuxResources } from '@runts/oci';
 import { planUpdate } from '@runts/cgroups';
 import { RuntsError } from '@runts/errors';
+import { writeAtomic } from '@runts/sys/journal';
 import { statusOf } from './query';
 import { NOT_PAUSED, NOT_RUNNING } from './wording';
 import type { UpdateOptions } from './options';
@@ -35,8 +36,7 @@ export function update(ctx: Ctx, id: string, opts: UpdateOptions): LinuxResource
   cgroupOf(ctx, rec).set(writes);
   // Kept beside the state, written atomically: later updates merge into it.
   const file = join(ctx.store.dir(id), RESOURCES_FILE);
-  writeFileSync(`${file}.tmp`, JSON.stringify(merged), { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
+  writeAtomic(file, JSON.stringify(merged));
   return merged;
 }
 

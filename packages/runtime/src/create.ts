@@ -65,21 +65,8 @@ export async function createInit(ctx: Ctx, id: string, opts: CreateOptions, atta
 export function warmUp(): void {
   const spec = parseConfig(JSON.stringify(defaultSpec()));
   spec.process!.terminal = false;
-  const plan = planBuilder().buildPlan({
-    spec,
-    bundle: '/',
-    rootfs: '/',
-    syncFd: -1,
-    fifoFd: -1,
-    nsFds: new Map(),
-    noPivot: false,
-    preserveFds: 0,
-    cgroupMounts: [],
-    rootParentMount: null,
-    hostDeviceExists: () => true,
-    isDirectory: () => true,
-    lsm: hostLsm(),
-  });
+  const b = planBuilder();
+  const plan = b.buildPlan(b.dryPlanContext(spec, { lsm: hostLsm() }));
   encodePlan(plan.ops, -1, SCRATCH_MIN, -1);
 }
 

@@ -137,6 +137,15 @@ export function cloneFlagsFor(spec: Spec): bigint {
 export type Stdio = readonly [number, number, number];
 const INHERIT_STDIO: Stdio = [-1, -1, -1];
 
+/** A context for a plan of no real container: no fds, and every host lookup
+ * answered yes (the shim's dry run ahead of its first create, the fuzzer's seeds). */
+export function dryPlanContext(spec: Spec, over: Partial<PlanContext> = {}): PlanContext {
+  return {
+    spec, bundle: '/', rootfs: '/', syncFd: -1, fifoFd: -1, nsFds: new Map(), noPivot: false, preserveFds: 0,
+    cgroupMounts: [], rootParentMount: null, hostDeviceExists: () => true, isDirectory: () => true, ...over,
+  };
+}
+
 export function buildPlan(ctx: PlanContext): Plan {
   const { spec } = ctx;
   const o = new Ops();
