@@ -41,6 +41,7 @@ const MNT_DETACH = 2;
 /** The nice value a warm shim starts at, until it is ready. */
 const WARMING_NICE = 10;
 const SUCCESSOR_WAIT_MS = 5000;
+const SUCCESSOR_DELAY_MS = 250;
 
 export interface Flags {
   namespace: string;
@@ -200,9 +201,23 @@ async function warm(f: Flags, commit: string): Promise<void> {
     const adopt = adopted ? undefined : async (sock: string) => {
       adopted = true;
       becomeTask(sys, call);
+      // Its successor boots a while after the task started, or once the task is
+      // gone, whichever comes first: booting takes CPU that a pod's next
+      // containers need now, and this shim answers the front meanwhile.
+      let spawned = false;
+      const successor = () => {
+        if (!spawned) spawnWarm(cf, true);
+        spawned = true;
+      };
+      const hooks = {
+        started: () => void setTimeout(successor, SUCCESSOR_DELAY_MS).unref(),
+        beforeExit: async () => {
+          successor();
+          await handOver();
+        },
+      };
       // Another shim of the group won the socket: warm again.
-      // Its successor comes once the task has started: spawning is CPU the task's start needs.
-      if (!(await resident(cf, sock, commit, sys, { beforeExit: handOver, started: () => spawnWarm(cf, true) }))) adopted = false;
+      if (!(await resident(cf, sock, commit, sys, hooks))) adopted = false;
     };
     const address = await startTask(cf, call.cwd, adopt);
     if (cf.debug) debug('start', { id: cf.id, adopted: String(adopted), ms: Math.round((performance.now() - t0) * 10) / 10 });
