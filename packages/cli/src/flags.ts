@@ -1,7 +1,7 @@
 // The option syntax both CLIs (runts, runtsctl) read, strictly: --name,
 // --name=value, --name value, -x, grouped -xyz, -s9, and -- before arguments.
-// In place of node:util's parseArgs, whose first call costs ~0.6 ms of every
-// start. A string option takes the next argument whatever it looks like
+// In place of node:util's parseArgs, whose first call is paid by every start
+// (bench/NOTES.md). A string option takes the next argument whatever it looks like
 // (`--memory -1`), as runc's does.
 
 export interface FlagSpec {

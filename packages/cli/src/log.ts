@@ -2,7 +2,7 @@ import { appendFileSync, writeSync } from 'node:fs';
 import { isoTime } from './time';
 
 /** Writes all of s to fd, without process.stdout or process.stderr: making
- * those loads node:stream, ~2 ms of a one-shot command. */
+ * those loads node:stream, a cost every one-shot command would pay (bench/NOTES.md). */
 export function writeAll(fd: number, s: string | Uint8Array): void {
   const buf = typeof s === 'string' ? Buffer.from(s) : s;
   for (let off = 0; off < buf.length; ) {
