@@ -179,6 +179,15 @@ function spawnWarm(f: Flags, force = false): void {
 async function warm(f: Flags, commit: string): Promise<void> {
   process.stderr.on('error', () => undefined);
   const sys = new LinuxSys();
+  // Warm before taking the name: what the first task would otherwise wait for is
+  // loading the native library (a pipe is its cheapest use) and compiling the
+  // create path (a dry run, no side effect).
+  for (const fd of sys.pipe()) sys.close(fd);
+  try {
+    new Runtime({ root: RUNTIME_ROOT, sys }).warmUp();
+  } catch {
+    // Only time is lost.
+  }
   let adopted = false;
   let stopWarm = async (): Promise<void> => undefined;
   let succeeded!: () => void;
@@ -205,14 +214,14 @@ async function warm(f: Flags, commit: string): Promise<void> {
       // gone, whichever comes first: booting takes CPU that a pod's next
       // containers need now, and this shim answers the front meanwhile.
       let spawned = false;
-      const successor = () => {
+      const bootSuccessor = () => {
         if (!spawned) spawnWarm(cf, true);
         spawned = true;
       };
       const hooks = {
-        started: () => void setTimeout(successor, SUCCESSOR_DELAY_MS).unref(),
+        started: () => void setTimeout(bootSuccessor, SUCCESSOR_DELAY_MS).unref(),
         beforeExit: async () => {
-          successor();
+          bootSuccessor();
           await handOver();
         },
       };
@@ -226,15 +235,7 @@ async function warm(f: Flags, commit: string): Promise<void> {
     if (!adopted) process.exit(0);
     succeeded();
   });
-  // What the first task would otherwise wait for: loading the native library (a pipe is
-  // its cheapest use), and compiling the create path (a dry run, no side effect).
-  for (const fd of sys.pipe()) sys.close(fd);
-  try {
-    new Runtime({ root: RUNTIME_ROOT, sys }).warmUp();
-  } catch {
-    // Only time is lost.
-  }
-  // Ready: from now on it runs as any shim would.
+  // Serving: from now on it runs as any shim would.
   setPriority(0);
 }
 
