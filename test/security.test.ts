@@ -416,7 +416,8 @@ function attackerHome(t: { teardown(fn: () => void): void }): { base: string; ho
 }
 
 const started = (sup: Supervisor) => sup.start().then(() => true, () => false);
-const REFUSED = (flag: string, dir: string) => new RegExp(`^runtsd: ${flag} ${dir}: [^\\n]*owned by uid ${ATTACKER}[^\\n]*\\n$`);
+// The refusal is one line; runtsd's own start and stop lines may frame it.
+const REFUSED = (flag: string, dir: string) => new RegExp(`^(runtsd: starting: [^\\n]*\\n)?runtsd: ${flag} ${dir}: [^\\n]*owned by uid ${ATTACKER}[^\\n]*\\n(runtsd: stopped\\n)?$`);
 
 t.test("another user's state dir is refused: a planted shims symlink cannot make runtsd delete its target", async (t) => {
   const { base, home } = attackerHome(t);
