@@ -34,6 +34,8 @@ export class Supervisor {
     this.state = where.state ?? join(this.dir, 'state');
     this.address = where.address ?? join(this.dir, 'runtsd.sock');
     t.teardown(() => this.cleanup());
+    // A test killed by tap's timeout runs no teardown: the same, synchronously, as the process exits.
+    process.once('exit', () => this.cleanupSync());
   }
 
   /** With a prefix, runtsd runs under that command (e.g. one that gives it a session keyring); extra: more flags. */
@@ -118,6 +120,19 @@ export class Supervisor {
   /** Whatever is left, without runtsd: containers via each shim's runtime root, shims, cgroups. */
   async cleanup(): Promise<void> {
     await this.stop();
+    this.cleanupSync();
+    await sleep(100);
+    reapOrphans();
+  }
+
+  /** Everything but waiting: containers deleted, then every process naming our dir killed. */
+  private cleanupSync(): void {
+    if (!existsSync(this.dir)) return;
+    try {
+      if (this.daemon?.pid) process.kill(this.daemon.pid, 'SIGKILL');
+    } catch {
+      // Gone since.
+    }
     for (const dir of this.allShimDirs()) {
       const root = join(dir, 'runtime');
       if (existsSync(root)) for (const id of readdirSync(root)) spawnSync(RUNTS, ['--root', root, 'delete', '--force', id], { stdio: 'ignore', timeout: 15000 });
@@ -126,16 +141,23 @@ export class Supervisor {
     // it stopped may still be booting, with no shim.pid yet.
     const shims = join(this.state, 'shims') + '/';
     for (const p of readdirSync('/proc')) {
-      if (!/^\d+$/.test(p) || !readText(`/proc/${p}/cmdline`).includes(shims)) continue;
+      const cmd = readText(`/proc/${p}/cmdline`);
+      if (!/^\d+$/.test(p) || !(cmd.includes(shims) || cmd.includes(this.dir))) continue;
       try {
         process.kill(Number(p), 'SIGKILL');
       } catch {
         // Gone since.
       }
     }
-    for (const id of this.ids) for (const cg of cgroupsOf(id)) rmdirSync(cg);
-    await sleep(100);
-    reapOrphans();
+    for (const id of this.ids) {
+      for (const cg of cgroupsOf(id)) {
+        try {
+          rmdirSync(cg);
+        } catch {
+          // Its last process is still dying: the runtime's delete removes it.
+        }
+      }
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
