@@ -4,7 +4,7 @@
 // socket that is not root's, or in a dir others can write, gets no call.
 import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +13,18 @@ import { decodeCall, encodeAnswer, SHIM_ROOT, warmSocket, type Call } from '../s
 // As built into bin/: the Node shim it falls back to is beside it.
 const FRONT = resolve(__dirname, '..', '..', '..', 'bin', 'containerd-shim-runts-v1');
 const root = process.geteuid?.() === 0;
+
+// The host's dirs this test makes for its planted sockets: removed after, if it made them and they are empty.
+const made = ['/run/containerd', SHIM_ROOT].filter((d) => !existsSync(d));
+t.teardown(() => {
+  for (const d of made.reverse()) {
+    try {
+      rmdirSync(d);
+    } catch {
+      // Not empty: something else uses it now.
+    }
+  }
+});
 
 t.test('decodeCall reads what encode wrote; truncation is refused', async (t) => {
   const u32 = (n: number) => {
