@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { CriClient, type cri } from '@runts/proto/cri';
-import { CACHE, Engine, TOP, ociArchive, readmeSnippet, sh, waitFor, type Result } from '../engines/lib';
+import { CACHE, Engine, TOP, groupShimPid, ociArchive, readmeSnippet, sh, waitFor, type Result } from '../engines/lib';
 
 export const PAUSE_IMAGE = 'localhost/runts-pause:latest';
 export const BUSYBOX_IMAGE = 'localhost/runts-busybox:latest';
@@ -276,12 +276,7 @@ export class CriNode {
 
   /** The pid of containerd-shim-runts-v1 serving a pod's group, from its own pid file; '' if none. */
   groupShim(podId: string): string {
-    const group = createHash('sha256').update(join(this.sock, 'k8s.io', podId)).digest('hex');
-    try {
-      return readFileSync(join('/run/containerd/runts-shim', group, 'shim.pid'), 'utf8');
-    } catch {
-      return '';
-    }
+    return groupShimPid(this.sock, 'k8s.io', podId);
   }
 
   /** The container's cgroup dir in a v1 hierarchy (cgroupfs: <parent>/<id>). */

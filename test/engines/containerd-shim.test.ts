@@ -3,13 +3,12 @@
 // daemon's PATH (ours only), which serves the task API over ttrpc in process.
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { codec } from '../../packages/proto/src/light';
 import { TtrpcClient } from '../../packages/proto/src/ttrpc';
 import { SHIM_ROOT, warmSocket } from '../../packages/shim/src/warm';
-import { Engine, TOP, ensurePackages, ociArchive, onPty, sh, sleep, waitFor, type Result, containerdConfig, ctrPsPauseResume, ctrTaskStatus } from './lib';
+import { Engine, TOP, ensurePackages, groupShimPid, groupSocket, ociArchive, onPty, sh, sleep, waitFor, type Result, containerdConfig, ctrPsPauseResume, ctrTaskStatus } from './lib';
 
 const skip = ensurePackages(['containerd']);
 const SHIM = join(TOP, 'bin', 'containerd-shim-runts-v1');
@@ -50,15 +49,8 @@ function main(): void {
     const cmd = cmdline(p);
     return cmd.includes('containerd-shim-runts-v1') && cmd.includes(sock);
   });
-  const socketOf = (id: string) => `/run/containerd/s/${createHash('sha256').update(join(sock, ns, id)).digest('hex')}`;
-  /** The pid of the shim that serves a group, from its own pid file. */
-  const shimOf = (group: string) => {
-    try {
-      return readFileSync(join(SHIM_ROOT, basename(socketOf(group)), 'shim.pid'), 'utf8');
-    } catch {
-      return '';
-    }
-  };
+  const socketOf = (group: string) => groupSocket(sock, ns, group);
+  const shimOf = (group: string) => groupShimPid(sock, ns, group);
   const residents = () => new Set(readdirSync(SHIM_ROOT).map((d) => {
     try {
       return readFileSync(join(SHIM_ROOT, d, 'shim.pid'), 'utf8');

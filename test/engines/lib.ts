@@ -428,3 +428,17 @@ export function readmeSnippet(name: string, runtime = README_RUNTS): string {
   if (!m) throw new Error(`README.md: no snippet ${name}`);
   return m[1]!.replaceAll(README_RUNTS, runtime);
 }
+
+/** containerd's socket for a shim group: its naming, computed here on purpose rather than by the shim's code. */
+export function groupSocket(address: string, ns: string, group: string): string {
+  return `/run/containerd/s/${createHash('sha256').update(join(address, ns, group)).digest('hex')}`;
+}
+
+/** The pid of the containerd-shim-runts-v1 serving a group, from its own pid file; '' if none. */
+export function groupShimPid(address: string, ns: string, group: string): string {
+  try {
+    return readFileSync(join('/run/containerd/runts-shim', basename(groupSocket(address, ns, group)), 'shim.pid'), 'utf8');
+  } catch {
+    return '';
+  }
+}

@@ -245,24 +245,25 @@ function becomeTask(sys: Sys, call: Call): void {
   for (const k of Object.keys(process.env)) delete process.env[k];
   Object.assign(process.env, call.env);
   process.chdir(call.cwd);
+  const log = openLog(call.cwd);
+  if (log === undefined) return;
+  sys.dup2(log, 2);
+  closeSync(log);
+}
+
+/** The bundle's log fifo, for writing; containerd opens it first: without it the shim logs nowhere. */
+function openLog(bundle: string): number | undefined {
   try {
-    const log = openSync(join(call.cwd, 'log'), constants.O_WRONLY | constants.O_NONBLOCK);
-    sys.dup2(log, 2);
-    closeSync(log);
+    return openSync(join(bundle, 'log'), constants.O_WRONLY | constants.O_NONBLOCK);
   } catch {
-    // containerd opens it first; without it the shim logs nowhere.
+    return undefined;
   }
 }
 
 /** The resident shim: detached, without our stdout and stderr (containerd waits
  * for those to close); its log goes to the bundle's log fifo. It says it serves on fd 3. */
 async function spawnResident(f: Flags, bundle: string, sock: string): Promise<void> {
-  let log: number | 'ignore' = 'ignore';
-  try {
-    log = openSync(join(bundle, 'log'), constants.O_WRONLY | constants.O_NONBLOCK);
-  } catch {
-    // containerd opens it first; without it the shim logs nowhere.
-  }
+  const log = openLog(bundle) ?? 'ignore';
   const args = ['-namespace', f.namespace, '-address', f.address, '-publish-binary', f.publishBinary, '-id', f.id, '-socket', sock, ...(f.debug ? ['-debug'] : [])];
   // By the name we were called by: a script with its node flags, or the single executable.
   const child = spawn(process.argv[1]!, args, { cwd: bundle, detached: true, stdio: ['ignore', 'ignore', log, 'pipe'] });

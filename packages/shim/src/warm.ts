@@ -134,10 +134,7 @@ export async function serveWarm(address: string, handle: (c: Call) => Promise<An
   // containerd's socket gone or refusing (a killed containerd leaves it), or the name taken.
   let ticks = 0;
   const watch = setInterval(() => {
-    const gone = () => {
-      clearInterval(watch);
-      void stop().then(lost);
-    };
+    const gone = () => void stop().then(lost);
     if (!existsSync(address) || !sameSocket(path, ino)) return gone();
     if (++ticks % PROBE_EVERY === 0) {
       const c = connect(address);
